@@ -1,0 +1,1 @@
+"""The `mrbatch` command line: one module per command group, assembled in `app`."""

@@ -1,0 +1,59 @@
+"""Assembles the `mrbatch` command from the command modules and runs it.
+
+Each command module exposes a `register(app)` function; this is the one place that knows them
+all. `main` turns any `MrBatchError` into a clear one-line message and exit code 1, so the
+user never sees a traceback for a problem mrbatch recognised.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from mrbatch import __version__
+from mrbatch.errors import MrBatchError
+
+app = typer.Typer(
+    name="mrbatch",
+    help="Multi-region batch processing: split, validate, enrich and merge CSV files, "
+    "and fail over between regions without losing or duplicating work.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"mrbatch {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_show_version, is_eager=True, help="Print the version."
+    ),
+) -> None:
+    """mrbatch: the multi-region batch pattern, runnable on one machine or on AWS."""
+
+
+def _register_commands() -> None:
+    # Imported here so that `mrbatch --version` stays fast and import cycles stay impossible.
+    from mrbatch.cli import pipeline_commands
+
+    for module in (pipeline_commands,):
+        module.register(app)
+
+
+_register_commands()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except MrBatchError as err:
+        typer.secho(f"error: {err}", err=True, fg=typer.colors.RED)
+        sys.exit(1)

@@ -1,0 +1,9 @@
+"""Commands over the batch pipeline: `sample`, `process`, `demo`."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's commands to `app`."""
