@@ -1,0 +1,89 @@
+"""Settings of a local two-region stack, and where each piece keeps its files.
+
+Everything a stack owns lives under one data directory, one sub-folder per region, so
+`rm -rf` of that directory is a complete reset and two stacks never share a file:
+
+    <data_dir>/
+      control.db                  routing control (one strongly consistent store)
+      stack.json                  endpoints, credentials, pids of a running stack
+      mail/                       .eml files received by the mail sink
+      <region>/bucket/            the region's object store
+      <region>/tables.db          batch state, errors, financials (SQLite, WAL)
+      <region>/feed.db            the bucket's change feed (events + replication queue)
+      <region>/workflows.db       the region's workflow engine: executions and history
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mrbatch.errors import ConfigError
+
+__all__ = ["DEFAULT_REGIONS", "StackConfig"]
+
+DEFAULT_REGIONS: tuple[str, str] = ("us-east-1", "us-west-2")
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    """Frozen settings shared by every process of a stack."""
+
+    data_dir: Path
+    regions: tuple[str, str] = DEFAULT_REGIONS
+    bucket_alias: str = "mrbatch"
+    replication_delay_seconds: float = 0.0
+    replication_sla_seconds: float = 900.0
+    chunk_size: int = 1000
+    recipients: tuple[str, ...] = ("batch-owner@example.com",)
+    sender: str = "mrbatch@example.com"
+    presign_expiry_seconds: int = 3600
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if len(set(self.regions)) != 2:
+            raise ConfigError(f"exactly two distinct regions are needed, got {self.regions!r}")
+        if self.chunk_size < 1:
+            raise ConfigError(f"chunk size must be at least 1, got {self.chunk_size}")
+        if self.replication_delay_seconds < 0:
+            raise ConfigError("replication delay cannot be negative")
+
+    def check_region(self, region: str) -> str:
+        """Return `region` if it is one of the stack's regions, else raise ConfigError."""
+        if region not in self.regions:
+            raise ConfigError(
+                f"unknown region {region!r}; this stack has {', '.join(self.regions)}"
+            )
+        return region
+
+    def peer_of(self, region: str) -> str:
+        """The other region."""
+        self.check_region(region)
+        return self.regions[1] if region == self.regions[0] else self.regions[0]
+
+    @property
+    def control_db(self) -> Path:
+        return self.data_dir / "control.db"
+
+    @property
+    def stack_file(self) -> Path:
+        return self.data_dir / "stack.json"
+
+    @property
+    def mail_dir(self) -> Path:
+        return self.data_dir / "mail"
+
+    def region_dir(self, region: str) -> Path:
+        return self.data_dir / self.check_region(region)
+
+    def bucket_dir(self, region: str) -> Path:
+        return self.region_dir(region) / "bucket"
+
+    def tables_db(self, region: str) -> Path:
+        return self.region_dir(region) / "tables.db"
+
+    def feed_db(self, region: str) -> Path:
+        return self.region_dir(region) / "feed.db"
+
+    def workflows_db(self, region: str) -> Path:
+        return self.region_dir(region) / "workflows.db"
