@@ -1,0 +1,1 @@
+"""The local two-region runtime: region processes, replication, routing, gateway, mail."""
