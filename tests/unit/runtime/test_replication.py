@@ -1,0 +1,156 @@
+"""The change feed and the object replicator: ordering, at-least-once, no duplicates."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from mrbatch.ports import REPLICA
+from mrbatch.runtime.changefeed import ChangeFeed
+from mrbatch.runtime.recorded_store import RecordedObjectStore
+from mrbatch.runtime.replication import ObjectReplicator
+from mrbatch.storage.memory import MemoryObjectStore
+
+
+class Clock:
+    """A hand-moved clock, so delays are tested without sleeping."""
+
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+def _region(tmp_path: Path, name: str, clock: Clock) -> RecordedObjectStore:
+    return RecordedObjectStore(
+        MemoryObjectStore(name), ChangeFeed(tmp_path / f"{name}.db", clock=clock)
+    )
+
+
+def _replicator(
+    src: RecordedObjectStore, dst: RecordedObjectStore, clock: Clock, delay: float = 0.0
+) -> ObjectReplicator:
+    return ObjectReplicator(
+        source=src.bucket,
+        destination=dst.bucket,
+        source_store=src,
+        source_feed=src.feed,
+        dest_store=dst,
+        delay_seconds=delay,
+        sla_seconds=10.0,
+        clock=clock,
+    )
+
+
+def test_feed_reads_committed_puts_in_order_and_acks(tmp_path: Path, clock: Clock) -> None:
+    store = _region(tmp_path, "east", clock)
+    store.put("input/a.csv", b"a")
+    store.put("input/b.csv", b"bb")
+    changes = store.feed.read("trigger")
+    assert [(c.key, c.size, c.replica) for c in changes] == [
+        ("input/a.csv", 1, False),
+        ("input/b.csv", 2, False),
+    ]
+    store.feed.ack("trigger", changes[0].seq)
+    assert [c.key for c in store.feed.read("trigger")] == ["input/b.csv"]
+    # a second consumer has its own cursor
+    assert len(store.feed.read("other")) == 2
+
+
+def test_feed_stops_at_a_pending_put_so_nothing_is_skipped(tmp_path: Path, clock: Clock) -> None:
+    store = _region(tmp_path, "east", clock)
+    store.put("input/a.csv", b"a")
+    pending = store.feed.begin("input/crashed.csv")  # a writer died before committing
+    store.put("input/c.csv", b"c")
+    assert [c.key for c in store.feed.read("trigger")] == ["input/a.csv"]
+    # the crashed put never wrote the object: settling drops its entry
+    clock.now += 60
+    assert store.feed.settle(store) == 1
+    assert [c.key for c in store.feed.read("trigger")] == ["input/a.csv", "input/c.csv"]
+    assert pending not in [c.seq for c in store.feed.read("trigger")]
+
+
+def test_settle_commits_a_put_whose_object_was_written(tmp_path: Path, clock: Clock) -> None:
+    store = _region(tmp_path, "east", clock)
+    seq = store.feed.begin("input/a.csv")
+    info = store.inner.put("input/a.csv", b"abc")  # written, but the commit was lost
+    clock.now += 60
+    store.feed.settle(store)
+    [change] = store.feed.read("trigger")
+    assert (change.seq, change.version_id, change.etag) == (seq, info.version_id, info.etag)
+
+
+def test_replicator_copies_marks_replica_and_keeps_version(tmp_path: Path, clock: Clock) -> None:
+    east, west = _region(tmp_path, "east", clock), _region(tmp_path, "west", clock)
+    info = east.put("input/a.csv", b"hello", metadata={"owner": "ops"})
+    assert _replicator(east, west, clock).run_once() == 1
+    replica = west.head("input/a.csv")
+    assert west.get_bytes("input/a.csv") == b"hello"
+    assert (replica.version_id, replica.etag, replica.replication_status) == (
+        info.version_id,
+        info.etag,
+        REPLICA,
+    )
+    assert dict(replica.metadata) == {"owner": "ops"}
+    # the replica raises an event in the destination, and is never replicated back
+    assert [c.replica for c in west.feed.read("trigger")] == [True]
+    assert _replicator(west, east, clock).run_once() == 0
+    assert east.head("input/a.csv").replication_status is None
+
+
+def test_replicator_rerun_after_lost_ack_copies_nothing_twice(tmp_path: Path, clock: Clock) -> None:
+    east, west = _region(tmp_path, "east", clock), _region(tmp_path, "west", clock)
+    east.put("input/a.csv", b"hello")
+    replicator = _replicator(east, west, clock)
+    replicator.run_once()
+    # simulate a crash between the copy and the ack: the cursor is back where it was
+    with sqlite3.connect(tmp_path / "east.db") as db:
+        db.execute("DELETE FROM cursors")
+    assert east.feed.cursor(replicator.consumer) == 0
+    assert replicator.run_once() == 0
+    assert len(west.feed.read("trigger")) == 1  # one replica put, not two
+
+
+def test_replication_delay_holds_objects_back_and_reports_backlog(
+    tmp_path: Path, clock: Clock
+) -> None:
+    east, west = _region(tmp_path, "east", clock), _region(tmp_path, "west", clock)
+    east.put("input/a.csv", b"12345")
+    replicator = _replicator(east, west, clock, delay=30.0)
+    assert replicator.run_once() == 0
+    status = replicator.status()
+    assert (status.operations_pending, status.bytes_pending) == (1, 5)
+    clock.now += 31
+    assert status.late == 0
+    assert replicator.run_once() == 1
+    status = replicator.status()
+    assert (status.operations_pending, status.bytes_pending, status.replicated) == (0, 0, 1)
+    assert status.worst_latency_seconds == pytest.approx(31.0)
+    assert status.late == 1  # 31 s is later than the 10 s SLA
+
+
+def test_replicator_skips_versions_overwritten_since(tmp_path: Path, clock: Clock) -> None:
+    east, west = _region(tmp_path, "east", clock), _region(tmp_path, "west", clock)
+    east.put("k", b"old")
+    newest = east.put("k", b"new")
+    assert _replicator(east, west, clock).run_once() == 1
+    assert west.get_bytes("k") == b"new"
+    assert west.head("k").version_id == newest.version_id
+
+
+def test_deletes_are_not_replicated(tmp_path: Path, clock: Clock) -> None:
+    east, west = _region(tmp_path, "east", clock), _region(tmp_path, "west", clock)
+    east.put("k", b"x")
+    replicator = _replicator(east, west, clock)
+    replicator.run_once()
+    east.delete("k")
+    replicator.run_once()
+    assert west.get_bytes("k") == b"x"
