@@ -15,10 +15,13 @@ Everything a stack owns lives under one data directory, one sub-folder per regio
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import json
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 from mrbatch.errors import ConfigError
+from mrbatch.runtime.files import atomic_write_json
 
 __all__ = ["DEFAULT_REGIONS", "StackConfig"]
 
@@ -60,6 +63,46 @@ class StackConfig:
         """The other region."""
         self.check_region(region)
         return self.regions[1] if region == self.regions[0] else self.regions[0]
+
+    # --- persistence: every process of a stack reads the same file ---------------------
+
+    @property
+    def config_file(self) -> Path:
+        return self.data_dir / "config.json"
+
+    def to_dict(self) -> dict[str, Any]:
+        record = asdict(self)
+        record["data_dir"] = str(self.data_dir)
+        return record
+
+    @classmethod
+    def from_dict(cls, record: dict[str, Any]) -> StackConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = set(record) - known
+        if unknown:
+            raise ConfigError(f"unknown settings: {', '.join(sorted(unknown))}")
+        values = dict(record)
+        values["data_dir"] = Path(values["data_dir"])
+        for name in ("regions", "recipients"):
+            if name in values:
+                values[name] = tuple(values[name])
+        return cls(**values)
+
+    def save(self) -> None:
+        """Write the settings into the data directory (atomically)."""
+        atomic_write_json(self.config_file, self.to_dict())
+
+    @classmethod
+    def load(cls, data_dir: Path) -> StackConfig:
+        """The settings saved in `data_dir`; ConfigError when there are none."""
+        path = data_dir / "config.json"
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise ConfigError(f"no mrbatch stack in {data_dir} (no config.json)") from exc
+        except ValueError as exc:
+            raise ConfigError(f"{path} is not valid JSON: {exc}") from exc
+        return cls.from_dict(record)
 
     @property
     def control_db(self) -> Path:

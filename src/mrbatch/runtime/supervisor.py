@@ -1,0 +1,166 @@
+"""The supervisor: starts every process of a local stack, watches them, stops them cleanly.
+
+`mrbatch up` runs one `Supervisor`. Each service runs in its own OS process
+(`python -m mrbatch.runtime.child KIND ...`), like the separate regions and services of a
+real deployment: killing one region's process leaves the other region running.
+
+Start-up handshake: a child writes `<data_dir>/run/<name>.json` (atomically) with its pid
+and the endpoints it bound once it is ready; the supervisor waits for every ready file
+with a deadline, then writes `stack.json` describing the whole stack for the other
+commands (`status`, `submit`, `down`, ...).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mrbatch.errors import MrBatchError
+from mrbatch.runtime.config import StackConfig
+from mrbatch.runtime.files import atomic_write_json, read_json
+
+__all__ = ["ChildSpec", "StackStartError", "Supervisor", "wait_until"]
+
+
+class StackStartError(MrBatchError):
+    """A process of the stack did not start."""
+
+
+@dataclass(frozen=True)
+class ChildSpec:
+    """One service process: `name` is unique in the stack, `args` go to the child module."""
+
+    name: str
+    kind: str
+    args: tuple[str, ...] = ()
+    env: Mapping[str, str] = field(default_factory=dict)
+
+
+def wait_until(
+    condition: Callable[[], bool], *, timeout: float, interval: float = 0.05, what: str = ""
+) -> None:
+    """Poll `condition` until it holds; raise TimeoutError naming `what` after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what or 'condition'}")
+        time.sleep(interval)
+
+
+class Supervisor:
+    """Starts, watches and stops the child processes of one stack."""
+
+    def __init__(self, config: StackConfig, children: list[ChildSpec]) -> None:
+        self.config = config
+        self.children = children
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self.run_dir = config.data_dir / "run"
+
+    def start(self, *, timeout: float = 60.0) -> dict[str, dict[str, Any]]:
+        """Start every child and wait until each reports ready; returns their ready records.
+        On failure, stops what was started and raises StackStartError."""
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        for stale in self.run_dir.glob("*.json"):
+            stale.unlink()
+        try:
+            for spec in self.children:
+                self.processes[spec.name] = self._spawn(spec)
+            return {spec.name: self._await_ready(spec, timeout) for spec in self.children}
+        except BaseException:
+            self.stop()
+            raise
+
+    def _spawn(self, spec: ChildSpec) -> subprocess.Popen[bytes]:
+        log = (self.run_dir / f"{spec.name}.log").open("ab")
+        cmd = [
+            sys.executable,
+            "-m",
+            "mrbatch.runtime.child",
+            spec.kind,
+            "--data-dir",
+            str(self.config.data_dir),
+            "--name",
+            spec.name,
+            *spec.args,
+        ]
+        env = {**os.environ, **spec.env}
+        return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
+
+    def _await_ready(self, spec: ChildSpec, timeout: float) -> dict[str, Any]:
+        ready_file = self.run_dir / f"{spec.name}.json"
+        process = self.processes[spec.name]
+
+        def ready_or_dead() -> bool:
+            return ready_file.exists() or process.poll() is not None
+
+        try:
+            wait_until(ready_or_dead, timeout=timeout, what=f"{spec.name} to start")
+        except TimeoutError as exc:
+            raise StackStartError(f"{exc}; see {self.run_dir / spec.name}.log") from exc
+        if process.poll() is not None:
+            raise StackStartError(
+                f"{spec.name} exited with code {process.returncode} during start-up;"
+                f" see {self.run_dir / spec.name}.log"
+            )
+        return read_json(ready_file)
+
+    def dead_children(self) -> list[str]:
+        """Names of children that have exited."""
+        return [name for name, proc in self.processes.items() if proc.poll() is not None]
+
+    def restart(self, name: str, *, timeout: float = 60.0) -> dict[str, Any]:
+        """Stop (if running) and start one child again; returns its ready record."""
+        spec = next(s for s in self.children if s.name == name)
+        self._terminate([name], grace=10.0)
+        (self.run_dir / f"{name}.json").unlink(missing_ok=True)
+        self.processes[name] = self._spawn(spec)
+        return self._await_ready(spec, timeout)
+
+    def kill(self, name: str) -> None:
+        """SIGKILL one child (chaos and tests): no clean-up runs in it."""
+        process = self.processes[name]
+        process.kill()
+        process.wait()
+
+    def stop(self, *, grace: float = 15.0) -> None:
+        """Stop every child: SIGTERM, wait up to `grace` seconds, then SIGKILL."""
+        self._terminate(list(self.processes), grace=grace)
+
+    def _terminate(self, names: list[str], *, grace: float) -> None:
+        running = [self.processes[n] for n in names if n in self.processes]
+        for process in running:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        for process in running:
+            try:
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def write_stack_file(config: StackConfig, record: dict[str, Any]) -> None:
+    """Publish the running stack's description for the other commands."""
+    atomic_write_json(config.stack_file, record)
+
+
+def read_stack_file(data_dir: Path) -> dict[str, Any]:
+    """The running stack's description; raises MrBatchError when no stack runs there."""
+    path = data_dir / "stack.json"
+    if not path.exists():
+        raise MrBatchError(f"no stack is running in {data_dir} (start one with `mrbatch up`)")
+    return read_json(path)
+
+
+def dumps(record: Mapping[str, Any]) -> str:
+    """JSON for people and scripts: sorted keys, indented."""
+    return json.dumps(record, indent=2, sort_keys=True)
