@@ -1,0 +1,107 @@
+"""The enrichment API of one region (API Gateway + a function over a table, on AWS).
+
+    GET  /financials/{uuid}   200 {"uuid": ..., "unitsSold": ..., ...}; 404 unknown; 400 malformed
+    POST /financials:batch    {"uuids": [...]} -> {"found": {uuid: record}, "missing": [...]}
+    GET  /health              200 {"status": "ok", "region": ...}
+
+Values are returned exactly as they were loaded (strings from the financial CSV), so the
+enriched output copies them byte for byte. The batch endpoint serves the batched chunk
+processor: one request per chunk instead of one per row.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from mrbatch.errors import InputFileError
+from mrbatch.ports import Table
+
+__all__ = ["FINANCIAL_COLUMNS", "MAX_BATCH", "build_app", "read_financial_csv"]
+
+FINANCIAL_COLUMNS = (
+    "uuid",
+    "unitsSold",
+    "unitPrice",
+    "unitCost",
+    "totalRevenue",
+    "totalCost",
+    "totalProfit",
+)
+MAX_BATCH = 10_000
+_UUID = re.compile(r"[0-9]{9}")
+
+
+def read_financial_csv(path: Path) -> Iterator[dict[str, str]]:
+    """Rows of a financial-data CSV as dicts of strings; InputFileError on a bad header."""
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        reader = csv.DictReader(handle)
+        if tuple(reader.fieldnames or ()) != FINANCIAL_COLUMNS:
+            raise InputFileError(
+                str(path), f"financial data header must be {','.join(FINANCIAL_COLUMNS)}"
+            )
+        for row in reader:
+            yield {name: row[name] for name in FINANCIAL_COLUMNS}
+
+
+def _record(item: Mapping[str, Any]) -> dict[str, str]:
+    return {name: str(item[name]) for name in FINANCIAL_COLUMNS if name in item}
+
+
+def build_app(table: Table, *, region: str) -> Starlette:
+    """The HTTP app over `table` (key: uuid)."""
+
+    async def health(request: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok", "region": region})
+
+    async def one(request: Request) -> JSONResponse:
+        uuid = request.path_params["uuid"]
+        if not _UUID.fullmatch(uuid):
+            return JSONResponse(
+                {"error": "BadRequest", "message": "uuid must be exactly 9 digits"}, 400
+            )
+        item = table.get({"uuid": uuid})
+        if item is None:
+            return JSONResponse(
+                {"error": "NotFound", "message": f"no financial data for uuid {uuid}"}, 404
+            )
+        return JSONResponse(_record(item))
+
+    async def batch(request: Request) -> JSONResponse:
+        try:
+            body = await request.json()
+            uuids = body["uuids"]
+            if not isinstance(uuids, list) or not all(isinstance(u, str) for u in uuids):
+                raise TypeError
+        except (ValueError, KeyError, TypeError):
+            return JSONResponse(
+                {"error": "BadRequest", "message": 'body must be {"uuids": [string, ...]}'}, 400
+            )
+        if len(uuids) > MAX_BATCH:
+            return JSONResponse(
+                {"error": "BadRequest", "message": f"at most {MAX_BATCH} uuids per request"}, 400
+            )
+        found: dict[str, dict[str, str]] = {}
+        for uuid in dict.fromkeys(uuids):
+            item = table.get({"uuid": uuid}) if _UUID.fullmatch(uuid) else None
+            if item is not None:
+                found[uuid] = _record(item)
+        missing = [u for u in dict.fromkeys(uuids) if u not in found]
+        return JSONResponse({"found": found, "missing": missing})
+
+    return Starlette(
+        routes=[
+            Route("/health", health),
+            Route("/financials:batch", batch, methods=["POST"]),
+            Route("/financials/{uuid}", one),
+        ]
+    )
+
