@@ -56,6 +56,10 @@ class InvalidKeyError(StorageError):
     """An object key is not acceptable (not UTF-8, too long, escapes the bucket, ...)."""
 
 
+class InvalidMetadataError(StorageError):
+    """User metadata is not acceptable (key not lower-case token, value not ASCII, too big)."""
+
+
 # --- tables ------------------------------------------------------------------------------
 
 
@@ -72,6 +76,10 @@ class ConditionFailedError(TableError):
 
 class RoutingError(MrBatchError):
     """The routing control refused or could not answer."""
+
+
+class MailError(MrBatchError):
+    """The mail server refused a message or could not be reached."""
 
 
 class FencedError(MrBatchError):

@@ -1,0 +1,188 @@
+"""S3ObjectStore: the AWS implementation of `ObjectStore`, over an injected boto3 S3 client.
+
+The client is passed in (never created at import time), so the same class talks to S3, to
+moto in tests, or to the local gateway. botocore errors are turned into mrbatch's at this
+boundary; callers never see a `ClientError`.
+
+Buckets should be versioned (S3 Cross-Region Replication requires it): `version_id` is S3's
+VersionId, or "null" on an unversioned bucket. A put made by the local replicator (with
+`replication_status` / `version_id`) keeps those two in reserved user metadata
+(`mrbatch-replication-status`, `mrbatch-version-id`) since S3 does not let a client set
+them; a replica written by S3 CRR itself reports S3's `x-amz-replication-status`.
+
+Example (needs a real or mocked S3):
+    store = S3ObjectStore(boto3.client("s3"), "mrbatch-us-east-1")
+    store.put("input/a.csv", b"x,y\\n", if_none_match=True)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, BinaryIO, cast
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from mrbatch.errors import ObjectExistsError, ObjectNotFoundError, StorageError
+from mrbatch.ports import ListPage, ObjectInfo
+from mrbatch.storage.base import BaseObjectStore, check_max_keys
+from mrbatch.storage.keys import validate_key, validate_metadata, validate_prefix
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+__all__ = ["S3ObjectStore"]
+
+_STATUS_META = "mrbatch-replication-status"
+_VERSION_META = "mrbatch-version-id"
+# Our tokens wrap S3's, so a token from another store is refused here, not sent to S3.
+_TOKEN_PREFIX = "s3:"
+_NOT_FOUND = {"404", "NoSuchKey", "NotFound"}
+_EXISTS = {"412", "PreconditionFailed", "ConditionalRequestConflict"}
+
+
+class S3ObjectStore(BaseObjectStore):
+    """One S3 bucket through `client` (a boto3 S3 client)."""
+
+    def __init__(self, client: S3Client, bucket: str) -> None:
+        self.client = client
+        self.bucket = bucket
+
+    def put(
+        self,
+        key: str,
+        data: bytes | BinaryIO,
+        *,
+        metadata: Mapping[str, str] | None = None,
+        if_none_match: bool = False,
+        replication_status: str | None = None,
+        version_id: str | None = None,
+    ) -> ObjectInfo:
+        """See `mrbatch.ports.ObjectStore.put` (a single PutObject: up to 5 GB)."""
+        validate_key(key)
+        meta = validate_metadata(metadata)
+        if replication_status is not None:
+            meta[_STATUS_META] = replication_status
+        if version_id is not None:
+            meta[_VERSION_META] = version_id
+        args: dict[str, Any] = {"Bucket": self.bucket, "Key": key, "Body": data, "Metadata": meta}
+        if if_none_match:
+            args["IfNoneMatch"] = "*"
+        with _translated(key):
+            response = self.client.put_object(**args)
+            return self._head_version(key, response.get("VersionId"))
+
+    def get(self, key: str) -> tuple[ObjectInfo, BinaryIO]:
+        """See `mrbatch.ports.ObjectStore.get`; the stream is botocore's StreamingBody."""
+        validate_key(key)
+        with _translated(key):
+            response = self.client.get_object(Bucket=self.bucket, Key=key)
+        return _info(key, cast(Mapping[str, Any], response)), cast(BinaryIO, response["Body"])
+
+    def head(self, key: str) -> ObjectInfo:
+        """See `mrbatch.ports.ObjectStore.head`."""
+        validate_key(key)
+        with _translated(key):
+            response = self.client.head_object(Bucket=self.bucket, Key=key)
+        return _info(key, cast(Mapping[str, Any], response))
+
+    def list_page(
+        self, prefix: str = "", *, token: str | None = None, max_keys: int = 1000
+    ) -> ListPage:
+        """See `mrbatch.ports.ObjectStore.list_page` (ListObjectsV2: listings carry no
+        metadata or version id; `head` an object for those)."""
+        validate_prefix(prefix)
+        check_max_keys(max_keys)
+        args: dict[str, Any] = {"Bucket": self.bucket, "Prefix": prefix, "MaxKeys": max_keys}
+        if token:
+            if not token.startswith(_TOKEN_PREFIX):
+                raise StorageError(f"invalid continuation token: {token!r}")
+            args["ContinuationToken"] = token.removeprefix(_TOKEN_PREFIX)
+        with _translated(prefix):
+            response = self.client.list_objects_v2(**args)
+        objects = [
+            ObjectInfo(
+                key=entry["Key"],
+                size=entry["Size"],
+                etag=entry["ETag"].strip('"'),
+                version_id="",
+                last_modified=entry["LastModified"].timestamp(),
+            )
+            for entry in response.get("Contents", [])
+        ]
+        following = response.get("NextContinuationToken")
+        more = response.get("IsTruncated", False) and following
+        return ListPage(objects, _TOKEN_PREFIX + following if more and following else None)
+
+    def copy(
+        self, source_key: str, dest_key: str, *, metadata: Mapping[str, str] | None = None
+    ) -> ObjectInfo:
+        """See `mrbatch.ports.ObjectStore.copy`. The copy is a new object, never a replica:
+        metadata is always rewritten, so replication markers are not carried over."""
+        validate_key(dest_key)
+        meta = validate_metadata(self.head(source_key).metadata if metadata is None else metadata)
+        with _translated(source_key):
+            response = self.client.copy_object(
+                Bucket=self.bucket,
+                Key=dest_key,
+                CopySource={"Bucket": self.bucket, "Key": source_key},
+                Metadata=meta,
+                MetadataDirective="REPLACE",
+            )
+        with _translated(dest_key):
+            return self._head_version(dest_key, response.get("VersionId"))
+
+    def _head_version(self, key: str, version_id: str | None) -> ObjectInfo:
+        """Info of exactly the version just written (a plain HEAD could see a later one)."""
+        if version_id is None or version_id == "null":
+            response = self.client.head_object(Bucket=self.bucket, Key=key)
+        else:
+            response = self.client.head_object(Bucket=self.bucket, Key=key, VersionId=version_id)
+        return _info(key, cast(Mapping[str, Any], response))
+
+    def delete(self, key: str) -> None:
+        """See `mrbatch.ports.ObjectStore.delete` (on a versioned bucket: a delete marker)."""
+        validate_key(key)
+        with _translated(key):
+            self.client.delete_object(Bucket=self.bucket, Key=key)
+
+
+def _info(key: str, response: Mapping[str, Any]) -> ObjectInfo:
+    """ObjectInfo from a HeadObject / GetObject response."""
+    meta = dict(response.get("Metadata", {}))
+    status = meta.pop(_STATUS_META, None) or response.get("ReplicationStatus")
+    version = meta.pop(_VERSION_META, None) or response.get("VersionId") or "null"
+    return ObjectInfo(
+        key=key,
+        size=int(response["ContentLength"]),
+        etag=str(response["ETag"]).strip('"'),
+        version_id=version,
+        last_modified=response["LastModified"].timestamp(),
+        metadata=meta,
+        replication_status=status,
+    )
+
+
+class _translated:
+    """Turn botocore errors raised inside the block into mrbatch storage errors."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: Any
+    ) -> None:
+        if isinstance(exc, ClientError):
+            error = exc.response.get("Error", {})
+            code = str(error.get("Code", ""))
+            if code in _NOT_FOUND:
+                raise ObjectNotFoundError(self.key) from exc
+            if code in _EXISTS:
+                raise ObjectExistsError(self.key) from exc
+            raise StorageError(
+                f"S3 refused the request for {self.key!r}: {code} {error.get('Message', '')}"
+            ) from exc
+        if isinstance(exc, BotoCoreError):
+            raise StorageError(f"S3 could not be reached for {self.key!r}: {exc}") from exc

@@ -1,0 +1,72 @@
+"""Fixtures for the contract suites: every port, parametrised over every implementation.
+
+A contract test takes the port fixture (`object_store`, `table`, ...) and runs once per
+backend: in memory, local (directories and SQLite under tmp_path), and the AWS one through
+boto3 against moto, in process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from mrbatch.ports import ObjectStore
+from mrbatch.storage import LocalObjectStore, MemoryObjectStore, S3ObjectStore
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """moto's in-process AWS, with fake credentials so nothing can reach a real account."""
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    with mock_aws():
+        yield
+
+
+def _s3_store(bucket: str) -> S3ObjectStore:
+    client = boto3.client("s3", region_name="us-east-1")
+    client.create_bucket(Bucket=bucket)
+    client.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    return S3ObjectStore(client, bucket)
+
+
+@pytest.fixture(params=["memory", "local", "s3"])
+def object_store_factory(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[Callable[[str], ObjectStore]]:
+    """Makes empty buckets of one backend; every bucket made is closed at the end."""
+    made: list[Any] = []
+
+    def make(bucket: str) -> ObjectStore:
+        store: ObjectStore
+        if request.param == "memory":
+            store = MemoryObjectStore(bucket)
+        elif request.param == "local":
+            store = LocalObjectStore(tmp_path / bucket, bucket=bucket)
+        else:
+            store = _s3_store(bucket)
+        made.append(store)
+        return store
+
+    if request.param == "s3":
+        request.getfixturevalue("aws")
+    yield make
+    for store in made:
+        if hasattr(store, "close"):
+            store.close()
+
+
+@pytest.fixture
+def object_store(object_store_factory: Callable[[str], ObjectStore]) -> ObjectStore:
+    """One empty bucket."""
+    return object_store_factory("bucket-a")
