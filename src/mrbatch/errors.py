@@ -28,6 +28,10 @@ class InputFileError(MrBatchError):
         self.file = file
         self.reason = reason
 
+    def __reduce__(self) -> tuple[type[InputFileError], tuple[str, str]]:
+        # Keeps the error intact when it crosses a process boundary (worker pools).
+        return (type(self), (self.file, self.reason))
+
 
 # --- storage -----------------------------------------------------------------------------
 
