@@ -6,8 +6,9 @@ comparisons `== != < <= > >=`, regex match `=~ /re/` (with an optional `i` flag,
 match as in Jayway), existence (`@.tag` alone), `!`, `&&`, `||` and parentheses.
 
 Comparisons never cross types: `<` between a number and a string is false, `==` between `1`
-and `true` is false; a missing operand makes every comparison false. Kept apart from paths.py
-so each module stays small; paths.py hands in a callback that resolves `@`/`$` paths.
+and `true` is false; a missing operand makes every comparison false but `!=` (as in Jayway).
+Kept apart from paths.py so each module stays small; paths.py hands in a callback that resolves
+`@`/`$` paths.
 """
 
 from __future__ import annotations
@@ -82,7 +83,9 @@ class FilterExpr:
             return found
         assert self.right is not None
         found_right, right = _value(self.right, node, root, resolve)
-        return found and found_right and _compare(self.op, left, right)
+        if not (found and found_right):
+            return self.op == "!="  # Jayway: an undefined operand is unequal to anything
+        return _compare(self.op, left, right)
 
 
 def _value(operand: Operand, node: Json, root: Json, resolve: Resolver) -> tuple[bool, Json]:
