@@ -1,0 +1,162 @@
+"""The access point's routing, apart from the wire format: which region's bucket serves each
+operation, as an S3 Multi-Region Access Point with failover routing does.
+
+- PUT goes to the active region (per the routing control); when that region is unavailable
+  or its store fails, to the next available one (MRAP's failover).
+- GET/HEAD look in every available region, active first, and serve the first that has
+  the object: a file uploaded just before a failover is found before it replicates.
+- LIST merges the available regions' listings (one entry per key, the active region's
+  version winning), so that LIST agrees with GET.
+- DELETE goes to the active region only (to the next available one when it is down).
+  Deletes are not replicated (as S3 CRR), so a replica in the other region stays and GET
+  can still find it there; use the region stores directly to purge both copies.
+
+When the routing control cannot answer, the regions are tried in their configured order:
+the data plane stays up, and only the trigger (which asks the control itself) decides who
+works.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable, Iterator, Mapping
+from typing import BinaryIO, TypeVar
+
+from mrbatch.errors import (
+    InvalidKeyError,
+    InvalidMetadataError,
+    ObjectExistsError,
+    ObjectNotFoundError,
+    RoutingError,
+    StorageError,
+)
+from mrbatch.ports import ObjectInfo, ObjectStore, RoutingControl
+
+__all__ = ["AccessPoint", "NoRegionAvailableError"]
+
+T = TypeVar("T")
+
+# Errors that describe the request, not the region: trying another region cannot help.
+_CLIENT_ERRORS = (InvalidKeyError, InvalidMetadataError, ObjectExistsError, ObjectNotFoundError)
+
+
+class NoRegionAvailableError(StorageError):
+    """No region can serve the operation now (all unavailable or failing)."""
+
+
+def _always_available(region: str) -> bool:
+    return True
+
+
+class AccessPoint:
+    """One entry point over the regions' object stores.
+
+    `stores` maps region name to its store (the order is the fallback order when the
+    routing control cannot answer); `is_available(region)` says whether a region may be
+    used now (chaos drills and health checks plug in here).
+
+    Example (with the stores and routing control of a running stack):
+
+        access_point = AccessPoint({"us-east-1": east, "us-west-2": west}, routing)
+        region, info = access_point.put("input/a.csv", io.BytesIO(b"..."))
+    """
+
+    def __init__(
+        self,
+        stores: Mapping[str, ObjectStore],
+        routing: RoutingControl,
+        *,
+        is_available: Callable[[str], bool] = _always_available,
+    ) -> None:
+        if not stores:
+            raise ValueError("an access point needs at least one region")
+        self.stores = dict(stores)
+        self.routing = routing
+        self.is_available = is_available
+
+    def regions_in_order(self) -> list[str]:
+        """The available regions, the active one first."""
+        regions = list(self.stores)
+        try:
+            active = self.routing.state().active_region
+        except RoutingError:
+            active = regions[0]
+        if active in regions:
+            regions.remove(active)
+            regions.insert(0, active)
+        return [region for region in regions if self.is_available(region)]
+
+    def put(
+        self, key: str, data: BinaryIO, *, metadata: Mapping[str, str] | None = None
+    ) -> tuple[str, ObjectInfo]:
+        """Store the object in the active (else next available) region; return the region
+        and the object's info. `data` must be seekable (it is rewound for a retry)."""
+        start = data.tell()
+
+        def attempt(store: ObjectStore) -> ObjectInfo:
+            data.seek(start)
+            return store.put(key, data, metadata=metadata)
+
+        return self._first_success(attempt, "store the object")
+
+    def get(self, key: str) -> tuple[str, ObjectInfo, BinaryIO]:
+        """Open the object from the first region that has it. Raises ObjectNotFoundError."""
+        region, (info, stream) = self._first_holder(lambda store: store.get(key), key)
+        return region, info, stream
+
+    def head(self, key: str) -> tuple[str, ObjectInfo]:
+        """Info from the first region that has the object. Raises ObjectNotFoundError."""
+        return self._first_holder(lambda store: store.head(key), key)
+
+    def delete(self, key: str) -> str:
+        """Delete from the active (else next available) region; return that region."""
+
+        def attempt(store: ObjectStore) -> None:
+            store.delete(key)
+
+        return self._first_success(attempt, "delete the object")[0]
+
+    def list(self, prefix: str = "", *, start_after: str = "") -> Iterator[ObjectInfo]:
+        """Every object under `prefix` whose key sorts after `start_after`, merged across the
+        available regions in UTF-8 byte order, one entry per key (active region first)."""
+        regions = self.regions_in_order()
+        if not regions:
+            raise NoRegionAvailableError("no region is available to list objects")
+        marker = start_after.encode("utf-8")
+        sources = [
+            (info for info in self.stores[region].list(prefix) if info.key.encode() > marker)
+            for region in regions
+        ]
+        previous: str | None = None
+        for info in heapq.merge(*sources, key=lambda item: item.key.encode("utf-8")):
+            if info.key != previous:
+                previous = info.key
+                yield info
+
+    def _first_success(self, operation: Callable[[ObjectStore], T], what: str) -> tuple[str, T]:
+        failures: list[str] = []
+        for region in self.regions_in_order():
+            try:
+                return region, operation(self.stores[region])
+            except _CLIENT_ERRORS:
+                raise
+            except StorageError as exc:
+                failures.append(f"{region}: {exc}")
+        raise NoRegionAvailableError(
+            f"no region could {what}: {'; '.join(failures) or 'none available'}"
+        )
+
+    def _first_holder(self, operation: Callable[[ObjectStore], T], key: str) -> tuple[str, T]:
+        failures: list[str] = []
+        for region in self.regions_in_order():
+            try:
+                return region, operation(self.stores[region])
+            except ObjectNotFoundError:
+                continue
+            except _CLIENT_ERRORS:
+                raise
+            except StorageError as exc:
+                failures.append(f"{region}: {exc}")
+        if failures:
+            raise NoRegionAvailableError(f"cannot read {key!r}: {'; '.join(failures)}")
+        raise ObjectNotFoundError(key)

@@ -1,0 +1,147 @@
+"""S3's REST wire format: the XML documents and headers the gateway sends back.
+
+Only what boto3 and the aws CLI parse: error documents, ListObjectsV2, ListAllMyBuckets, and
+the object headers (quoted ETag, Last-Modified, x-amz-meta-*).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from email.utils import formatdate
+from urllib.parse import quote
+from xml.sax.saxutils import escape
+
+from mrbatch.ports import ObjectInfo
+
+__all__ = [
+    "ListResult",
+    "error_xml",
+    "iso8601",
+    "list_buckets_xml",
+    "object_headers",
+]
+
+S3_XMLNS = "http://s3.amazonaws.com/doc/2006-03-01/"
+_DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>\n'
+
+
+def _element(name: str, value: str | int | bool) -> str:
+    text = ("true" if value else "false") if isinstance(value, bool) else str(value)
+    return f"<{name}>{escape(text)}</{name}>"
+
+
+def iso8601(moment: float) -> str:
+    """The timestamp form S3 uses in XML: `2024-01-02T03:04:05.000Z`."""
+    return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def error_xml(code: str, message: str, request_id: str, details: Mapping[str, str]) -> bytes:
+    """S3's `<Error>` document."""
+    parts = [_element("Code", code), _element("Message", message)]
+    parts += [_element(name, value) for name, value in details.items()]
+    parts.append(_element("RequestId", request_id))
+    return (_DECLARATION + "<Error>" + "".join(parts) + "</Error>").encode()
+
+
+def object_headers(region: str, info: ObjectInfo) -> dict[str, str]:
+    """The headers that describe an object in GET/HEAD responses."""
+    headers = {
+        "etag": f'"{info.etag}"',
+        "last-modified": formatdate(info.last_modified, usegmt=True),
+        "x-amz-version-id": info.version_id,
+        "accept-ranges": "bytes",
+        "x-mrbatch-region": region,
+    }
+    if info.replication_status:
+        headers["x-amz-replication-status"] = info.replication_status
+    for name, value in info.metadata.items():
+        headers[f"x-amz-meta-{name}"] = value
+    return headers
+
+
+class ListResult:
+    """One page of ListObjectsV2, ready to render."""
+
+    def __init__(
+        self,
+        *,
+        bucket: str,
+        prefix: str,
+        delimiter: str,
+        max_keys: int,
+        start_after: str,
+        continuation_token: str | None,
+        url_encode: bool,
+    ) -> None:
+        self.bucket = bucket
+        self.prefix = prefix
+        self.delimiter = delimiter
+        self.max_keys = max_keys
+        self.start_after = start_after
+        self.continuation_token = continuation_token
+        self.url_encode = url_encode
+        self.contents: list[ObjectInfo] = []
+        self.common_prefixes: list[str] = []
+        self.next_token: str | None = None
+
+    def _text(self, value: str) -> str:
+        # encoding-type=url: keys may hold characters XML 1.0 cannot carry; botocore asks for
+        # this by default and unquotes the fields itself.
+        return quote(value, safe="/") if self.url_encode else value
+
+    def to_xml(self) -> bytes:
+        """The `<ListBucketResult>` document."""
+        parts = [
+            _element("Name", self.bucket),
+            _element("Prefix", self._text(self.prefix)),
+            _element("KeyCount", len(self.contents) + len(self.common_prefixes)),
+            _element("MaxKeys", self.max_keys),
+            _element("IsTruncated", self.next_token is not None),
+        ]
+        if self.delimiter:
+            parts.append(_element("Delimiter", self._text(self.delimiter)))
+        if self.url_encode:
+            parts.append(_element("EncodingType", "url"))
+        if self.start_after:
+            parts.append(_element("StartAfter", self._text(self.start_after)))
+        if self.continuation_token is not None:
+            parts.append(_element("ContinuationToken", self.continuation_token))
+        if self.next_token is not None:
+            parts.append(_element("NextContinuationToken", self.next_token))
+        parts += [self._contents(info) for info in self.contents]
+        parts += [
+            "<CommonPrefixes>" + _element("Prefix", self._text(p)) + "</CommonPrefixes>"
+            for p in self.common_prefixes
+        ]
+        body = "".join(parts)
+        return (
+            f'{_DECLARATION}<ListBucketResult xmlns="{S3_XMLNS}">{body}</ListBucketResult>'.encode()
+        )
+
+    def _contents(self, info: ObjectInfo) -> str:
+        return (
+            "<Contents>"
+            + _element("Key", self._text(info.key))
+            + _element("LastModified", iso8601(info.last_modified))
+            + _element("ETag", f'"{info.etag}"')
+            + _element("Size", info.size)
+            + _element("StorageClass", "STANDARD")
+            + "</Contents>"
+        )
+
+
+def list_buckets_xml(buckets: Iterable[tuple[str, float]], owner: str) -> bytes:
+    """The `<ListAllMyBucketsResult>` document for (name, creation time) pairs."""
+    entries = "".join(
+        "<Bucket>"
+        + _element("Name", name)
+        + _element("CreationDate", iso8601(created))
+        + "</Bucket>"
+        for name, created in buckets
+    )
+    owner_xml = "<Owner>" + _element("ID", owner) + _element("DisplayName", owner) + "</Owner>"
+    return (
+        f'{_DECLARATION}<ListAllMyBucketsResult xmlns="{S3_XMLNS}">{owner_xml}'
+        f"<Buckets>{entries}</Buckets></ListAllMyBucketsResult>"
+    ).encode()

@@ -1,0 +1,456 @@
+"""The S3 REST API of the access point (path-style addressing), over Starlette.
+
+Wire format only: parse the request, authenticate it (SigV4), call the `AccessPoint`, and
+render S3's responses and error XML. Supported: ListBuckets, HeadBucket, ListObjectsV2,
+PutObject (plain, aws-chunked, with checksums), GetObject (Range), HeadObject, DeleteObject.
+Anything else answers 501 NotImplemented in S3's error format.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+import tempfile
+import uuid
+from collections.abc import Iterator
+from typing import BinaryIO, cast
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from mrbatch.errors import (
+    InvalidKeyError,
+    InvalidMetadataError,
+    ObjectExistsError,
+    ObjectNotFoundError,
+    StorageError,
+)
+from mrbatch.ports import ObjectInfo
+from mrbatch.runtime.gateway.accesspoint import AccessPoint
+from mrbatch.runtime.gateway.checksums import BodyDigests
+from mrbatch.runtime.gateway.chunked import AwsChunkedDecoder, ChunkSigner
+from mrbatch.runtime.gateway.keys import decode_key
+from mrbatch.runtime.gateway.responses import (
+    ListResult,
+    error_xml,
+    list_buckets_xml,
+    object_headers,
+)
+from mrbatch.runtime.gateway.s3errors import (
+    S3Error,
+    bad_request,
+    invalid_argument,
+    no_such_bucket,
+    no_such_key,
+    service_unavailable,
+)
+from mrbatch.runtime.gateway.sigv4 import (
+    STREAMING_SIGNED,
+    STREAMING_SIGNED_TRAILER,
+    STREAMING_UNSIGNED_TRAILER,
+    UNSIGNED_PAYLOAD,
+    SignedRequest,
+    SigV4Verifier,
+    Verified,
+)
+
+__all__ = ["S3Api", "signed_request"]
+
+MAX_OBJECT_BYTES = 5 * 1024**3  # S3's limit for a single PUT
+_SPOOL_IN_MEMORY = 8 * 1024 * 1024
+_READ_CHUNK = 64 * 1024
+_XML = "application/xml"
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+_SUBRESOURCES = {
+    "acl",
+    "tagging",
+    "uploads",
+    "uploadId",
+    "partNumber",
+    "versionId",
+    "torrent",
+    "retention",
+    "legal-hold",
+    "attributes",
+    "select",
+    "restore",
+    "location",
+    "versioning",
+    "policy",
+    "cors",
+    "lifecycle",
+    "website",
+    "notification",
+}
+
+
+def signed_request(request: Request) -> SignedRequest:
+    """The SigV4 view of a Starlette request: the path and query exactly as received."""
+    raw_path: bytes = request.scope.get("raw_path") or request.scope["path"].encode()
+    try:
+        path = raw_path.decode("utf-8")
+    except UnicodeDecodeError:
+        raise invalid_argument("The request path is not valid UTF-8") from None
+    return SignedRequest(
+        method=request.method,
+        raw_path=path,
+        raw_query=request.scope.get("query_string", b"").decode("latin-1"),
+        headers=tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw),
+    )
+
+
+class S3Api:
+    """The S3 endpoint of the access point; `handle` is the Starlette endpoint.
+
+    `bucket_alias` is the one bucket name clients see (like an MRAP alias).
+    """
+
+    def __init__(
+        self,
+        access_point: AccessPoint,
+        verifier: SigV4Verifier,
+        *,
+        bucket_alias: str = "mrbatch",
+        created_at: float = 0.0,
+    ) -> None:
+        self.access_point = access_point
+        self.verifier = verifier
+        self.bucket_alias = bucket_alias
+        self.created_at = created_at
+
+    async def handle(self, request: Request) -> Response:
+        """Authenticate and serve one S3 request; every failure becomes S3 error XML."""
+        request_id = uuid.uuid4().hex[:16].upper()
+        try:
+            signed = signed_request(request)
+            verified = self.verifier.verify(signed)
+            response = await self._dispatch(request, signed, verified)
+        except S3Error as err:
+            response = _error_response(err, request_id, head=request.method == "HEAD")
+        except StorageError as exc:
+            response = _error_response(_translate(exc), request_id, head=request.method == "HEAD")
+        response.headers["x-amz-request-id"] = request_id
+        return response
+
+    async def _dispatch(
+        self, request: Request, signed: SignedRequest, verified: Verified
+    ) -> Response:
+        path = signed.raw_path
+        if path == "/":
+            if request.method != "GET":
+                raise _not_implemented(request.method, "the service")
+            owner = verified.credentials.access_key_id
+            body = list_buckets_xml([(self.bucket_alias, self.created_at)], owner)
+            return Response(body, media_type=_XML)
+        bucket_raw, _, key_raw = path[1:].partition("/")
+        bucket = decode_key(bucket_raw) if bucket_raw else ""
+        if bucket != self.bucket_alias:
+            raise no_such_bucket(bucket)
+        params = signed.query()
+        unsupported = sorted(_SUBRESOURCES & set(params))
+        if not key_raw:
+            return await self._bucket_operation(request.method, params, unsupported)
+        if unsupported or "x-amz-copy-source" in request.headers:
+            raise _not_implemented(request.method, "this object sub-resource or copy")
+        key = decode_key(key_raw)
+        if request.method == "PUT":
+            return await self._put_object(request, signed, verified, key)
+        if request.method in ("GET", "HEAD"):
+            return await self._get_object(request, params, key)
+        if request.method == "DELETE":
+            region = await run_in_threadpool(self.access_point.delete, key)
+            return Response(status_code=204, headers={"x-mrbatch-region": region})
+        raise _not_implemented(request.method, "objects")
+
+    async def _bucket_operation(
+        self, method: str, params: dict[str, str], unsupported: list[str]
+    ) -> Response:
+        if method == "HEAD" and not unsupported:
+            return Response(headers={"x-amz-bucket-region": "us-east-1"})
+        if method == "GET" and not unsupported:
+            if params.get("list-type") != "2":
+                raise _not_implemented("ListObjects (v1)", "the bucket; use ListObjectsV2")
+            result = await run_in_threadpool(self._list_objects_v2, params)
+            return Response(result.to_xml(), media_type=_XML)
+        raise _not_implemented(
+            method, "the bucket" + (f" ({', '.join(unsupported)})" if unsupported else "")
+        )
+
+    # --- PutObject ---------------------------------------------------------------------
+
+    async def _put_object(
+        self, request: Request, signed: SignedRequest, verified: Verified, key: str
+    ) -> Response:
+        headers = dict(signed.headers)
+        metadata = {
+            name[len("x-amz-meta-") :]: value
+            for name, value in signed.headers
+            if name.startswith("x-amz-meta-")
+        }
+        body = await _receive_body(request, headers, verified)
+        try:
+            region, info = await run_in_threadpool(
+                self.access_point.put, key, body, metadata=metadata
+            )
+        finally:
+            body.close()
+        return Response(
+            headers={
+                "etag": f'"{info.etag}"',
+                "x-amz-version-id": info.version_id,
+                "x-mrbatch-region": region,
+            }
+        )
+
+    # --- GetObject / HeadObject --------------------------------------------------------
+
+    async def _get_object(self, request: Request, params: dict[str, str], key: str) -> Response:
+        if request.method == "HEAD":
+            region, info = await run_in_threadpool(self.access_point.head, key)
+            headers = _content_headers(region, info, params)
+            headers["content-length"] = str(info.size)
+            return Response(headers=headers)
+        region, info, stream = await run_in_threadpool(self.access_point.get, key)
+        headers = _content_headers(region, info, params)
+        try:
+            span = _parse_range(request.headers.get("range"), info.size)
+        except S3Error:
+            stream.close()
+            raise
+        start, length, status = 0, info.size, 200
+        if span is not None:
+            start, end = span
+            length, status = end - start + 1, 206
+            headers["content-range"] = f"bytes {start}-{end}/{info.size}"
+        headers["content-length"] = str(length)
+        return StreamingResponse(
+            _read_span(stream, start, length), status_code=status, headers=headers
+        )
+
+    # --- ListObjectsV2 -----------------------------------------------------------------
+
+    def _list_objects_v2(self, params: dict[str, str]) -> ListResult:
+        result = ListResult(
+            bucket=self.bucket_alias,
+            prefix=params.get("prefix", ""),
+            delimiter=params.get("delimiter", ""),
+            max_keys=_max_keys(params.get("max-keys")),
+            start_after=params.get("start-after", ""),
+            continuation_token=params.get("continuation-token"),
+            url_encode=_encoding_type(params.get("encoding-type")),
+        )
+        skip_prefix, marker = "", result.start_after
+        if result.continuation_token is not None:
+            skip_prefix, marker = _decode_token(result.continuation_token)
+        if result.max_keys == 0:
+            return result
+        last: tuple[str, str] = ("", "")
+        for info in self.access_point.list(result.prefix, start_after=marker):
+            if skip_prefix and info.key.startswith(skip_prefix):
+                continue
+            entry = _common_prefix(info.key, result.prefix, result.delimiter)
+            if entry is not None and entry == last[1]:
+                continue
+            if len(result.contents) + len(result.common_prefixes) == result.max_keys:
+                result.next_token = _encode_token(*last)
+                break
+            if entry is None:
+                result.contents.append(info)
+                last = ("k", info.key)
+            else:
+                result.common_prefixes.append(entry)
+                last = ("p", entry)
+        return result
+
+
+# --- helpers -----------------------------------------------------------------------------
+
+
+async def _receive_body(request: Request, headers: dict[str, str], verified: Verified) -> BinaryIO:
+    """Read the body into a spooled temporary file, decoding aws-chunked framing and
+    checking the declared payload hash, Content-MD5 and flexible checksums."""
+    mode = verified.payload_hash
+    decoder = _decoder_for(mode, verified)
+    digests = BodyDigests(BodyDigests.announced(headers))
+    spool = tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY)  # noqa: SIM115
+    try:
+        async for piece in request.stream():
+            data = decoder.feed(piece) if decoder is not None else piece
+            digests.update(data)
+            if digests.size > MAX_OBJECT_BYTES:
+                raise bad_request(
+                    "EntityTooLarge", "Your proposed upload exceeds the maximum allowed size"
+                )
+            spool.write(data)
+        trailers = decoder.finish() if decoder is not None else {}
+        _check_body(mode, headers, trailers, digests, chunked=decoder is not None)
+    except BaseException:
+        spool.close()
+        raise
+    spool.seek(0)
+    return cast(BinaryIO, spool)
+
+
+def _decoder_for(mode: str, verified: Verified) -> AwsChunkedDecoder | None:
+    if mode in (STREAMING_SIGNED, STREAMING_SIGNED_TRAILER):
+        signer = ChunkSigner(
+            verified.signing_key(), verified.timestamp, verified.scope, verified.signature
+        )
+        return AwsChunkedDecoder(signer)
+    if mode == STREAMING_UNSIGNED_TRAILER:
+        return AwsChunkedDecoder()
+    if mode == UNSIGNED_PAYLOAD or _HEX64.match(mode):
+        return None
+    raise bad_request("InvalidArgument", f"x-amz-content-sha256 {mode!r} is not supported")
+
+
+def _check_body(
+    mode: str,
+    headers: dict[str, str],
+    trailers: dict[str, str],
+    digests: BodyDigests,
+    *,
+    chunked: bool,
+) -> None:
+    if _HEX64.match(mode) and digests.sha256.hexdigest() != mode:
+        raise bad_request(
+            "XAmzContentSHA256Mismatch",
+            "The provided 'x-amz-content-sha256' header does not match what was computed.",
+        )
+    declared = headers.get("x-amz-decoded-content-length")
+    if chunked and declared is not None and declared != str(digests.size):
+        raise bad_request(
+            "IncompleteBody", "The body is not as long as x-amz-decoded-content-length says"
+        )
+    digests.check_content_md5(headers.get("content-md5"))
+    checksums = {k: v for k, v in headers.items() if k.startswith("x-amz-checksum-")}
+    digests.check_checksums({**checksums, **trailers})
+
+
+def _content_headers(region: str, info: ObjectInfo, params: dict[str, str]) -> dict[str, str]:
+    headers = object_headers(region, info)
+    headers["content-type"] = params.get("response-content-type", "binary/octet-stream")
+    for header in (
+        "content-disposition",
+        "content-language",
+        "cache-control",
+        "expires",
+        "content-encoding",
+    ):
+        if f"response-{header}" in params:
+            headers[header] = params[f"response-{header}"]
+    return headers
+
+
+def _parse_range(value: str | None, size: int) -> tuple[int, int] | None:
+    """The inclusive byte span of a single `bytes=` range, None for the whole object."""
+    if value is None:
+        return None
+    match = _RANGE.match(value.strip())
+    if match is None or match.group(1) == match.group(2) == "":
+        return None  # S3 ignores ranges it cannot parse and sends the whole object
+    first, last = match.groups()
+    if first == "":
+        start, end = max(size - int(last), 0), size - 1
+    else:
+        start = int(first)
+        end = min(int(last), size - 1) if last else size - 1
+    if start >= size or end < start:
+        raise S3Error(
+            "InvalidRange",
+            "The requested range is not satisfiable",
+            416,
+            {"RangeRequested": value, "ActualObjectSize": str(size)},
+        )
+    return start, end
+
+
+def _read_span(stream: BinaryIO, start: int, length: int) -> Iterator[bytes]:
+    """Yield `length` bytes from `start`, closing the stream at the end (or on abort)."""
+    try:
+        if start:
+            stream.seek(start)
+        remaining = length
+        while remaining > 0:
+            piece = stream.read(min(_READ_CHUNK, remaining))
+            if not piece:
+                break
+            remaining -= len(piece)
+            yield piece
+    finally:
+        stream.close()
+
+
+def _max_keys(value: str | None) -> int:
+    if value is None:
+        return 1000
+    if not value.isdigit():
+        raise invalid_argument("max-keys must be a non-negative integer", "max-keys", value)
+    return min(int(value), 1000)
+
+
+def _encoding_type(value: str | None) -> bool:
+    if value is None:
+        return False
+    if value != "url":
+        raise invalid_argument(
+            "Invalid Encoding Method specified in Request", "encoding-type", value
+        )
+    return True
+
+
+def _common_prefix(key: str, prefix: str, delimiter: str) -> str | None:
+    if not delimiter:
+        return None
+    position = key.find(delimiter, len(prefix))
+    return None if position < 0 else key[: position + len(delimiter)]
+
+
+def _encode_token(kind: str, value: str) -> str:
+    return base64.urlsafe_b64encode(f"{kind}:{value}".encode()).decode("ascii")
+
+
+def _decode_token(token: str) -> tuple[str, str]:
+    """(prefix to skip, key to start after) from a continuation token."""
+    try:
+        kind, _, value = (
+            base64.urlsafe_b64decode(token.encode("ascii")).decode("utf-8").partition(":")
+        )
+    except (UnicodeError, ValueError, binascii.Error):
+        kind, value = "", ""
+    if kind not in ("k", "p"):
+        raise invalid_argument(
+            "The continuation token provided is incorrect", "continuation-token", token
+        )
+    return (value if kind == "p" else ""), value
+
+
+def _translate(exc: StorageError) -> S3Error:
+    if isinstance(exc, ObjectNotFoundError):
+        return no_such_key(exc.key)
+    if isinstance(exc, InvalidKeyError):
+        return invalid_argument(str(exc), "key")
+    if isinstance(exc, InvalidMetadataError):
+        return invalid_argument(str(exc), "x-amz-meta-*")
+    if isinstance(exc, ObjectExistsError):
+        return S3Error("PreconditionFailed", str(exc), 412)
+    return service_unavailable(str(exc))
+
+
+def _not_implemented(method: str, target: str) -> S3Error:
+    return S3Error(
+        "NotImplemented",
+        f"{method} on {target} is not implemented by the mrbatch access point",
+        501,
+    )
+
+
+def _error_response(err: S3Error, request_id: str, *, head: bool) -> Response:
+    # S3 answers HEAD errors with the status only (a HEAD response has no body).
+    if head:
+        return Response(status_code=err.status, headers={"x-amz-error-code": err.code})
+    body = error_xml(err.code, err.message, request_id, err.details)
+    return Response(body, status_code=err.status, media_type=_XML)
