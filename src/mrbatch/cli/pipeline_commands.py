@@ -2,8 +2,171 @@
 
 from __future__ import annotations
 
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, BinaryIO
+
 import typer
+
+from mrbatch.errors import ConfigError
+from mrbatch.pipeline.job import JobOptions, JobSummary, Progress, run_job
+from mrbatch.pipeline.sample import write_sample
+from mrbatch.pipeline.split import DEFAULT_CHUNK_SIZE
+
+DEMO_DIR = Path(".mrbatch") / "demo"
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to `app`."""
+    app.command("sample")(sample)
+    app.command("process")(process)
+    app.command("demo")(demo)
+
+
+def sample(
+    out: Annotated[Path, typer.Option("--out", help="Directory to write the two CSV files into.")],
+    rows: Annotated[int, typer.Option("--rows", min=0, help="Number of data rows.")] = 10_000,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed; same seed, same bytes.")] = 0,
+    invalid_fraction: Annotated[
+        float,
+        typer.Option("--invalid-fraction", min=0.0, max=1.0, help="Share of rows made invalid."),
+    ] = 0.0,
+    name: Annotated[str, typer.Option("--name", help="Base name of the input file.")] = "testfile",
+) -> None:
+    """Write sample input (<name>.csv) and financial data (<name>_financial_data.csv)."""
+    data_path, fin_path = write_sample_files(out, name, rows, seed, invalid_fraction)
+    typer.echo(f"wrote {data_path} ({rows} rows) and {fin_path}")
+
+
+def write_sample_files(
+    out: Path, name: str, rows: int, seed: int, invalid_fraction: float
+) -> tuple[Path, Path]:
+    """Write the sample pair atomically into `out`; return the two paths."""
+    data_path, fin_path = out / f"{name}.csv", out / f"{name}_financial_data.csv"
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with _atomic(data_path) as data, _atomic(fin_path) as fin:
+            write_sample(data, fin, rows=rows, seed=seed, invalid_fraction=invalid_fraction)
+    except OSError as exc:
+        raise ConfigError(f"cannot write sample data to {out}: {exc.strerror or exc}") from exc
+    return data_path, fin_path
+
+
+@contextmanager
+def _atomic(path: Path) -> Iterator[BinaryIO]:
+    temporary = path.with_name(f".{path.name}.tmp")
+    try:
+        with temporary.open("wb") as stream:
+            yield stream
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def process(
+    input: Annotated[Path, typer.Argument(help="The input CSV file.")],
+    financials: Annotated[Path, typer.Option("--financials", help="The financial-data CSV.")],
+    out: Annotated[Path, typer.Option("--out", help="Directory for the output and errors CSV.")],
+    chunk_size: Annotated[int, typer.Option("--chunk-size", min=1)] = DEFAULT_CHUNK_SIZE,
+    workers: Annotated[
+        int, typer.Option("--workers", min=0, help="Worker processes; 0: one per CPU.")
+    ] = 0,
+    schema: Annotated[
+        Path | None, typer.Option("--schema", help="JSON Schema file for rows.")
+    ] = None,
+    delimiter: Annotated[str, typer.Option("--delimiter", help="Input field delimiter.")] = ",",
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the summary as one JSON object.")
+    ] = False,
+) -> None:
+    """Split, validate, enrich and merge INPUT into OUT/<name>.csv and OUT/<name>.errors.csv."""
+    options = JobOptions(chunk_size, workers or None, schema, delimiter)
+    with _progress(enabled=not as_json) as progress:
+        summary = run_job(input, financials, out, options=options, progress=progress)
+    _print_summary(summary, as_json)
+
+
+def _print_summary(summary: JobSummary, as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps(summary.as_dict(), sort_keys=True))
+        return
+    typer.echo(
+        f"{summary.input}: {summary.rows_read} rows read, {summary.rows_written} written, "
+        f"{summary.rows_invalid} invalid, {summary.rows_not_enriched} not enriched; "
+        f"{summary.chunks} chunks in {summary.seconds:.2f} s "
+        f"({summary.rows_per_second:,.0f} rows/s)"
+    )
+    typer.echo(f"output: {summary.output}")
+    typer.echo(f"errors: {summary.errors}")
+
+
+@contextmanager
+def _progress(*, enabled: bool) -> Iterator[Progress | None]:
+    """A Rich progress bar on a terminal, plain lines (every 10%) otherwise, on stderr."""
+    if not enabled:
+        yield None
+    elif sys.stderr.isatty():
+        with _rich_progress() as callback:
+            yield callback
+    else:
+        yield _plain_progress()
+
+
+@contextmanager
+def _rich_progress() -> Iterator[Progress]:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, TimeElapsedColumn
+    from rich.progress import Progress as RichProgress
+
+    with RichProgress(
+        "chunks", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=Console(stderr=True), transient=True,
+    ) as bar:  # fmt: skip
+        task = bar.add_task("chunks", total=None)
+
+        def update(done: int, total: int, rows: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update
+
+
+def _plain_progress() -> Progress:
+    reported = [-1]
+
+    def update(done: int, total: int, rows: int) -> None:
+        tenth = done * 10 // max(total, 1)
+        if tenth != reported[0]:
+            reported[0] = tenth
+            print(f"chunks {done}/{total}, {rows} rows", file=sys.stderr, flush=True)
+
+    return update
+
+
+def demo(
+    data_dir: Annotated[
+        Path, typer.Option("--data-dir", help="Where to put the demo files.")
+    ] = DEMO_DIR,
+    rows: Annotated[int, typer.Option("--rows", min=1, help="Rows of sample data.")] = 10_000,
+) -> None:
+    """Generate sample data (1% invalid rows) and run `process` on it."""
+    run_demo(data_dir, rows, echo=typer.echo)
+
+
+def run_demo(data_dir: Path, rows: int, *, echo: Callable[[str], None]) -> JobSummary:
+    """The demo as a function: sample data, one job, the summary and a peek at the output."""
+    data, fin = write_sample_files(data_dir / "input", "sales", rows, 7, 0.01)
+    echo(f"sample data: {data} ({rows} rows, about 1% invalid) and {fin}")
+    with _progress(enabled=True) as progress:
+        summary = run_job(data, fin, data_dir / "output", progress=progress)
+    _print_summary(summary, as_json=False)
+    with open(summary.output, encoding="utf-8") as output:
+        echo("first output rows:")
+        for _, line in zip(range(4), output, strict=False):
+            echo("  " + line.rstrip("\n"))
+    return summary

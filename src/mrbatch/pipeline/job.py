@@ -122,6 +122,10 @@ def run_job(
     rules = load_rules(options.schema)
     total = chunk_count(_check_input(source, rules, options.delimiter), options.chunk_size)
     _check_financials_header(Path(financials_path))
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot create the output directory {out}: {exc.strerror}") from exc
     target = out / f"{source.stem}.csv"
     errors_target = out / f"{source.stem}.errors.csv"
     with _work_dir(out, source.stem) as work:
@@ -151,10 +155,6 @@ def _check_options(options: JobOptions, source: Path, out: Path) -> None:
         raise ConfigError("the delimiter must be one character other than a quote or line end")
     if (out / f"{source.stem}.csv").resolve() == source.resolve():
         raise ConfigError(f"the output would overwrite the input {source}")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ConfigError(f"cannot create the output directory {out}: {exc.strerror}") from exc
 
 
 def _check_input(source: Path, rules: Rules, delimiter: str) -> int:
