@@ -15,8 +15,19 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from mrbatch.ports import ObjectStore
+from mrbatch.ports import ObjectStore, Table
+from mrbatch.state import (
+    DynamoDBTable,
+    MemoryTable,
+    SqliteDatabase,
+    SqliteTable,
+    TableSpec,
+    create_dynamodb_table,
+)
 from mrbatch.storage import LocalObjectStore, MemoryObjectStore, S3ObjectStore
+
+# Small pages, so every listing in the suite crosses page boundaries.
+PAGE_SIZE = 3
 
 
 @pytest.fixture
@@ -70,3 +81,28 @@ def object_store_factory(
 def object_store(object_store_factory: Callable[[str], ObjectStore]) -> ObjectStore:
     """One empty bucket."""
     return object_store_factory("bucket-a")
+
+
+@pytest.fixture(params=["memory", "sqlite", "dynamodb"])
+def table_factory(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[Callable[[TableSpec], Table]]:
+    """Makes empty tables of one backend from a spec."""
+    databases: list[SqliteDatabase] = []
+
+    def make(spec: TableSpec) -> Table:
+        if request.param == "memory":
+            return MemoryTable(spec)
+        if request.param == "sqlite":
+            db = SqliteDatabase(tmp_path / f"{spec.name}.db")
+            databases.append(db)
+            return SqliteTable(db, spec, origin="us-east-1", page_size=PAGE_SIZE)
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        create_dynamodb_table(client, spec)
+        return DynamoDBTable(client, spec, page_size=PAGE_SIZE)
+
+    if request.param == "dynamodb":
+        request.getfixturevalue("aws")
+    yield make
+    for db in databases:
+        db.close()

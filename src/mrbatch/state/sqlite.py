@@ -1,0 +1,316 @@
+"""SqliteTable: a region's table in SQLite, with what DynamoDB Global Tables need for
+replication (a last-writer-wins clock per item and a change feed).
+
+One SQLite table per `TableSpec`:
+
+    pk, sk        the key values as SQLite values (no type affinity), so numbers sort as
+                  numbers: PRIMARY KEY (pk, sk); sk is '' for tables without a sort key
+    item          the item as JSON, or NULL for a deleted item (a tombstone: kept so that a
+                  delete can be replicated and is not undone by an older write)
+    updated_at    hybrid logical clock, in microseconds: max(wall clock, last value + 1)
+    origin        the region that made the write (breaks `updated_at` ties)
+    seq           position in this table's change feed, increasing with every write
+
+and one index per indexed attribute on `(json_extract(item, '$.<attr>'), pk, sk)`.
+
+Every write runs in one `BEGIN IMMEDIATE` transaction: read the current item, check the
+condition, write, tick the clock. Reads page through the table by key (`page_size` rows
+at a time, each page its own short read), so `query` and `scan` never hold the whole
+table nor a lock between pages.
+
+Replication (for the table replicator): `changes_since(cursor)` lists the latest write of
+every item changed after `cursor` (a `seq`), tombstones included; the replicator applies
+each one to the peer region with `apply_replica(change)`, which keeps it only if it is
+newer by `(updated_at, origin)`, and forwards only changes whose `origin` is the source
+region. Both sides converge on the newest write of every item, whatever the order.
+
+Example:
+    >>> import tempfile
+    >>> from mrbatch.state.schema import BATCH_STATE
+    >>> db = SqliteDatabase(tempfile.mkdtemp() + "/us-east-1.db")
+    >>> table = SqliteTable(db, BATCH_STATE, origin="us-east-1")
+    >>> table.put({"file_id": "a.csv#v1", "status": "INITIALIZED"})
+    >>> table.update({"file_id": "a.csv#v1"}, {"status": "RUNNING"})["status"]
+    'RUNNING'
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mrbatch.errors import ConditionFailedError, TableError
+from mrbatch.ports import Condition, Item
+from mrbatch.state.db import SqliteDatabase
+from mrbatch.state.schema import (
+    REGION_TABLES,
+    KeyValue,
+    TableSpec,
+    check_changes,
+    condition_holds,
+    key_of,
+    normalise_item,
+)
+
+__all__ = ["RegionTables", "SqliteTable", "TableChange", "open_region_tables"]
+
+_NO_SORT_KEY = ""
+
+
+@dataclass(frozen=True)
+class TableChange:
+    """The latest write of one item, as the change feed reports it."""
+
+    key: dict[str, Any]
+    item: Item | None  # None: the item was deleted
+    updated_at: int  # hybrid logical clock (microseconds)
+    origin: str  # region that made the write
+    seq: int  # position in the source table's feed; the next cursor
+
+
+class SqliteTable:
+    """A `Table` in an SQLite database shared by threads and processes.
+
+    `origin` names the region that owns the database (stamped on every local write);
+    `clock` gives wall-clock seconds (injectable for tests); `page_size` is how many rows
+    each page of `query` / `scan` / `changes_since` reads.
+    """
+
+    def __init__(
+        self,
+        db: SqliteDatabase,
+        spec: TableSpec,
+        *,
+        origin: str = "local",
+        clock: Callable[[], float] = time.time,
+        page_size: int = 500,
+    ) -> None:
+        self.spec = spec
+        self.name = spec.name
+        self.key_names = spec.key_names
+        self.origin = origin
+        self._db = db
+        self._clock = clock
+        self._page_size = page_size
+        with db.transaction() as conn:
+            _create(conn, spec)
+
+    # --- the Table port ------------------------------------------------------------------
+
+    def get(self, key: Mapping[str, Any]) -> Item | None:
+        """See `mrbatch.ports.Table.get`."""
+        pk, sk = self._key(key)
+        with self._db.reading() as conn:
+            return self._load(conn, pk, sk)
+
+    def put(self, item: Item, *, condition: Condition | None = None) -> None:
+        """See `mrbatch.ports.Table.put`."""
+        stored = normalise_item(self.spec, item)
+        pk, sk = self._key(stored)
+        self._write(pk, sk, condition, lambda _: stored)
+
+    def update(
+        self,
+        key: Mapping[str, Any],
+        changes: Mapping[str, Any],
+        *,
+        condition: Condition | None = None,
+    ) -> Item:
+        """See `mrbatch.ports.Table.update`."""
+        pk, sk = self._key(key)
+        updates = check_changes(self.spec, changes)
+        base = dict(zip(self.key_names, key_of(self.spec, key), strict=True))
+        new = self._write(pk, sk, condition, lambda current: {**(current or base), **updates})
+        assert new is not None
+        return new
+
+    def delete(self, key: Mapping[str, Any], *, condition: Condition | None = None) -> None:
+        """See `mrbatch.ports.Table.delete`; leaves a tombstone for replication."""
+        pk, sk = self._key(key)
+        self._write(pk, sk, condition, lambda _: None)
+
+    def query(self, index: str, value: Any) -> Iterator[Item]:
+        """See `mrbatch.ports.Table.query`; items in key order."""
+        if index == self.key_names[0]:
+            where, params = "pk = ?", (self._key_value(value),)
+        elif index in self.spec.indexes:
+            where, params = f"json_extract(item, '$.{index}') = ?", (_scalar(self.name, value),)
+        else:
+            raise TableError(f"table {self.name} has no index {index!r}")
+        return self._pages(where, params)
+
+    def scan(self) -> Iterator[Item]:
+        """See `mrbatch.ports.Table.scan`; items in key order."""
+        return self._pages("item IS NOT NULL", ())
+
+    # --- replication ---------------------------------------------------------------------
+
+    def changes_since(self, cursor: int = 0, *, limit: int = 500) -> list[TableChange]:
+        """The latest write of each item changed after `cursor` (0: from the start), oldest
+        first, at most `limit`; pass the last change's `seq` as the next cursor."""
+        with self._db.reading() as conn:
+            rows = conn.execute(
+                f'SELECT pk, sk, item, updated_at, origin, seq FROM "{self.name}" '
+                "WHERE seq > ? ORDER BY seq LIMIT ?",
+                (cursor, limit),
+            ).fetchall()
+        return [self._change(row) for row in rows]
+
+    def apply_replica(self, change: TableChange) -> bool:
+        """Apply a write replicated from another region if it is newer than what is stored
+        (by `(updated_at, origin)`); return True when applied. Idempotent."""
+        pk, sk = self._key(change.key)
+        item = None if change.item is None else normalise_item(self.spec, change.item)
+        with self._db.transaction() as conn:
+            row = conn.execute(
+                f'SELECT updated_at, origin FROM "{self.name}" WHERE pk = ? AND sk = ?', (pk, sk)
+            ).fetchone()
+            if row is not None and (row[0], row[1]) >= (change.updated_at, change.origin):
+                return False
+            _, seq = self._tick(conn, seen=change.updated_at)
+            self._store(conn, pk, sk, item, change.updated_at, change.origin, seq)
+        return True
+
+    # --- internals -----------------------------------------------------------------------
+
+    def _write(
+        self,
+        pk: KeyValue,
+        sk: KeyValue,
+        condition: Condition | None,
+        compute: Callable[[Item | None], Item | None],
+    ) -> Item | None:
+        """Read, check, write and tick in one transaction: nothing can slip in between."""
+        with self._db.transaction() as conn:
+            current = self._load(conn, pk, sk)
+            if not condition_holds(current, condition):
+                raise ConditionFailedError(
+                    f"table {self.name}: condition failed for key {pk!r}"
+                    + ("" if sk == _NO_SORT_KEY else f", {sk!r}")
+                )
+            new = compute(current)
+            stamp, seq = self._tick(conn)
+            self._store(conn, pk, sk, new, stamp, self.origin, seq)
+        return new
+
+    def _tick(self, conn: sqlite3.Connection, *, seen: int = 0) -> tuple[int, int]:
+        """Advance this table's hybrid clock (past `seen`) and feed position."""
+        hlc, seq = conn.execute(
+            "SELECT hlc, seq FROM _clock WHERE name = ?", (self.name,)
+        ).fetchone()
+        now = int(self._clock() * 1_000_000)
+        hlc = max(now, hlc + 1, seen)
+        conn.execute("UPDATE _clock SET hlc = ?, seq = ? WHERE name = ?", (hlc, seq + 1, self.name))
+        return hlc, seq + 1
+
+    def _store(
+        self,
+        conn: sqlite3.Connection,
+        pk: KeyValue,
+        sk: KeyValue,
+        item: Item | None,
+        stamp: int,
+        origin: str,
+        seq: int,
+    ) -> None:
+        conn.execute(
+            f'INSERT OR REPLACE INTO "{self.name}" (pk, sk, item, updated_at, origin, seq) '
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (pk, sk, None if item is None else json.dumps(item), stamp, origin, seq),
+        )
+
+    def _load(self, conn: sqlite3.Connection, pk: KeyValue, sk: KeyValue) -> Item | None:
+        row = conn.execute(
+            f'SELECT item FROM "{self.name}" WHERE pk = ? AND sk = ?', (pk, sk)
+        ).fetchone()
+        return None if row is None or row[0] is None else dict(json.loads(row[0]))
+
+    def _pages(self, where: str, params: tuple[Any, ...]) -> Iterator[Item]:
+        """Items matching `where`, read one page at a time by key (keyset pagination)."""
+        after: tuple[Any, Any] | None = None
+        while True:
+            clause, extra = ("", ()) if after is None else (" AND (pk, sk) > (?, ?)", after)
+            with self._db.reading() as conn:
+                rows = conn.execute(
+                    f'SELECT pk, sk, item FROM "{self.name}" WHERE {where} AND item IS NOT NULL'
+                    f"{clause} ORDER BY pk, sk LIMIT ?",
+                    (*params, *extra, self._page_size),
+                ).fetchall()
+            for _, _, item in rows:
+                yield dict(json.loads(item))
+            if len(rows) < self._page_size:
+                return
+            after = (rows[-1][0], rows[-1][1])
+
+    def _key(self, source: Mapping[str, Any]) -> tuple[KeyValue, KeyValue]:
+        values = key_of(self.spec, source)
+        return values[0], values[1] if len(values) > 1 else _NO_SORT_KEY
+
+    def _key_value(self, value: Any) -> KeyValue:
+        return key_of(self.spec, {self.key_names[0]: value, **_sort_dummy(self.spec)})[0]
+
+    def _change(self, row: tuple[Any, ...]) -> TableChange:
+        pk, sk, item, updated_at, origin, seq = row
+        key = {self.key_names[0]: pk}
+        if len(self.key_names) > 1:
+            key[self.key_names[1]] = sk
+        return TableChange(key, None if item is None else json.loads(item), updated_at, origin, seq)
+
+
+@dataclass(frozen=True)
+class RegionTables:
+    """The three tables of one region, in one SQLite database."""
+
+    db: SqliteDatabase
+    batch_state: SqliteTable
+    errors: SqliteTable
+    financials: SqliteTable
+
+    def close(self) -> None:
+        """Close the database (every table of the region)."""
+        self.db.close()
+
+
+def open_region_tables(path: Path | str, *, origin: str) -> RegionTables:
+    """Open (creating if needed) a region's database in WAL mode with its three tables:
+    batch state (key `file_id`, index `status`), errors (`file_id` + `row`) and financial
+    data (`uuid`). `origin` is the region's name, stamped on its writes for replication."""
+    db = SqliteDatabase(path, error=TableError)
+    tables = [SqliteTable(db, spec, origin=origin) for spec in REGION_TABLES]
+    return RegionTables(db, *tables)
+
+
+def _create(conn: sqlite3.Connection, spec: TableSpec) -> None:
+    conn.execute(
+        f'CREATE TABLE IF NOT EXISTS "{spec.name}" (pk NOT NULL, sk NOT NULL, item TEXT, '
+        "updated_at INTEGER NOT NULL, origin TEXT NOT NULL, seq INTEGER NOT NULL, "
+        "PRIMARY KEY (pk, sk)) WITHOUT ROWID"
+    )
+    conn.execute(f'CREATE INDEX IF NOT EXISTS "{spec.name}__seq" ON "{spec.name}" (seq)')
+    for attr in spec.indexes:
+        conn.execute(
+            f'CREATE INDEX IF NOT EXISTS "{spec.name}__{attr}" '
+            f"ON \"{spec.name}\" (json_extract(item, '$.{attr}'), pk, sk)"
+        )
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS _clock (name TEXT PRIMARY KEY, hlc INTEGER NOT NULL, "
+        "seq INTEGER NOT NULL)"
+    )
+    conn.execute("INSERT OR IGNORE INTO _clock (name, hlc, seq) VALUES (?, 0, 0)", (spec.name,))
+
+
+def _scalar(table: str, value: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise TableError(f"table {table}: index values must be strings or numbers, got {value!r}")
+    return value
+
+
+def _sort_dummy(spec: TableSpec) -> dict[str, KeyValue]:
+    if len(spec.key_names) < 2:
+        return {}
+    return {spec.key_names[1]: "k" if spec.key_types[1] == "S" else 0}
