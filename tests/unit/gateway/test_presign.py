@@ -1,0 +1,74 @@
+"""Presigned GET URLs: identical to boto3's, and accepted by the verifier until they expire."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlsplit
+
+import boto3
+import pytest
+from botocore.config import Config
+
+from mrbatch.errors import MrBatchError
+from mrbatch.runtime.gateway.credentials import Credentials
+from mrbatch.runtime.gateway.presign import presign_get_url
+from mrbatch.runtime.gateway.s3errors import S3Error
+from mrbatch.runtime.gateway.sigv4 import SignedRequest, SigV4Verifier, parse_amz_date
+
+CREDS = Credentials("MRBKPRESIGNTEST00000", "presign/secret+value=")
+ENDPOINT = "http://127.0.0.1:8123"
+
+
+def _boto3_url(key: str, expires: int) -> str:
+    client = boto3.client(
+        "s3",
+        endpoint_url=ENDPOINT,
+        region_name="us-east-1",
+        aws_access_key_id=CREDS.access_key_id,
+        aws_secret_access_key=CREDS.secret_access_key,
+        config=Config(signature_version="s3v4", s3={"addressing_style": "path"}),
+    )
+    url: str = client.generate_presigned_url(
+        "get_object", Params={"Bucket": "mrbatch", "Key": key}, ExpiresIn=expires
+    )
+    return url
+
+
+@pytest.mark.parametrize(
+    "key", ["output/completed/a.csv", "dir with space/é+=&?.csv", "~tilde/x!y*z"]
+)
+def test_url_is_identical_to_boto3s(key: str) -> None:
+    expected = _boto3_url(key, 900)
+    signed_at = parse_amz_date(parse_qs(urlsplit(expected).query)["X-Amz-Date"][0])
+    assert (
+        presign_get_url(ENDPOINT, "mrbatch", key, CREDS, expires_in=900, now=signed_at) == expected
+    )
+
+
+def _as_request(url: str) -> SignedRequest:
+    parts = urlsplit(url)
+    return SignedRequest("GET", parts.path, parts.query, (("host", parts.netloc),))
+
+
+def test_url_verifies_until_it_expires() -> None:
+    url = presign_get_url(ENDPOINT, "mrbatch", "k.csv", CREDS, expires_in=60, now=1_000_000.0)
+    SigV4Verifier([CREDS], clock=lambda: 1_000_060.0).verify(_as_request(url))
+    with pytest.raises(S3Error) as caught:
+        SigV4Verifier([CREDS], clock=lambda: 1_000_061.0).verify(_as_request(url))
+    assert (caught.value.code, caught.value.message, caught.value.status) == (
+        "AccessDenied",
+        "Request has expired",
+        403,
+    )
+
+
+def test_url_for_another_key_does_not_verify() -> None:
+    url = presign_get_url(ENDPOINT, "mrbatch", "a.csv", CREDS, now=1_000_000.0)
+    tampered = url.replace("/mrbatch/a.csv", "/mrbatch/b.csv")
+    with pytest.raises(S3Error) as caught:
+        SigV4Verifier([CREDS], clock=lambda: 1_000_001.0).verify(_as_request(tampered))
+    assert caught.value.code == "SignatureDoesNotMatch"
+
+
+def test_expiry_beyond_seven_days_is_refused() -> None:
+    with pytest.raises(MrBatchError, match="expires_in"):
+        presign_get_url(ENDPOINT, "mrbatch", "a.csv", CREDS, expires_in=7 * 24 * 3600 + 1)
