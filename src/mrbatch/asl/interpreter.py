@@ -1,0 +1,268 @@
+"""The interpreter: one fixed life cycle for every state, and the bodies of the simple states.
+
+Every state runs the same steps, written once in `run_state`: count the visit, check the
+input size, emit `<Type>StateEntered`, run the body, check the output size, emit
+`<Type>StateExited`, return the next state. Task, Parallel and Map add the error-handling
+steps in `_handled`: InputPath, the body, ResultSelector, ResultPath, OutputPath, with Retry
+and Catch around them. Bodies only compute; they never decide where to go next (except
+Choice) and never touch the history directly except for their own body events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import UTC
+from typing import NamedTuple
+
+from mrbatch.asl import dataflow
+from mrbatch.asl.dataflow import apply_template, check_payload_size, select
+from mrbatch.asl.definition import (
+    UNSET,
+    ChoiceState,
+    FailState,
+    JsonValue,
+    MapState,
+    ParallelState,
+    PassState,
+    Program,
+    State,
+    TaskState,
+    WaitState,
+)
+from mrbatch.asl.errors import RUNTIME, StatesError
+from mrbatch.asl.paths import apply_result_path
+from mrbatch.asl.retry import RetryState, find_catcher
+from mrbatch.asl.run import Frame, Run
+
+__all__ = ["BodyFailure", "StateCall", "run_program"]
+
+
+class BodyFailure(StatesError):
+    """A body's failure plus the history event that records it (TaskFailed, MapStateFailed...)."""
+
+    def __init__(self, err: StatesError, event_type: str, details: dict[str, JsonValue]) -> None:
+        super().__init__(err.error, err.cause)
+        self.event_type = event_type
+        self.details = details
+
+
+class Outcome(NamedTuple):
+    """Where to go (None: the frame ends) and with what data."""
+
+    next: str | None
+    output: JsonValue
+
+
+class StateCall:
+    """One visit of one state: what a body needs to know about where it runs."""
+
+    def __init__(self, run: Run, state: State, frame: Frame, key: str, entered: float) -> None:
+        self.run = run
+        self.state = state
+        self.frame = frame
+        self.key = key
+        self.entered = entered
+
+    def context(self, retry_count: int = 0, **extra: JsonValue) -> dict[str, JsonValue]:
+        """The context object `$$` for this visit."""
+        ctx: dict[str, JsonValue] = {
+            "Execution": self.run.execution_context,
+            "StateMachine": self.run.state_machine_context,
+            "State": {
+                "EnteredTime": dataflow.iso_timestamp(self.entered),
+                "Name": self.state.name,
+                "RetryCount": retry_count,
+            },
+        }
+        ctx.update(extra)
+        return ctx
+
+
+async def run_program(run: Run, program: Program, data: JsonValue, frame: Frame) -> JsonValue:
+    """Run states from StartAt until one ends the frame; return the frame's output."""
+    name: str | None = program.start_at
+    while name is not None:
+        name, data = await run_state(run, program.states[name], data, frame)
+        await asyncio.sleep(0)  # let stop requests and other executions in between states
+    return data
+
+
+async def run_state(run: Run, state: State, data: JsonValue, frame: Frame) -> Outcome:
+    """The life cycle every state shares."""
+    visit = frame.visit(state.name)
+    key = f"{frame.path}/{state.name}#{visit}"
+    text = dataflow.dumps(data)
+    entered = run.emit(
+        frame, f"{key}:in", f"{state.type}StateEntered", {"name": state.name, "input": text}
+    )
+    check_payload_size(data, "input", state.name)
+    call = StateCall(run, state, frame, key, entered)
+    outcome = await _BODIES[state.type](call, data)
+    out_text = check_payload_size(outcome.output, "output", state.name)
+    run.emit(
+        frame, f"{key}:out", f"{state.type}StateExited", {"name": state.name, "output": out_text}
+    )
+    return outcome
+
+
+# --- Task, Parallel, Map: error handling around a body -----------------------------------
+
+Body = Callable[[StateCall, JsonValue, str, int], Awaitable[JsonValue]]
+"""(call, effective input, attempt key, retry count) -> the raw result."""
+
+
+async def _handled(call: StateCall, raw_input: JsonValue, body: Body) -> Outcome:
+    state = call.state
+    assert isinstance(state, TaskState | ParallelState | MapState)
+    retry = RetryState(state.retry)
+    attempt = 0
+    while True:
+        attempt_key = f"{call.key}.{attempt}"
+        try:
+            effective = select(state.input_path, raw_input)
+            result = await body(call, effective, attempt_key, retry.retry_count)
+            result = apply_template(
+                state.result_selector,
+                result,
+                call.context(retry.retry_count),
+                call.run.rng(attempt_key),
+            )
+            output = apply_result_path(raw_input, result, state.result_path)
+            return Outcome(state.next, select(state.output_path, output))
+        except StatesError as err:
+            delay = (
+                None
+                if err.error == RUNTIME
+                else retry.next_retry(err.error, call.run.rng(f"{attempt_key}:jitter"))
+            )
+            _record_failure(call, err, attempt_key, delay, retry.retry_count)
+            if delay is not None:
+                await call.run.durable_sleep(f"{attempt_key}:retry-wake", delay)
+                attempt += 1
+                continue
+            catcher = find_catcher(state.catch, err.error)
+            if catcher is None:
+                raise StatesError(err.error, err.cause) from None
+            error_output = {"Error": err.error, "Cause": err.cause}
+            return Outcome(
+                catcher.next, apply_result_path(raw_input, error_output, catcher.result_path)
+            )
+
+
+def _record_failure(
+    call: StateCall, err: StatesError, attempt_key: str, delay: float | None, retry_count: int
+) -> None:
+    if not isinstance(err, BodyFailure):
+        return
+    details = dict(err.details)
+    if delay is not None:
+        details["retry"] = {"retryCount": retry_count, "delaySeconds": delay}
+    call.run.emit(call.frame, f"{attempt_key}:failed", err.event_type, details)
+
+
+async def _task(call: StateCall, data: JsonValue) -> Outcome:
+    from mrbatch.asl.task import run_task
+
+    return await _handled(call, data, run_task)
+
+
+async def _map(call: StateCall, data: JsonValue) -> Outcome:
+    from mrbatch.asl.fanout import run_map
+
+    return await _handled(call, data, run_map)
+
+
+async def _parallel(call: StateCall, data: JsonValue) -> Outcome:
+    from mrbatch.asl.fanout import run_parallel
+
+    return await _handled(call, data, run_parallel)
+
+
+# --- the simple states -------------------------------------------------------------------
+
+
+async def _pass(call: StateCall, data: JsonValue) -> Outcome:
+    state = call.state
+    assert isinstance(state, PassState)
+    effective = select(state.input_path, data)
+    if state.result is not UNSET:
+        result = state.result
+    else:
+        result = apply_template(state.parameters, effective, call.context(), call.run.rng(call.key))
+    output = apply_result_path(data, result, state.result_path)
+    return Outcome(state.next, select(state.output_path, output))
+
+
+async def _choice(call: StateCall, data: JsonValue) -> Outcome:
+    state = call.state
+    assert isinstance(state, ChoiceState)
+    effective = select(state.input_path, data)
+    target = state.rules.next_state(effective, call.context())
+    return Outcome(target, select(state.output_path, effective))
+
+
+async def _wait(call: StateCall, data: JsonValue) -> Outcome:
+    state = call.state
+    assert isinstance(state, WaitState)
+    effective = select(state.input_path, data)
+    run = call.run
+    if state.seconds is not None or state.seconds_path is not None:
+        seconds = (
+            state.seconds if state.seconds is not None else select(state.seconds_path, effective)
+        )
+        if not isinstance(seconds, int) or isinstance(seconds, bool) or seconds < 0:
+            raise StatesError(
+                RUNTIME,
+                f"SecondsPath {state.seconds_path!r} gave {seconds!r}, not a non-negative integer",
+            )
+        await run.durable_sleep(f"{call.key}:wake", float(seconds))
+    else:
+        text = state.timestamp or select(state.timestamp_path, effective)
+        when = dataflow.parse_timestamp(text) if isinstance(text, str) else None
+        if when is None:
+            raise StatesError(
+                RUNTIME,
+                f"TimestampPath {state.timestamp_path!r} gave {text!r}, not an RFC3339 timestamp",
+            )
+        await run.sleep_until(f"{call.key}:wake", when.astimezone(UTC).timestamp())
+    return Outcome(state.next, select(state.output_path, effective))
+
+
+async def _succeed(call: StateCall, data: JsonValue) -> Outcome:
+    effective = select(call.state.input_path, data)
+    return Outcome(None, select(call.state.output_path, effective))
+
+
+async def _fail(call: StateCall, data: JsonValue) -> Outcome:
+    state = call.state
+    assert isinstance(state, FailState)
+    error = state.error if state.error_path is None else _fail_field(state.error_path, data, call)
+    cause = state.cause if state.cause_path is None else _fail_field(state.cause_path, data, call)
+    raise StatesError(error or "", cause or "")
+
+
+def _fail_field(path: str, data: JsonValue, call: StateCall) -> str:
+    if path.startswith("States."):
+        from mrbatch.asl.intrinsics import evaluate
+
+        value = evaluate(path, data, call.context(), rng=call.run.rng(call.key))
+    else:
+        value = select(path, data, call.context())
+    if not isinstance(value, str):
+        raise StatesError(
+            RUNTIME, f"{path!r} in Fail state {call.state.name!r} gave {value!r}, not a string"
+        )
+    return value
+
+
+_BODIES: dict[str, Callable[[StateCall, JsonValue], Awaitable[Outcome]]] = {
+    "Pass": _pass,
+    "Task": _task,
+    "Choice": _choice,
+    "Wait": _wait,
+    "Succeed": _succeed,
+    "Fail": _fail,
+    "Parallel": _parallel,
+    "Map": _map,
+}
