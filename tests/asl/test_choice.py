@@ -3,10 +3,13 @@ missing paths, boolean combinators, and the load-time checks, from the AWS Choic
 
 from __future__ import annotations
 
+import doctest
+from types import ModuleType
 from typing import Any
 
 import pytest
 
+from mrbatch.asl import choice as choice_module
 from mrbatch.asl.choice import (
     And,
     Comparison,
@@ -421,3 +424,8 @@ def test_parse_choice_state_keeps_order_and_default() -> None:
 )
 def test_parse_timestamp(text: Any, expected: tuple[int, int] | None) -> None:
     assert parse_timestamp(text) == expected
+
+
+@pytest.mark.parametrize("module", [choice_module])
+def test_docstring_examples_hold(module: ModuleType) -> None:
+    assert doctest.testmod(module, optionflags=doctest.ELLIPSIS).failed == 0

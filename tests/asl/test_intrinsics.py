@@ -8,12 +8,16 @@ validation and fail with States.IntrinsicFailure.
 
 from __future__ import annotations
 
+import doctest
 import random
 import re
+from types import ModuleType
 from typing import Any
 
 import pytest
 
+from mrbatch.asl import intrinsic_funcs
+from mrbatch.asl import intrinsics as intrinsics_module
 from mrbatch.asl.errors import (
     INTRINSIC_FAILURE,
     PARAMETER_PATH_FAILURE,
@@ -341,3 +345,8 @@ def test_parse_rejects_bad_syntax_with_a_definition_error(expr: str, message: st
     with pytest.raises(DefinitionError) as caught:
         parse(expr)
     assert message in str(caught.value)
+
+
+@pytest.mark.parametrize("module", [intrinsics_module, intrinsic_funcs])
+def test_docstring_examples_hold(module: ModuleType) -> None:
+    assert doctest.testmod(module, optionflags=doctest.ELLIPSIS).failed == 0

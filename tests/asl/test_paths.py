@@ -6,10 +6,17 @@ ResultPath, Parameters pages) and from Jayway JsonPath, which Step Functions use
 
 from __future__ import annotations
 
+import doctest
+from types import ModuleType
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from mrbatch.asl import errors as errors_module
+from mrbatch.asl import pathfilter, pathsyntax
+from mrbatch.asl import paths as paths_module
 from mrbatch.asl.errors import (
     PARAMETER_PATH_FAILURE,
     RESULT_PATH_MATCH_FAILURE,
@@ -355,3 +362,40 @@ def test_validate_payload_template_reports_the_bad_field(
     with pytest.raises(DefinitionError, match=message) as caught:
         validate_payload_template(template, state="Build", field="Parameters")
     assert caught.value.state == "Build"
+
+
+# --- properties and docstring examples -------------------------------------------------------
+
+_NAMES = st.text(alphabet="abcXYZ_- 1é.", min_size=1, max_size=6)
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_NAMES, inner, max_size=3),
+    max_leaves=10,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    raw=st.dictionaries(_NAMES, _JSON, max_size=4),
+    names=st.lists(_NAMES, min_size=1, max_size=4),
+    result=_JSON,
+)
+def test_result_path_then_select_gives_back_the_result(
+    raw: dict[str, Any], names: list[str], result: Any
+) -> None:
+    path = "$" + "".join(f"['{name}']" for name in names)
+    try:
+        out = apply_result_path(raw, result, path)
+    except StatesError as err:  # only when the path runs into a non-object
+        assert err.error == RESULT_PATH_MATCH_FAILURE
+        return
+    assert select(path, out) == result
+    # every top-level member not on the path is kept as it was
+    assert {k: v for k, v in out.items() if k != names[0]} == {
+        k: v for k, v in raw.items() if k != names[0]
+    }
+
+
+@pytest.mark.parametrize("module", [paths_module, pathsyntax, pathfilter, errors_module])
+def test_docstring_examples_hold(module: ModuleType) -> None:
+    assert doctest.testmod(module, optionflags=doctest.ELLIPSIS).failed == 0
