@@ -187,4 +187,4 @@ async def _run_bounded(work: object, total: int, concurrency: int) -> None:
             await work(index)
 
     tasks = [asyncio.ensure_future(worker()) for _ in range(workers)]
-    await _all_or_first_failure(tasks)  # type: ignore[arg-type]
+    await _all_or_first_failure(tasks)

@@ -41,9 +41,9 @@ def _root(
 
 def _register_commands() -> None:
     # Imported here so that `mrbatch --version` stays fast and import cycles stay impossible.
-    from mrbatch.cli import pipeline_commands
+    from mrbatch.cli import pipeline_commands, workflow_commands
 
-    for module in (pipeline_commands,):
+    for module in (pipeline_commands, workflow_commands):
         module.register(app)
 
 

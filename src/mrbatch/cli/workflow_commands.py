@@ -1,0 +1,133 @@
+"""Commands over the local ASL engine: `workflow run`, `executions list|show|history`.
+
+`workflow run` is the local counterpart of testing with AWS Step Functions Local: it runs a
+definition to completion, optionally with a MockConfigFile test case standing in for the
+handlers, and prints exactly one JSON object with the outcome.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from mrbatch.asl.engine import DEFAULT_DB_PATH, Engine
+from mrbatch.asl.mock import MockConfig
+from mrbatch.asl.store import ExecutionRecord, ExecutionStatus, Store
+from mrbatch.errors import ConfigError
+
+__all__ = ["register"]
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `workflow` and `executions` command groups to `app`."""
+    workflow = typer.Typer(
+        help="Run Amazon States Language definitions locally.", no_args_is_help=True
+    )
+    workflow.command("run")(run)
+    executions = typer.Typer(help="Inspect local workflow executions.", no_args_is_help=True)
+    executions.command("list")(list_executions)
+    executions.command("show")(show)
+    executions.command("history")(history)
+    app.add_typer(workflow, name="workflow")
+    app.add_typer(executions, name="executions")
+
+
+def _outcome(record: ExecutionRecord) -> dict[str, object]:
+    if record.status is ExecutionStatus.SUCCEEDED:
+        return {"status": record.status.value, "output": record.output}
+    return {"status": record.status.value, "error": record.error, "cause": record.cause}
+
+
+def run(
+    definition: Path = typer.Argument(..., help="The *.asl.json definition to run."),
+    input: str = typer.Option("{}", "--input", help="The execution input, as JSON."),
+    mock_config: Path | None = typer.Option(
+        None, "--mock-config", help="A Step Functions Local MockConfigFile."
+    ),
+    test_case: str | None = typer.Option(None, "--test-case", help="Test case in the mock."),
+    state_machine: str | None = typer.Option(
+        None, "--state-machine", help="State machine name (default: the file name)."
+    ),
+    no_wait: bool = typer.Option(
+        False, "--no-wait", help="Skip Wait and retry delays (still recorded)."
+    ),
+    db: Path = typer.Option(DEFAULT_DB_PATH, "--db", help="The workflow database."),
+    timeout: float | None = typer.Option(None, "--timeout", help="Give up after seconds."),
+) -> None:
+    """Run a definition to completion and print {"status", "output"} or {"status", "error",
+    "cause"} as one JSON object."""
+    try:
+        execution_input = json.loads(input)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"--input is not JSON: {exc}") from None
+    if (mock_config is None) != (test_case is None):
+        raise ConfigError("--mock-config and --test-case go together")
+    name = state_machine or definition.name.split(".")[0]
+    mock = None
+    if mock_config is not None and test_case is not None:
+        mock = MockConfig.from_file(mock_config, state_machine, test_case)
+        name = state_machine or mock.state_machine
+    with Engine(db, mock=mock, no_wait=no_wait, resume=False) as engine:
+        arn = engine.create_state_machine(name, definition)
+        record = engine.wait_for(engine.start_execution(arn, execution_input), timeout)
+    typer.echo(json.dumps(_outcome(record)))
+
+
+def _store(db: Path) -> Store:
+    if not db.exists():
+        raise ConfigError(f"no workflow database at {db}")
+    return Store(db)
+
+
+def list_executions(
+    db: Path = typer.Option(DEFAULT_DB_PATH, "--db", help="The workflow database."),
+    status: str | None = typer.Option(None, "--status", help="Only this status."),
+    state_machine: str | None = typer.Option(None, "--state-machine", help="Only this ARN."),
+) -> None:
+    """List executions, newest first, one JSON object per line."""
+    try:
+        wanted = None if status is None else ExecutionStatus(status.upper())
+    except ValueError:
+        raise ConfigError(f"unknown status {status!r}") from None
+    store = _store(db)
+    try:
+        for record in store.executions(state_machine, wanted):
+            typer.echo(
+                json.dumps(
+                    {k: v for k, v in record.to_json().items() if k not in ("input", "output")}
+                )
+            )
+    finally:
+        store.close()
+
+
+def show(
+    execution_arn: str = typer.Argument(..., help="The execution ARN."),
+    db: Path = typer.Option(DEFAULT_DB_PATH, "--db", help="The workflow database."),
+) -> None:
+    """Describe one execution (DescribeExecution's JSON)."""
+    store = _store(db)
+    try:
+        record = store.execution(execution_arn)
+        if record is None:
+            raise ConfigError(f"no execution {execution_arn!r} in {db}")
+        typer.echo(json.dumps(record.to_json(), indent=2))
+    finally:
+        store.close()
+
+
+def history(
+    execution_arn: str = typer.Argument(..., help="The execution ARN."),
+    db: Path = typer.Option(DEFAULT_DB_PATH, "--db", help="The workflow database."),
+) -> None:
+    """Print the execution's event history, one JSON event per line."""
+    store = _store(db)
+    try:
+        if store.execution(execution_arn) is None:
+            raise ConfigError(f"no execution {execution_arn!r} in {db}")
+        for event in store.events(execution_arn):
+            typer.echo(json.dumps(event.to_json()))
+    finally:
+        store.close()
