@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -41,19 +42,20 @@ def _outcome(record: ExecutionRecord) -> dict[str, object]:
 
 
 def run(
-    definition: Path = typer.Argument(..., help="The *.asl.json definition to run."),
+    definition: Annotated[Path, typer.Argument(help="The *.asl.json definition to run.")],
     input: str = typer.Option("{}", "--input", help="The execution input, as JSON."),
-    mock_config: Path | None = typer.Option(
-        None, "--mock-config", help="A Step Functions Local MockConfigFile."
-    ),
+    mock_config: Annotated[
+        Path | None, typer.Option("--mock-config", help="A Step Functions Local MockConfigFile.")
+    ] = None,
     test_case: str | None = typer.Option(None, "--test-case", help="Test case in the mock."),
-    state_machine: str | None = typer.Option(
-        None, "--state-machine", help="State machine name (default: the file name)."
-    ),
+    state_machine: Annotated[
+        str | None,
+        typer.Option("--state-machine", help="State machine name (default: the file name)."),
+    ] = None,
     no_wait: bool = typer.Option(
         False, "--no-wait", help="Skip Wait and retry delays (still recorded)."
     ),
-    db: Path = typer.Option(DEFAULT_DB_PATH, "--db", help="The workflow database."),
+    db: Annotated[Path, typer.Option("--db", help="The workflow database.")] = DEFAULT_DB_PATH,
     timeout: float | None = typer.Option(None, "--timeout", help="Give up after seconds."),
 ) -> None:
     """Run a definition to completion and print {"status", "output"} or {"status", "error",
@@ -82,9 +84,11 @@ def _store(db: Path) -> Store:
 
 
 def list_executions(
-    db: Path = typer.Option(DEFAULT_DB_PATH, "--db", help="The workflow database."),
+    db: Annotated[Path, typer.Option("--db", help="The workflow database.")] = DEFAULT_DB_PATH,
     status: str | None = typer.Option(None, "--status", help="Only this status."),
-    state_machine: str | None = typer.Option(None, "--state-machine", help="Only this ARN."),
+    state_machine: Annotated[
+        str | None, typer.Option("--state-machine", help="Only this ARN.")
+    ] = None,
 ) -> None:
     """List executions, newest first, one JSON object per line."""
     try:
@@ -104,8 +108,8 @@ def list_executions(
 
 
 def show(
-    execution_arn: str = typer.Argument(..., help="The execution ARN."),
-    db: Path = typer.Option(DEFAULT_DB_PATH, "--db", help="The workflow database."),
+    execution_arn: Annotated[str, typer.Argument(help="The execution ARN.")],
+    db: Annotated[Path, typer.Option("--db", help="The workflow database.")] = DEFAULT_DB_PATH,
 ) -> None:
     """Describe one execution (DescribeExecution's JSON)."""
     store = _store(db)
@@ -119,8 +123,8 @@ def show(
 
 
 def history(
-    execution_arn: str = typer.Argument(..., help="The execution ARN."),
-    db: Path = typer.Option(DEFAULT_DB_PATH, "--db", help="The workflow database."),
+    execution_arn: Annotated[str, typer.Argument(help="The execution ARN.")],
+    db: Annotated[Path, typer.Option("--db", help="The workflow database.")] = DEFAULT_DB_PATH,
 ) -> None:
     """Print the execution's event history, one JSON event per line."""
     store = _store(db)
