@@ -133,6 +133,10 @@ class S3Api:
         except StorageError as exc:
             response = _error_response(_translate(exc), request_id, head=request.method == "HEAD")
         response.headers["x-amz-request-id"] = request_id
+        if response.status_code >= 400 and _has_body(request):
+            # The body may be unread; close the connection rather than let its bytes be
+            # parsed as the next request on this keep-alive connection.
+            response.headers["connection"] = "close"
         return response
 
     async def _dispatch(
@@ -438,6 +442,11 @@ def _translate(exc: StorageError) -> S3Error:
     if isinstance(exc, ObjectExistsError):
         return S3Error("PreconditionFailed", str(exc), 412)
     return service_unavailable(str(exc))
+
+
+def _has_body(request: Request) -> bool:
+    length = request.headers.get("content-length", "0")
+    return length not in ("", "0") or "transfer-encoding" in request.headers
 
 
 def _not_implemented(method: str, target: str) -> S3Error:
