@@ -15,7 +15,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from mrbatch.ports import ObjectStore, Table
+from mrbatch.ports import Metrics, ObjectStore, RoutingControl, Table
+from mrbatch.runtime.metrics import MemoryMetrics, SqliteMetrics
+from mrbatch.runtime.routing import MemoryRoutingControl, SqliteRoutingControl
 from mrbatch.state import (
     DynamoDBTable,
     MemoryTable,
@@ -106,3 +108,44 @@ def table_factory(
     yield make
     for db in databases:
         db.close()
+
+
+REGIONS = ("us-east-1", "us-west-2")
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def routing_factory(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[Callable[..., RoutingControl]]:
+    """Makes routing controls of one backend; sqlite ones made twice share one file."""
+    made: list[SqliteRoutingControl] = []
+
+    def make(regions: tuple[str, ...] = REGIONS, **options: Any) -> RoutingControl:
+        if request.param == "memory":
+            return MemoryRoutingControl(regions, **options)
+        control = SqliteRoutingControl(tmp_path / "routing.db", regions, **options)
+        made.append(control)
+        return control
+
+    yield make
+    for control in made:
+        control.close()
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def metrics_factory(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[Callable[..., Metrics]]:
+    """Makes metrics stores of one backend, with an injected clock."""
+    made: list[SqliteMetrics] = []
+
+    def make(clock: Callable[[], float]) -> Metrics:
+        if request.param == "memory":
+            return MemoryMetrics(clock=clock)
+        metrics = SqliteMetrics(tmp_path / "metrics.db", clock=clock)
+        made.append(metrics)
+        return metrics
+
+    yield make
+    for metrics in made:
+        metrics.close()
