@@ -32,7 +32,7 @@ from typing import Any
 from mrbatch.errors import ConfigError, InputFileError
 from mrbatch.pipeline.enrich import CsvFinancialSource
 from mrbatch.pipeline.merge import ERRORS_HEADER, errors_csv, merge
-from mrbatch.pipeline.process import output_header, process_chunk
+from mrbatch.pipeline.process import output_header, process_chunks
 from mrbatch.pipeline.rules import Rules, load_rules
 from mrbatch.pipeline.split import (
     DEFAULT_CHUNK_SIZE,
@@ -45,7 +45,10 @@ from mrbatch.pipeline.split import (
 
 __all__ = ["JobOptions", "JobSummary", "Progress", "run_job"]
 
-# Called after each chunk with (chunks done, chunks in total, rows read so far).
+# Rows a worker gets per call: enough to spread the fixed cost of each vectorised step.
+_ROWS_PER_TASK = 20_000
+
+# Called after each batch of chunks with (chunks done, chunks in total, rows read so far).
 Progress = Callable[[int, int, int], None]
 
 
@@ -84,11 +87,18 @@ class JobSummary:
 
 
 @dataclass(frozen=True)
-class _Task:
+class _ChunkFiles:
     chunk: Path
     output: Path
     errors: Path
     first_row: int
+
+
+@dataclass(frozen=True)
+class _Task:
+    """A batch of chunk files for one worker call (see `process_chunks`)."""
+
+    chunks: list[_ChunkFiles]
     file: str
     financials: str
     schema: str | None
@@ -196,18 +206,23 @@ def _run_chunks(
     options: JobOptions,
     progress: Progress | None,
 ) -> list[_Counts]:
+    """Split `source` into chunk files and process them in batches on the pool."""
     workers = options.workers or os.cpu_count() or 1
     schema = None if options.schema is None else str(options.schema)
+    per_task = max(1, _ROWS_PER_TASK // options.chunk_size)
     results: list[_Counts] = []
     with source.open("rb") as stream, _executor(workers) as pool:
-        pending: set[Future[_Counts]] = set()
+        pending: set[Future[list[_Counts]]] = set()
+        batch: list[_ChunkFiles] = []
         for chunk in split(stream, chunk_size=options.chunk_size, file=str(source)):
             name = chunk_name(chunk.index, total)
             (work / "in" / name).write_bytes(chunk.data)
-            task = _Task(work / "in" / name, work / "out" / name, work / "err" / name,
-                         chunk.first_row, str(source), str(financials), schema,
-                         options.delimiter)  # fmt: skip
-            pending.add(pool.submit(_run_task, task))
+            batch.append(_ChunkFiles(work / "in" / name, work / "out" / name,
+                                     work / "err" / name, chunk.first_row))  # fmt: skip
+            if len(batch) == per_task or chunk.index == total:
+                task = _Task(batch, str(source), str(financials), schema, options.delimiter)
+                pending.add(pool.submit(_run_task, task))
+                batch = []
             while len(pending) >= 2 * workers:
                 pending = _collect(pending, results, total, progress)
         while pending:
@@ -216,11 +231,14 @@ def _run_chunks(
 
 
 def _collect(
-    pending: set[Future[_Counts]], results: list[_Counts], total: int, progress: Progress | None
-) -> set[Future[_Counts]]:
+    pending: set[Future[list[_Counts]]],
+    results: list[_Counts],
+    total: int,
+    progress: Progress | None,
+) -> set[Future[list[_Counts]]]:
     done, rest = wait(pending, return_when=FIRST_COMPLETED)
     for future in done:
-        results.append(future.result())
+        results.extend(future.result())
         if progress is not None:
             progress(len(results), total, sum(c.read for c in results))
     return rest
@@ -257,26 +275,28 @@ _SOURCES: dict[str, CsvFinancialSource] = {}
 _RULES: dict[str | None, Rules] = {}
 
 
-def _run_task(task: _Task) -> _Counts:
-    """Process one chunk file into its output and errors files (runs in a worker)."""
+def _run_task(task: _Task) -> list[_Counts]:
+    """Process a batch of chunk files into their output and errors files (in a worker)."""
     if task.financials not in _SOURCES:
         _SOURCES.clear()
         _SOURCES[task.financials] = CsvFinancialSource.from_path(task.financials)
     if task.schema not in _RULES:
         _RULES[task.schema] = load_rules(task.schema)
-    result = process_chunk(
-        task.chunk.read_bytes(),
+    results = process_chunks(
+        [(files.chunk.read_bytes(), files.first_row) for files in task.chunks],
         rules=_RULES[task.schema],
         financials=_SOURCES[task.financials],
-        first_row=task.first_row,
         file=task.file,
         delimiter=task.delimiter,
     )
-    task.output.write_bytes(result.output)
-    task.errors.write_bytes(errors_csv(result.errors))
-    task.chunk.unlink()
-    return _Counts(result.rows_read, result.rows_written, result.rows_invalid,
-                   result.rows_not_enriched)  # fmt: skip
+    counts = []
+    for files, result in zip(task.chunks, results, strict=True):
+        files.output.write_bytes(result.output)
+        files.errors.write_bytes(errors_csv(result.errors))
+        files.chunk.unlink()
+        counts.append(_Counts(result.rows_read, result.rows_written, result.rows_invalid,
+                              result.rows_not_enriched))  # fmt: skip
+    return counts
 
 
 def _merge_into(parts: list[Path], target: Path, work: Path, header: bytes) -> None:

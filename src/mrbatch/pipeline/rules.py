@@ -47,7 +47,7 @@ __all__ = ["MDY_DATE_FORMAT", "Check", "Rules", "is_mdy_date", "load_rules", "md
 
 MDY_DATE_FORMAT = "mdy-date"
 _MDY = re.compile(r"([0-9]{1,2})/([0-9]{1,2})/([0-9]{2}|[0-9]{4})")
-_MDY_POLARS = r"^([0-9]{1,2})/([0-9]{1,2})/([0-9]{2}|[0-9]{4})$"
+_MDY_POLARS = r"^[0-9]{1,2}/[0-9]{1,2}/([0-9]{2}|[0-9]{4})$"
 # Keywords that carry no constraint.
 _ANNOTATIONS = {"title", "description", "$comment", "default", "examples", "$id", "$schema"}
 _TOP_HANDLED = _ANNOTATIONS | {"type", "properties", "required", "additionalProperties"}
@@ -70,21 +70,19 @@ def is_mdy_date(value: str) -> bool:
 
 
 def mdy_date_fails(column: pl.Expr) -> pl.Expr:
-    """Vectorised `not is_mdy_date(value)`; the two are tested to agree."""
-    parts = column.str.extract_groups(_MDY_POLARS)
-    month = parts.struct.field("1").cast(pl.Int32)
-    day = parts.struct.field("2").cast(pl.Int32)
-    year = parts.struct.field("3").cast(pl.Int32)
-    gregorian_leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
-    leap = pl.when(year < 100).then(year % 4 == 0).otherwise(gregorian_leap)
-    days = (
-        pl.when(month == 2)
-        .then(pl.when(leap).then(29).otherwise(28))
-        .when(month.is_in([4, 6, 9, 11]))
-        .then(30)
-        .otherwise(31)
+    """Vectorised `not is_mdy_date(value)`; the two are tested to agree.
+
+    The shape is checked by a regex; the calendar by polars' date parser (proleptic
+    Gregorian; `%y` maps 00-68 to 20yy and 69-99 to 19yy, which has the same leap years
+    for two-digit years as 20yy).
+    """
+    long_year = column.str.contains("/[0-9]{4}$")
+    parsed = (
+        pl.when(long_year)
+        .then(column.str.strptime(pl.Date, "%m/%d/%Y", strict=False))
+        .otherwise(column.str.strptime(pl.Date, "%m/%d/%y", strict=False))
     )
-    valid = (month >= 1) & (month <= 12) & (day >= 1) & (day <= days)
+    valid = column.str.contains(_MDY_POLARS) & parsed.is_not_null()
     return valid.fill_null(False).not_()
 
 
