@@ -175,6 +175,26 @@ class LocalObjectStore(BaseObjectStore):
         if row is not None:
             self._unlink(row[0])
 
+    def collect_garbage(self, *, older_than: float = 3600.0) -> int:
+        """Remove body files no index row points at (left by a crash between writing a body
+        and committing its row) once older than `older_than` seconds, so puts still in
+        flight are never touched. Returns how many files were removed."""
+        cutoff = time.time() - older_than
+        candidates = [
+            p for p in self._blobs.glob("*/*") if p.is_file() and p.stat().st_mtime < cutoff
+        ]
+        if not candidates:
+            return 0
+        with self._db.reading() as conn:
+            live = {row[0] for row in conn.execute("SELECT blob FROM objects")}
+        removed = 0
+        for path in candidates:
+            if path.name not in live:
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+                    removed += 1
+        return removed
+
     # --- internals ---------------------------------------------------------------------
 
     def _find(self, key: str) -> tuple[ObjectInfo, str]:

@@ -98,3 +98,23 @@ def test_open_stream_survives_overwrite_and_delete(tmp_path: Path) -> None:
         assert stream.read() == b"old" * 1000
     assert blob_files(tmp_path / "b") == []
     store.close()
+
+
+def test_garbage_collection_removes_only_old_orphans(tmp_path: Path) -> None:
+    import os
+
+    store = LocalObjectStore(tmp_path / "b")
+    store.put("kept", b"live body")
+    live = blob_files(tmp_path / "b")
+    shard = tmp_path / "b" / "blobs" / "ff"
+    shard.mkdir(exist_ok=True)
+    old_orphan, tmp_orphan, fresh_orphan = shard / ("f" * 32), shard / ".tmp-x", shard / ("e" * 32)
+    for path in (old_orphan, tmp_orphan, fresh_orphan):
+        path.write_bytes(b"crash leftovers")
+    for path in (old_orphan, tmp_orphan, *live):
+        os.utime(path, (1_000_000, 1_000_000))
+    assert store.collect_garbage(older_than=3600) == 2
+    assert sorted(p.name for p in shard.iterdir() if p not in live) == ["e" * 32]
+    assert all(path.exists() for path in live)
+    assert store.get_bytes("kept") == b"live body"
+    store.close()
