@@ -1,0 +1,121 @@
+"""The routing control's HTTP API: bearer token or SigV4, JSON in and out, and its client."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials as BotoCredentials
+
+from mrbatch.errors import ConditionFailedError, RoutingError
+from mrbatch.runtime.gateway import HttpRoutingControl, control_token
+
+from .conftest import EAST, WEST, Gateway
+
+
+def _bearer(gateway: Gateway) -> dict[str, str]:
+    return {"authorization": f"Bearer {control_token(gateway.credentials)}"}
+
+
+def test_health_needs_no_credentials(gateway: Gateway) -> None:
+    assert httpx.get(f"{gateway.url}/control/health").json() == {"status": "ok"}
+
+
+def test_state_without_credentials_is_401_and_bad_token_403(gateway: Gateway) -> None:
+    assert httpx.get(f"{gateway.url}/control/state").status_code == 401
+    bad = httpx.get(f"{gateway.url}/control/state", headers={"authorization": "Bearer nope"})
+    assert (bad.status_code, bad.json()["error"]) == (403, "AccessDenied")
+
+
+def test_state_and_flip_with_bearer_token(gateway: Gateway) -> None:
+    state = httpx.get(f"{gateway.url}/control/state", headers=_bearer(gateway)).json()
+    assert (state["active_region"], state["epoch"], state["reason"]) == (EAST, 1, "initial")
+    flipped = httpx.post(
+        f"{gateway.url}/control/active",
+        headers=_bearer(gateway),
+        json={"region": WEST, "reason": "failover drill", "expected_epoch": 1},
+    )
+    assert flipped.status_code == 200
+    assert (flipped.json()["active_region"], flipped.json()["epoch"]) == (WEST, 2)
+    assert gateway.routing.state().active_region == WEST
+    history = httpx.get(f"{gateway.url}/control/history", headers=_bearer(gateway)).json()
+    assert [(s["active_region"], s["epoch"]) for s in history["history"]] == [(EAST, 1), (WEST, 2)]
+
+
+def test_stale_expected_epoch_is_409_and_changes_nothing(gateway: Gateway) -> None:
+    response = httpx.post(
+        f"{gateway.url}/control/active",
+        headers=_bearer(gateway),
+        json={"region": WEST, "reason": "late", "expected_epoch": 7},
+    )
+    assert (response.status_code, response.json()["error"]) == (409, "ConditionFailed")
+    assert gateway.routing.state().epoch == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "error"),
+    [
+        ({"region": "eu-west-9", "reason": "x"}, 400, "InvalidRegion"),
+        ({"reason": "no region"}, 400, "InvalidRequest"),
+        ({"region": WEST, "reason": "x", "expected_epoch": "1"}, 400, "InvalidRequest"),
+        ([1, 2], 400, "InvalidRequest"),
+    ],
+)
+def test_bad_flip_requests_are_400(gateway: Gateway, body: object, status: int, error: str) -> None:
+    response = httpx.post(f"{gateway.url}/control/active", headers=_bearer(gateway), json=body)
+    assert (response.status_code, response.json()["error"]) == (status, error)
+
+
+def _sigv4_post(gateway: Gateway, body: bytes) -> AWSRequest:
+    request = AWSRequest(
+        method="POST",
+        url=f"{gateway.url}/control/active",
+        data=body,
+        headers={"content-type": "application/json"},
+    )
+    creds = BotoCredentials(
+        gateway.credentials.access_key_id, gateway.credentials.secret_access_key
+    )
+    SigV4Auth(creds, "execute-api", "us-east-1").add_auth(request)
+    return request
+
+
+def test_sigv4_signed_flip_is_accepted_and_a_changed_body_is_refused(gateway: Gateway) -> None:
+    body = json.dumps({"region": WEST, "reason": "signed"}).encode()
+    signed = _sigv4_post(gateway, body)
+    headers = dict(signed.headers.items())
+    ok = httpx.post(signed.url, content=body, headers=headers)
+    assert (ok.status_code, ok.json()["reason"]) == (200, "signed")
+    changed = body.replace(b"signed", b"forged")
+    refused = httpx.post(signed.url, content=changed, headers=headers)
+    assert (refused.status_code, refused.json()["error"]) == (403, "SignatureDoesNotMatch")
+    assert gateway.routing.state().reason == "signed"
+
+
+def test_http_routing_control_client_round_trip(gateway: Gateway) -> None:
+    client = HttpRoutingControl(gateway.url, gateway.credentials)
+    try:
+        assert client.state().active_region == EAST
+        state = client.set_active(WEST, "via client", expected_epoch=1)
+        assert (state.active_region, state.epoch, state.reason) == (WEST, 2, "via client")
+        with pytest.raises(ConditionFailedError):
+            client.set_active(EAST, "stale", expected_epoch=1)
+        with pytest.raises(RoutingError, match="InvalidRegion"):
+            client.set_active("mars-1", "nope")
+        assert [s.epoch for s in client.history()] == [1, 2]
+    finally:
+        client.close()
+
+
+def test_http_routing_control_unreachable_is_routing_error(gateway: Gateway) -> None:
+    url = gateway.url
+    gateway.server.stop()
+    client = HttpRoutingControl(url, gateway.credentials, timeout=2.0)
+    try:
+        with pytest.raises(RoutingError, match="unreachable"):
+            client.state()
+    finally:
+        client.close()
