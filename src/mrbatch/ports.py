@@ -100,7 +100,11 @@ class ObjectStore(Protocol):
     def list_page(
         self, prefix: str = "", *, token: str | None = None, max_keys: int = 1000
     ) -> ListPage:
-        """One page of keys under `prefix`, in UTF-8 byte order of the keys."""
+        """One page of keys under `prefix`, in UTF-8 byte order of the keys, at most
+        `max_keys` (1..1000) of them; pass `next_token` back to get the next page. Listed
+        objects always carry key, size, etag and last_modified; like S3's ListObjectsV2, a
+        backend may leave `version_id` empty and `metadata` out (use `head` for those).
+        Raises StorageError for a token this store did not issue."""
         ...
 
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
@@ -159,10 +163,15 @@ class Table(Protocol):
         ...
 
     def update(
-        self, key: Mapping[str, Any], changes: Mapping[str, Any], *, condition: Condition | None = None
+        self,
+        key: Mapping[str, Any],
+        changes: Mapping[str, Any],
+        *,
+        condition: Condition | None = None,
     ) -> Item:
         """Set the given attributes (creating the item if missing) and return the new item.
-        Raises ConditionFailedError."""
+        Raises ConditionFailedError; TableError when `changes` is empty or names a key
+        attribute (keys cannot change)."""
         ...
 
     def delete(self, key: Mapping[str, Any], *, condition: Condition | None = None) -> None:
