@@ -13,7 +13,7 @@ from mrbatch.asl import Engine, ExecutionRecord, StatesError
 from mrbatch.asl.definition import JsonValue
 
 sys.path.insert(0, str(Path(__file__).parent))
-import asl_tasks  # noqa: E402
+import asl_tasks
 
 LAMBDA = "arn:aws:lambda:us-east-1:123456789012:function:"
 
