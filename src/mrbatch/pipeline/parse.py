@@ -22,7 +22,12 @@ import polars as pl
 
 from mrbatch.errors import InputFileError
 from mrbatch.model import ErrorRecord
-from mrbatch.pipeline.records import UnterminatedQuote, split_records, strip_eol
+from mrbatch.pipeline.records import (
+    MAX_RECORD_BYTES,
+    UnterminatedQuote,
+    split_records,
+    strip_eol,
+)
 from mrbatch.pipeline.split import BOM, parse_header
 
 __all__ = ["CHUNK", "MAX_FIELD_BYTES", "RAW", "ROW", "ParsedChunks", "parse_chunks"]
@@ -32,6 +37,11 @@ ROW = "__row"
 RAW = "__raw"
 CHUNK = "__chunk"
 _FIELDS = "__fields"
+
+# The csv module refuses fields over 128 KiB by default; mrbatch's own limits (1 MiB per
+# field, a row error; 16 MiB per record, a file error) apply instead. This setting is
+# process-wide, and only ever raised here.
+csv.field_size_limit(max(csv.field_size_limit(), 2 * MAX_RECORD_BYTES))
 
 
 @dataclass(frozen=True)

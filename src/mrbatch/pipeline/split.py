@@ -90,6 +90,8 @@ class _RecordReader:
         while count < n:
             end = record_end(self._buf, pos)
             if end >= 0:
+                if end - pos > self._max:
+                    self._too_long(count)
                 pos, count = end, count + 1
                 continue
             if not self._eof:
