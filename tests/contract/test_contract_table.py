@@ -282,3 +282,14 @@ def test_compare_and_set_counter_from_threads_loses_no_increment(batch: Table) -
     for thread in threads:
         thread.join()
     assert batch.get({"file_id": "counter"}) == {"file_id": "counter", "n": 40}
+
+
+def test_query_while_updating_visits_each_item_once(batch: Table) -> None:
+    for n in range(10):
+        batch.put({"file_id": f"f{n}", "status": "RUNNING"})
+    visited = []
+    for item in batch.query("status", "RUNNING"):
+        visited.append(item["file_id"])
+        batch.update({"file_id": item["file_id"]}, {"status": "COMPLETED"})
+    assert sorted(visited) == sorted(f"f{n}" for n in range(10))
+    assert list(batch.query("status", "RUNNING")) == []
