@@ -13,29 +13,32 @@ from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from mrbatch.errors import InputFileError
+from mrbatch.errors import InputFileError, MrBatchError
+from mrbatch.handlers.financials import record_from_item
+from mrbatch.model import FinancialRecord
+from mrbatch.pipeline import FINANCIAL_COLUMNS
 from mrbatch.ports import Table
 
-__all__ = ["FINANCIAL_COLUMNS", "MAX_BATCH", "build_app", "read_financial_csv"]
+__all__ = [
+    "FINANCIAL_COLUMNS",
+    "MAX_BATCH",
+    "EnrichmentUnavailableError",
+    "HttpFinancialSource",
+    "build_app",
+    "read_financial_csv",
+]
 
-FINANCIAL_COLUMNS = (
-    "uuid",
-    "unitsSold",
-    "unitPrice",
-    "unitCost",
-    "totalRevenue",
-    "totalCost",
-    "totalProfit",
-)
 MAX_BATCH = 10_000
 _UUID = re.compile(r"[0-9]{9}")
 
@@ -105,3 +108,31 @@ def build_app(table: Table, *, region: str) -> Starlette:
         ]
     )
 
+
+class EnrichmentUnavailableError(MrBatchError):
+    """The enrichment API did not answer; the task is retried (see the chunk processor)."""
+
+
+class HttpFinancialSource:
+    """`FinancialSource` over the enrichment API's batch endpoint: one request per chunk."""
+
+    def __init__(self, base_url: str, *, timeout: float = 30.0) -> None:
+        self._client = httpx.Client(base_url=base_url, timeout=timeout)
+
+    def lookup(self, uuids: Sequence[str]) -> Mapping[str, FinancialRecord]:
+        """See `mrbatch.pipeline.FinancialSource.lookup`."""
+        found: dict[str, FinancialRecord] = {}
+        unique = list(dict.fromkeys(uuids))
+        for start in range(0, len(unique), MAX_BATCH):
+            batch = unique[start : start + MAX_BATCH]
+            try:
+                response = self._client.post("/financials:batch", json={"uuids": batch})
+                response.raise_for_status()
+            except httpx.HTTPError as exc:
+                raise EnrichmentUnavailableError(f"enrichment API failed: {exc}") from exc
+            for uuid, item in response.json()["found"].items():
+                found[uuid] = record_from_item(item)
+        return found
+
+    def close(self) -> None:
+        self._client.close()

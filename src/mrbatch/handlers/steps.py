@@ -1,0 +1,274 @@
+"""The main orchestrator's steps and the batched chunk processor, as Lambda-style handlers.
+
+Event shapes (JSON): the orchestrator's input is the trigger's
+`{"fileId", "key", "versionId", "epoch", "region"}`; each step adds its result under its
+own ResultPath (`split`, `merge`, `email`), as the ASL definitions say.
+
+Idempotency: every object a step writes has a deterministic key and deterministic bytes;
+a step that finds its output already there (same source ETag) reuses it, so a retry, a
+resume after a crash or a re-drive in the other region redoes nothing that is done.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from typing import IO, Any, BinaryIO, cast
+
+from mrbatch.errors import InputFileError, ObjectNotFoundError
+from mrbatch.handlers import naming
+from mrbatch.handlers.fencing import check_fence
+from mrbatch.handlers.region import Region, current_region
+from mrbatch.model import ErrorRecord
+from mrbatch.pipeline import (
+    ERRORS_HEADER,
+    chunk_count,
+    chunk_name,
+    count_records,
+    errors_csv,
+    merge,
+    output_header,
+    process_chunk,
+    read_header,
+    split,
+)
+from mrbatch.ports import Condition, OutgoingEmail
+
+__all__ = [
+    "COUNT_NAMES",
+    "email_the_file",
+    "merge_all_files",
+    "process_chunk_batched",
+    "record_failed_file",
+    "split_input_file",
+]
+
+COUNT_NAMES = ("rowsRead", "rowsWritten", "rowsInvalid", "rowsNotEnriched")
+_SPOOL_LIMIT = 8 << 20
+
+
+@contextmanager
+def _seekable(body: BinaryIO) -> Iterator[BinaryIO]:
+    """`body` itself if it can seek, else a spooled copy (S3 streams cannot)."""
+    with body:
+        if body.seekable():
+            yield body
+            return
+        with tempfile.SpooledTemporaryFile(_SPOOL_LIMIT) as copy:
+            shutil.copyfileobj(body, copy, 1 << 20)
+            copy.seek(0)
+            yield copy  # type: ignore[misc]
+
+
+def _fenced_update(region: Region, event: dict[str, Any], changes: dict[str, Any]) -> None:
+    """Update the file's batch-state item unless a later epoch has taken it over."""
+    region.batch_state.update(
+        {"file_id": event["fileId"]},
+        {**changes, "updated_at": time.time()},
+        condition=Condition(at_most={"epoch": int(event["epoch"])}),
+    )
+
+
+def _put_if_changed(region: Region, key: str, data: bytes, metadata: dict[str, str]) -> None:
+    """Write `data` under `key` unless the same bytes are already there."""
+    try:
+        if region.store.head(key).etag == hashlib.md5(data).hexdigest():
+            return
+    except ObjectNotFoundError:
+        pass
+    region.store.put(key, data, metadata=metadata)
+
+
+# --- Split Input File into chunks --------------------------------------------------------
+
+
+def split_input_file(event: dict[str, Any]) -> dict[str, Any]:
+    """Cut the input into chunk objects; returns `{"chunks": [...], "rows": n}`."""
+    region = current_region()
+    epoch, key, version = int(event["epoch"]), event["key"], event["versionId"]
+    check_fence(region, epoch)
+    info, body = region.store.get(key)
+    if info.version_id != version:
+        body.close()
+        raise InputFileError(key, f"version {version} was replaced by {info.version_id}")
+    chunks: list[dict[str, Any]] = []
+    with _seekable(body) as stream:
+        header = read_header(stream, file=key)
+        region.rules.check_header(header.columns, file=key)
+        stream.seek(0)
+        records = count_records(stream, file=key)
+        total = chunk_count(records, region.chunk_size)
+        stream.seek(0)
+        for chunk in split(stream, chunk_size=region.chunk_size, file=key):
+            name = chunk_name(chunk.index, total)
+            chunk_key = naming.chunk_key(version, name)
+            _put_if_changed(region, chunk_key, chunk.data, {})
+            chunks.append({"name": name, "key": chunk_key, "firstRow": chunk.first_row})
+    _fenced_update(region, event, {"status": "RUNNING", "chunks_total": len(chunks)})
+    region.metrics.count("FilesSplit", region=region.name)
+    return {"chunks": chunks, "rows": records}
+
+
+# --- Process chunk (the batched chunk processor's one task) ------------------------------
+
+
+def process_chunk_batched(event: dict[str, Any]) -> dict[str, Any]:
+    """Validate, enrich and write one chunk; reuse its output if it already exists for the
+    same chunk bytes (chunk-level resume after a failover). Returns the chunk's counts."""
+    region = current_region()
+    epoch, key = int(event["epoch"]), event["key"]
+    version = event["fileId"].rsplit("#", 1)[1]
+    chunk = event["chunk"]
+    out_key = naming.processed_key(version, chunk["name"])
+    source_etag = region.store.head(chunk["key"]).etag
+    reused = _reusable_counts(region, out_key, source_etag)
+    if reused is not None:
+        return {"name": chunk["name"], "reused": True, **reused}
+    result = process_chunk(
+        region.store.get_bytes(chunk["key"]),
+        rules=region.rules,
+        financials=region.financials,
+        first_row=int(chunk["firstRow"]),
+        file=key,
+    )
+    counts = {
+        "rowsRead": result.rows_read,
+        "rowsWritten": result.rows_written,
+        "rowsInvalid": result.rows_invalid,
+        "rowsNotEnriched": result.rows_not_enriched,
+    }
+    check_fence(region, epoch)
+    _store_errors(region, event["fileId"], version, chunk["name"], result.errors)
+    metadata = {"source-etag": source_etag, **{k.lower(): str(v) for k, v in counts.items()}}
+    region.store.put(out_key, result.output, metadata=metadata)
+    return {"name": chunk["name"], "reused": False, **counts}
+
+
+def _reusable_counts(region: Region, out_key: str, source_etag: str) -> dict[str, int] | None:
+    try:
+        meta = region.store.head(out_key).metadata
+    except ObjectNotFoundError:
+        return None
+    if meta.get("source-etag") != source_etag:
+        return None
+    return {name: int(meta[name.lower()]) for name in COUNT_NAMES}
+
+
+def _store_errors(
+    region: Region, file_id: str, version: str, name: str, errors: tuple[ErrorRecord, ...]
+) -> None:
+    """The chunk's error records: into the error table, and as a headerless CSV part."""
+    for error in errors:
+        region.errors.put(
+            {
+                "file_id": file_id,
+                "row": error.row,
+                "field": error.field,
+                "rule": error.rule,
+                "message": error.message,
+                "raw_row": error.raw_row,
+            }
+        )
+    region.store.put(naming.errors_part_key(version, name), errors_csv(errors, header=False))
+
+
+# --- Merge all Files ---------------------------------------------------------------------
+
+
+def merge_all_files(event: dict[str, Any]) -> dict[str, Any]:
+    """Merge the processed chunks in chunk order into the output, and the errors parts into
+    the errors report. Returns `{"output", "errors", "counts"}`."""
+    region = current_region()
+    epoch, key, version = int(event["epoch"]), event["key"], event["versionId"]
+    names = [chunk["name"] for chunk in event["split"]["chunks"]]
+    counts = dict.fromkeys(COUNT_NAMES, 0)
+    with ExitStack() as stack:
+        parts = []
+        for name in names:
+            info, body = region.store.get(naming.processed_key(version, name))
+            parts.append(stack.enter_context(_seekable(body)))
+            for count in COUNT_NAMES:
+                counts[count] += int(info.metadata[count.lower()])
+        merged = stack.enter_context(tempfile.SpooledTemporaryFile(_SPOOL_LIMIT))
+        merge(
+            parts, cast(BinaryIO, merged), header=_output_header(region, key) if not names else b""
+        )
+        errors = stack.enter_context(tempfile.SpooledTemporaryFile(_SPOOL_LIMIT))
+        errors.write(ERRORS_HEADER)
+        for name in names:
+            errors.write(region.store.get_bytes(naming.errors_part_key(version, name)))
+        check_fence(region, epoch)
+        _put_stream(region, naming.output_key(key), merged)
+        _put_stream(region, naming.errors_key(key), errors)
+    _fenced_update(region, event, {"output": naming.output_key(key), "counts": counts})
+    return {"output": naming.output_key(key), "errors": naming.errors_key(key), "counts": counts}
+
+
+def _output_header(region: Region, key: str) -> bytes:
+    info, body = region.store.get(key)
+    with body:
+        return output_header(read_header(body, file=key).columns)
+
+
+def _put_stream(region: Region, key: str, stream: IO[bytes]) -> None:
+    stream.seek(0)
+    region.store.put(key, stream)  # type: ignore[arg-type]
+
+
+# --- Email the file ----------------------------------------------------------------------
+
+
+def email_the_file(event: dict[str, Any]) -> dict[str, Any]:
+    """Email a presigned link to the output (once per file version), then mark the file
+    COMPLETED. Returns `{"sent": bool, "url": str}`."""
+    region = current_region()
+    epoch, key = int(event["epoch"]), event["key"]
+    merged = event["merge"]
+    url, expires_in = region.presign(merged["output"])
+    message = OutgoingEmail(
+        sender=region.sender,
+        recipients=region.recipients,
+        subject=f"mrbatch: {naming.relative_name(key)} is processed",
+        body=_email_body(key, merged, url, expires_in),
+    )
+    check_fence(region, epoch)
+    sent = region.notifier.send(message, idempotency_key=event["fileId"])
+    check_fence(region, epoch)
+    _fenced_update(
+        region,
+        event,
+        {"status": "COMPLETED", "completed_region": region.name, "completed_at": time.time()},
+    )
+    region.metrics.count("FilesProcessed", region=region.name)
+    return {"sent": sent, "url": url}
+
+
+def _email_body(key: str, merged: dict[str, Any], url: str, expires_in: int) -> str:
+    counts = merged["counts"]
+    return (
+        f"The file {key} has been processed.\n\n"
+        f"Download the result (link valid for {expires_in} seconds):\n{url}\n\n"
+        f"Rows processed: {counts['rowsRead']}\n"
+        f"Rows written: {counts['rowsWritten']}\n"
+        f"Rows invalid: {counts['rowsInvalid']}\n"
+        f"Rows not enriched: {counts['rowsNotEnriched']}\n"
+        f"Errors report: {merged['errors']}\n"
+    )
+
+
+# --- Record the failed file --------------------------------------------------------------
+
+
+def record_failed_file(event: dict[str, Any]) -> dict[str, Any]:
+    """Mark the file FAILED with the error and cause that stopped it."""
+    region = current_region()
+    check_fence(region, int(event["epoch"]))
+    failure = event.get("failure") or {}
+    error, cause = str(failure.get("Error", "")), str(failure.get("Cause", ""))
+    _fenced_update(region, event, {"status": "FAILED", "error": error, "cause": cause})
+    region.metrics.count("FilesFailed", region=region.name)
+    return {"status": "FAILED", "error": error}

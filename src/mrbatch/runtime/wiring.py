@@ -1,0 +1,101 @@
+"""Builds a region's ports for the local target: the composition root of a region.
+
+The supervisor publishes what the regions need to reach the shared services in
+`<data_dir>/endpoints.json` (the access point's URL and credentials, the mail sink's
+port) before it starts the region processes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from mrbatch.handlers.financials import TableFinancialSource
+from mrbatch.handlers.region import Region
+from mrbatch.pipeline import FinancialSource, load_rules
+from mrbatch.runtime.changefeed import ChangeFeed
+from mrbatch.runtime.config import StackConfig
+from mrbatch.runtime.enrichment import HttpFinancialSource
+from mrbatch.runtime.files import atomic_write_json, read_json
+from mrbatch.runtime.gateway import Credentials, presign_get_url
+from mrbatch.runtime.mail import SmtpNotifier
+from mrbatch.runtime.metrics import SqliteMetrics
+from mrbatch.runtime.recorded_store import RecordedObjectStore
+from mrbatch.runtime.routing import SqliteRoutingControl
+from mrbatch.state import RegionTables, open_region_tables
+from mrbatch.storage.local import LocalObjectStore
+
+__all__ = [
+    "endpoints_file",
+    "open_local_region",
+    "open_region_store",
+    "open_routing",
+    "read_endpoints",
+    "write_endpoints",
+]
+
+
+def endpoints_file(config: StackConfig) -> Path:
+    return config.data_dir / "endpoints.json"
+
+
+def write_endpoints(config: StackConfig, record: dict[str, Any]) -> None:
+    atomic_write_json(endpoints_file(config), record)
+
+
+def read_endpoints(config: StackConfig) -> dict[str, Any]:
+    return read_json(endpoints_file(config))
+
+
+def open_region_store(config: StackConfig, region: str) -> RecordedObjectStore:
+    """The region's bucket, recording every put in its change feed."""
+    inner = LocalObjectStore(config.bucket_dir(region), bucket=f"{config.bucket_alias}-{region}")
+    return RecordedObjectStore(inner, ChangeFeed(config.feed_db(region)))
+
+
+def open_routing(config: StackConfig) -> SqliteRoutingControl:
+    return SqliteRoutingControl(config.control_db, config.regions)
+
+
+def open_tables(config: StackConfig, region: str) -> RegionTables:
+    return open_region_tables(config.tables_db(region), origin=region)
+
+
+def open_local_region(data_dir: Path, region: str, enrichment_url: str | None) -> Region:
+    """Every port of `region` in the stack at `data_dir`. Handlers enrich through the
+    region's enrichment API when its URL is given, else straight from its table."""
+    config = StackConfig.load(data_dir)
+    config.check_region(region)
+    endpoints = read_endpoints(config)
+    tables = open_tables(config, region)
+    credentials = Credentials(**endpoints["credentials"])
+    financials: FinancialSource = (
+        HttpFinancialSource(enrichment_url)
+        if enrichment_url
+        else TableFinancialSource(tables.financials)
+    )
+
+    def presign(key: str) -> tuple[str, int]:
+        expiry = config.presign_expiry_seconds
+        url = presign_get_url(
+            endpoints["gateway"], config.bucket_alias, key, credentials, expires_in=expiry
+        )
+        return url, expiry
+
+    return Region(
+        name=region,
+        store=open_region_store(config, region),
+        batch_state=tables.batch_state,
+        errors=tables.errors,
+        routing=open_routing(config),
+        notifier=SmtpNotifier(
+            "127.0.0.1", int(endpoints["smtp_port"]), ledger_path=config.data_dir / "mail.db"
+        ),
+        metrics=SqliteMetrics(config.data_dir / "metrics.db"),
+        financials=financials,
+        rules=load_rules(config.extra.get("schema")),
+        chunk_size=config.chunk_size,
+        sender=config.sender,
+        recipients=config.recipients,
+        presign=presign,
+    )
