@@ -209,7 +209,7 @@ def merge_all_files(event: dict[str, Any]) -> dict[str, Any]:
 
 
 def _output_header(region: Region, key: str) -> bytes:
-    info, body = region.store.get(key)
+    _info, body = region.store.get(key)
     with body:
         return output_header(read_header(body, file=key).columns)
 

@@ -18,7 +18,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from mrbatch.errors import ConditionFailedError
@@ -33,7 +33,7 @@ StartExecution = Callable[[str, dict[str, Any]], str]
 """(execution name, input) -> execution ARN; idempotent for the same name and input."""
 
 
-class FileStatus(str, Enum):
+class FileStatus(StrEnum):
     """Status of a file version in the batch state table."""
 
     INITIALIZED = "INITIALIZED"
