@@ -140,7 +140,9 @@ def run_job(
     errors_target = out / f"{source.stem}.errors.csv"
     with _work_dir(out, source.stem) as work:
         counts = _run_chunks(source, Path(financials_path), work, total, options, progress)
-        header = output_header(read_header(source.open("rb"), file=str(source)).columns)
+        with source.open("rb") as stream:
+            columns = read_header(stream, file=str(source), delimiter=options.delimiter).columns
+        header = output_header(columns)
         _merge_into(sorted((work / "out").iterdir()), target, work, header)
         _merge_into(sorted((work / "err").iterdir()), errors_target, work, ERRORS_HEADER)
     return JobSummary(
@@ -270,22 +272,32 @@ def _executor(workers: int) -> Iterator[Executor]:
 
 
 # Per-process caches for worker processes: loading the financial data once per worker, not
-# once per chunk. Keyed by path; the job never changes a file while it runs.
-_SOURCES: dict[str, CsvFinancialSource] = {}
+# once per chunk. Keyed by path, size and modification time, so a changed file is reloaded.
+_SOURCES: dict[tuple[str, int, int], CsvFinancialSource] = {}
 _RULES: dict[str | None, Rules] = {}
+
+
+def _financial_source(path: str) -> CsvFinancialSource:
+    try:
+        stat = os.stat(path)
+    except OSError as exc:
+        raise InputFileError(path, f"cannot be read: {exc.strerror or exc}") from exc
+    key = (path, stat.st_size, stat.st_mtime_ns)
+    if key not in _SOURCES:
+        _SOURCES.clear()
+        _SOURCES[key] = CsvFinancialSource.from_path(path)
+    return _SOURCES[key]
 
 
 def _run_task(task: _Task) -> list[_Counts]:
     """Process a batch of chunk files into their output and errors files (in a worker)."""
-    if task.financials not in _SOURCES:
-        _SOURCES.clear()
-        _SOURCES[task.financials] = CsvFinancialSource.from_path(task.financials)
+    source = _financial_source(task.financials)
     if task.schema not in _RULES:
         _RULES[task.schema] = load_rules(task.schema)
     results = process_chunks(
         [(files.chunk.read_bytes(), files.first_row) for files in task.chunks],
         rules=_RULES[task.schema],
-        financials=_SOURCES[task.financials],
+        financials=source,
         file=task.file,
         delimiter=task.delimiter,
     )
