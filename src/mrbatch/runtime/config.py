@@ -41,6 +41,8 @@ class StackConfig:
     recipients: tuple[str, ...] = ("batch-owner@example.com",)
     sender: str = "mrbatch@example.com"
     presign_expiry_seconds: int = 3600
+    gateway_port: int = 0
+    smtp_port: int = 0
     extra: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

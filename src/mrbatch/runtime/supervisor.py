@@ -58,22 +58,24 @@ def wait_until(
 class Supervisor:
     """Starts, watches and stops the child processes of one stack."""
 
-    def __init__(self, config: StackConfig, children: list[ChildSpec]) -> None:
+    def __init__(self, config: StackConfig) -> None:
         self.config = config
-        self.children = children
+        self.children: list[ChildSpec] = []
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self.run_dir = config.data_dir / "run"
-
-    def start(self, *, timeout: float = 60.0) -> dict[str, dict[str, Any]]:
-        """Start every child and wait until each reports ready; returns their ready records.
-        On failure, stops what was started and raises StackStartError."""
         self.run_dir.mkdir(parents=True, exist_ok=True)
         for stale in self.run_dir.glob("*.json"):
             stale.unlink()
+
+    def start(self, specs: list[ChildSpec], *, timeout: float = 60.0) -> dict[str, dict[str, Any]]:
+        """Start these children (in parallel) and wait until each reports ready; returns
+        their ready records. Call it once per phase when later children need the endpoints
+        of earlier ones. On failure, stops everything started and raises StackStartError."""
         try:
-            for spec in self.children:
+            for spec in specs:
+                self.children.append(spec)
                 self.processes[spec.name] = self._spawn(spec)
-            return {spec.name: self._await_ready(spec, timeout) for spec in self.children}
+            return {spec.name: self._await_ready(spec, timeout) for spec in specs}
         except BaseException:
             self.stop()
             raise

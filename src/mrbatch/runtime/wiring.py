@@ -17,7 +17,7 @@ from mrbatch.runtime.changefeed import ChangeFeed
 from mrbatch.runtime.config import StackConfig
 from mrbatch.runtime.enrichment import HttpFinancialSource
 from mrbatch.runtime.files import atomic_write_json, read_json
-from mrbatch.runtime.gateway import Credentials, presign_get_url
+from mrbatch.runtime.gateway import Credentials, generate_credentials, presign_get_url
 from mrbatch.runtime.mail import SmtpNotifier
 from mrbatch.runtime.metrics import SqliteMetrics
 from mrbatch.runtime.recorded_store import RecordedObjectStore
@@ -26,7 +26,10 @@ from mrbatch.state import RegionTables, open_region_tables
 from mrbatch.storage.local import LocalObjectStore
 
 __all__ = [
+    "credentials_file",
     "endpoints_file",
+    "ensure_credentials",
+    "load_credentials",
     "open_local_region",
     "open_region_store",
     "open_routing",
@@ -45,6 +48,32 @@ def write_endpoints(config: StackConfig, record: dict[str, Any]) -> None:
 
 def read_endpoints(config: StackConfig) -> dict[str, Any]:
     return read_json(endpoints_file(config))
+
+
+def credentials_file(config: StackConfig) -> Path:
+    return config.data_dir / "credentials.json"
+
+
+def ensure_credentials(config: StackConfig) -> Credentials:
+    """The stack's local credentials, generated (and saved, owner-only) on first use."""
+    path = credentials_file(config)
+    if path.exists():
+        return load_credentials(config)
+    credentials = generate_credentials()
+    atomic_write_json(
+        path,
+        {
+            "access_key_id": credentials.access_key_id,
+            "secret_access_key": credentials.secret_access_key,
+        },
+    )
+    path.chmod(0o600)
+    return credentials
+
+
+def load_credentials(config: StackConfig) -> Credentials:
+    record = read_json(credentials_file(config))
+    return Credentials(record["access_key_id"], record["secret_access_key"])
 
 
 def open_region_store(config: StackConfig, region: str) -> RecordedObjectStore:
@@ -68,7 +97,7 @@ def open_local_region(data_dir: Path, region: str, enrichment_url: str | None) -
     config.check_region(region)
     endpoints = read_endpoints(config)
     tables = open_tables(config, region)
-    credentials = Credentials(**endpoints["credentials"])
+    credentials = load_credentials(config)
     financials: FinancialSource = (
         HttpFinancialSource(enrichment_url)
         if enrichment_url
