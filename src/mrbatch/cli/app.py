@@ -41,9 +41,9 @@ def _root(
 
 def _register_commands() -> None:
     # Imported here so that `mrbatch --version` stays fast and import cycles stay impossible.
-    from mrbatch.cli import pipeline_commands, workflow_commands
+    from mrbatch.cli import pipeline_commands, stack_commands, workflow_commands
 
-    for module in (pipeline_commands, workflow_commands):
+    for module in (pipeline_commands, workflow_commands, stack_commands):
         module.register(app)
 
 
@@ -57,3 +57,7 @@ def main() -> None:
     except MrBatchError as err:
         typer.secho(f"error: {err}", err=True, fg=typer.colors.RED)
         sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

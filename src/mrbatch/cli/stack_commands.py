@@ -1,0 +1,289 @@
+"""Commands over a running local stack: `up`, `down`, `status`, `submit`, `files`, `mail`,
+`url`.
+
+Every command finds the stack through its data directory (`--data-dir`, default
+`./.mrbatch`, or the environment variable MRBATCH_DATA_DIR).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from mrbatch.errors import ConfigError, MrBatchError
+from mrbatch.runtime.config import StackConfig
+from mrbatch.runtime.operations import (
+    file_rows,
+    mail_messages,
+    presigned_url,
+    stack_status,
+    submit_files,
+)
+from mrbatch.runtime.stack import start_stack
+from mrbatch.runtime.supervisor import dumps, read_stack_file, wait_until
+
+DEFAULT_DATA_DIR = Path(".mrbatch")
+
+DataDir = Annotated[
+    Path,
+    typer.Option(
+        "--data-dir",
+        envvar="MRBATCH_DATA_DIR",
+        help="The stack's data directory (state, buckets, mail, logs).",
+    ),
+]
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object for scripts.")]
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's commands to `app`."""
+    for name, command in (
+        ("up", up),
+        ("down", down),
+        ("status", status),
+        ("submit", submit),
+        ("files", files),
+        ("mail", mail),
+        ("url", url),
+    ):
+        app.command(name)(command)
+
+
+def _config_for_up(data_dir: Path, overrides: dict[str, Any]) -> StackConfig:
+    """The saved settings of `data_dir` (if any) with the given options on top."""
+    data_dir = data_dir.resolve()
+    record: dict[str, Any] = {"data_dir": str(data_dir)}
+    if (data_dir / "config.json").exists():
+        record = StackConfig.load(data_dir).to_dict()
+    extra = dict(record.get("extra", {}))
+    for key in ("financials", "schema"):
+        value = overrides.pop(key, None)
+        if value is not None:
+            extra[key] = str(Path(value).resolve())
+    record["extra"] = extra
+    record.update({k: v for k, v in overrides.items() if v is not None})
+    return StackConfig.from_dict(record)
+
+
+def _running(data_dir: Path) -> dict[str, Any] | None:
+    try:
+        record = read_stack_file(data_dir)
+        os.kill(int(record["supervisor_pid"]), 0)
+    except (MrBatchError, OSError, KeyError, ValueError):
+        return None
+    return record
+
+
+def up(
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+    detach: Annotated[bool, typer.Option("--detach", help="Run in the background.")] = False,
+    regions: Annotated[str | None, typer.Option(help="Two region names, comma-separated.")] = None,
+    financials: Annotated[
+        Path | None, typer.Option(help="Financial-data CSV loaded into both regions.")
+    ] = None,
+    schema: Annotated[Path | None, typer.Option(help="JSON Schema for the rows.")] = None,
+    chunk_size: Annotated[int | None, typer.Option(min=1, help="Records per chunk.")] = None,
+    replication_delay: Annotated[
+        float | None, typer.Option(min=0, help="Hold replication back (seconds; drills).")
+    ] = None,
+    replication_sla: Annotated[
+        float | None, typer.Option(min=1, help="Replication SLA in seconds (default 900).")
+    ] = None,
+    gateway_port: Annotated[int | None, typer.Option(help="Access point port.")] = None,
+    smtp_port: Annotated[int | None, typer.Option(help="Mail sink port.")] = None,
+) -> None:
+    """Start the local two-region stack: both regions, replicator, access point, mail sink.
+
+    Prints the endpoints and the local credentials. Runs until Ctrl-C (or `mrbatch down`);
+    with --detach, returns once the stack is up.
+    """
+    if _running(data_dir.resolve()):
+        raise ConfigError(f"a stack is already running in {data_dir} (`mrbatch down` first)")
+    overrides: dict[str, Any] = {
+        "regions": tuple(regions.split(",")) if regions else None,
+        "financials": financials,
+        "schema": schema,
+        "chunk_size": chunk_size,
+        "replication_delay_seconds": replication_delay,
+        "replication_sla_seconds": replication_sla,
+        "gateway_port": gateway_port,
+        "smtp_port": smtp_port,
+    }
+    config = _config_for_up(data_dir, overrides)
+    if "financials" not in config.extra:
+        config = _with_sample_financials(config)
+    if detach:
+        _up_detached(config)
+        return
+    _up_foreground(config)
+
+
+def _with_sample_financials(config: StackConfig) -> StackConfig:
+    """Generate the default financial data (the sample's, seed 1) into the data dir."""
+    from dataclasses import replace
+
+    from mrbatch.cli.pipeline_commands import write_sample_files
+
+    _, financials = write_sample_files(config.data_dir / "sample", "sample", 10_000, 1, 0.0)
+    return replace(config, extra={**config.extra, "financials": str(financials)})
+
+
+def _up_foreground(config: StackConfig) -> None:
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    typer.echo(f"starting the stack in {config.data_dir} ...")
+    supervisor, record = start_stack(config)
+    try:
+        _print_endpoints(record)
+        typer.echo("stack is up; Ctrl-C or `mrbatch down` stops it")
+        while not stop.wait(1.0):
+            dead = supervisor.dead_children()
+            if dead:
+                typer.echo(f"warning: process(es) exited: {', '.join(dead)}", err=True)
+                for name in dead:
+                    typer.echo(f"restarting {name}", err=True)
+                    supervisor.restart(name)
+    finally:
+        typer.echo("stopping the stack ...")
+        supervisor.stop()
+        config.stack_file.unlink(missing_ok=True)
+        typer.echo("stopped")
+
+
+def _up_detached(config: StackConfig) -> None:
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    config.save()
+    log = (config.data_dir / "supervisor.log").open("ab")
+    config.stack_file.unlink(missing_ok=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mrbatch.cli.app", "up", "--data-dir", str(config.data_dir)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+    def started() -> bool:
+        if process.poll() is not None:
+            raise MrBatchError(
+                f"the stack failed to start; see {config.data_dir / 'supervisor.log'}"
+            )
+        return config.stack_file.exists()
+
+    wait_until(started, timeout=120, what="the stack to start")
+    _print_endpoints(read_stack_file(config.data_dir))
+    typer.echo(f"stack is up in the background (pid {process.pid}); `mrbatch down` stops it")
+
+
+def _print_endpoints(record: dict[str, Any]) -> None:
+    credentials = record["credentials"]
+    typer.echo(f"  access point   {record['gateway']}  (bucket: {record['bucket']})")
+    typer.echo(f"  control API    {record['control_api']}")
+    typer.echo(f"  mail sink      smtp://{record['smtp']}")
+    for region, info in record["regions"].items():
+        typer.echo(f"  {region:<14} enrichment API {info['enrichment_api']}")
+    typer.echo("  credentials    (for aws s3 / boto3 with --endpoint-url)")
+    typer.echo(f"    AWS_ACCESS_KEY_ID={credentials['aws_access_key_id']}")
+    typer.echo(f"    AWS_SECRET_ACCESS_KEY={credentials['aws_secret_access_key']}")
+
+
+def down(data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
+    """Stop the stack running in the data directory and wait until every process is gone."""
+    data_dir = data_dir.resolve()
+    record = _running(data_dir)
+    if record is None:
+        typer.echo(f"no stack is running in {data_dir}")
+        return
+    pid = int(record["supervisor_pid"])
+    os.kill(pid, signal.SIGTERM)
+
+    def gone() -> bool:
+        try:
+            os.kill(pid, 0)
+        except OSError:
+            return True
+        return False
+
+    wait_until(gone, timeout=60, what=f"the supervisor (pid {pid}) to stop")
+    (data_dir / "stack.json").unlink(missing_ok=True)
+    typer.echo("stack stopped")
+
+
+def status(data_dir: DataDir = DEFAULT_DATA_DIR, as_json: JsonFlag = False) -> None:
+    """Active region and epoch, replication backlog, files per status per region."""
+    report = stack_status(data_dir.resolve())
+    if as_json:
+        typer.echo(dumps(report))
+        return
+    routing = report["routing"]
+    typer.echo(f"active region: {routing['active_region']} (epoch {routing['epoch']})")
+    for direction, info in report["replication"].items():
+        typer.echo(
+            f"replication {direction}: {info.get('operations_pending', '?')} pending "
+            f"({info.get('bytes_pending', '?')} bytes), late: {info.get('late', '?')}"
+        )
+    for region, counts in report["files"].items():
+        summary = ", ".join(f"{status}: {n}" for status, n in sorted(counts.items())) or "none"
+        typer.echo(f"files in {region}: {summary}")
+
+
+def submit(
+    paths: Annotated[list[Path], typer.Argument(help="CSV files to upload.")],
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+    prefix: Annotated[str, typer.Option(help="Key prefix.")] = "input/",
+) -> None:
+    """Upload files through the access point (SigV4), as `aws s3 cp` would."""
+    for path, key, etag in submit_files(data_dir.resolve(), paths, prefix=prefix):
+        typer.echo(f"uploaded {path} -> {key} (etag {etag})")
+
+
+def files(data_dir: DataDir = DEFAULT_DATA_DIR, as_json: JsonFlag = False) -> None:
+    """Files known to each region's batch state table."""
+    rows = file_rows(data_dir.resolve())
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2, sort_keys=True))
+        return
+    if not rows:
+        typer.echo("no files yet")
+    for row in rows:
+        typer.echo(
+            f"{row['table_region']:<10} {row['status']:<12} epoch {row['epoch']:<3} "
+            f"by {row['region']:<10} {row['key']} ({row['version_id'][:12]})"
+        )
+
+
+def mail(
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+    show: Annotated[
+        int | None, typer.Option(help="Print the whole message number N (1 = oldest).")
+    ] = None,
+) -> None:
+    """Messages received by the mail sink."""
+    messages = mail_messages(data_dir.resolve())
+    if show is not None:
+        if not 1 <= show <= len(messages):
+            raise ConfigError(f"there are {len(messages)} message(s); no number {show}")
+        typer.echo(messages[show - 1]["text"])
+        return
+    if not messages:
+        typer.echo("no mail yet")
+    for number, message in enumerate(messages, 1):
+        typer.echo(f"{number:>3}  {message['date']}  {message['to']}  {message['subject']}")
+
+
+def url(
+    name: Annotated[str, typer.Argument(help="Output name, e.g. testfile.csv, or a full key.")],
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+    expires_in: Annotated[int, typer.Option(min=1, max=604800)] = 3600,
+) -> None:
+    """Print a fresh presigned link to an output, through the access point."""
+    typer.echo(presigned_url(data_dir.resolve(), name, expires_in=expires_in))

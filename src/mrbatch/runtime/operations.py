@@ -1,0 +1,160 @@
+"""What the stack commands do, apart from printing: status, submit, files, mail, links.
+
+These read the stack's state straight from its data directory (routing control, tables,
+mail folder) and talk to the access point as any S3 client would (boto3 with SigV4).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from botocore.config import Config as BotoConfig
+
+from mrbatch.errors import ConfigError, MrBatchError
+from mrbatch.runtime.config import StackConfig
+from mrbatch.runtime.files import read_json
+from mrbatch.runtime.gateway import presign_get_url
+from mrbatch.runtime.mail import read_mailbox
+from mrbatch.runtime.supervisor import read_stack_file
+from mrbatch.runtime.wiring import load_credentials, open_routing, open_tables, read_endpoints
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+__all__ = [
+    "access_point_client",
+    "file_rows",
+    "mail_messages",
+    "presigned_url",
+    "stack_status",
+    "submit_files",
+]
+
+
+def _config(data_dir: Path) -> StackConfig:
+    return StackConfig.load(data_dir)
+
+
+def access_point_client(config: StackConfig) -> S3Client:
+    """A boto3 S3 client for the stack's access point, signed with its credentials."""
+    endpoints = read_endpoints(config)
+    credentials = load_credentials(config)
+    client: S3Client = boto3.client(
+        "s3",
+        endpoint_url=endpoints["gateway"],
+        aws_access_key_id=credentials.access_key_id,
+        aws_secret_access_key=credentials.secret_access_key,
+        region_name=config.regions[0],
+        config=BotoConfig(
+            signature_version="s3v4",
+            s3={"addressing_style": "path"},
+            retries={"max_attempts": 3, "mode": "standard"},
+        ),
+    )
+    return client
+
+
+def stack_status(data_dir: Path) -> dict[str, Any]:
+    """Routing state, replication metrics, files per status per region, endpoints."""
+    config = _config(data_dir)
+    state = open_routing(config).state()
+    replication_file = config.data_dir / "run" / "replication.json"
+    replication = read_json(replication_file) if replication_file.exists() else {}
+    files: dict[str, dict[str, int]] = {}
+    for region in config.regions:
+        tables = open_tables(config, region)
+        try:
+            files[region] = dict(Counter(str(i.get("status")) for i in tables.batch_state.scan()))
+        finally:
+            tables.close()
+    report: dict[str, Any] = {
+        "routing": {
+            "active_region": state.active_region,
+            "epoch": state.epoch,
+            "changed_at": state.changed_at,
+            "reason": state.reason,
+        },
+        "replication": replication.get("objects", replication),
+        "files": files,
+    }
+    try:
+        report["stack"] = read_stack_file(config.data_dir)
+    except MrBatchError:  # not running: status still reports the stored state
+        report["stack"] = None
+    return report
+
+
+def submit_files(
+    data_dir: Path, paths: list[Path], *, prefix: str = "input/"
+) -> Iterator[tuple[Path, str, str]]:
+    """Upload each file to `<prefix><file name>` through the access point."""
+    config = _config(data_dir)
+    client = access_point_client(config)
+    for path in paths:
+        if not path.is_file():
+            raise ConfigError(f"{path}: no such file")
+        key = f"{prefix}{path.name}"
+        with path.open("rb") as body:
+            response = client.put_object(Bucket=config.bucket_alias, Key=key, Body=body)
+        yield path, key, response["ETag"].strip('"')
+
+
+def file_rows(data_dir: Path) -> list[dict[str, Any]]:
+    """Every batch-state item of both regions, with the region whose table holds it."""
+    config = _config(data_dir)
+    rows: list[dict[str, Any]] = []
+    for region in config.regions:
+        tables = open_tables(config, region)
+        try:
+            for item in tables.batch_state.scan():
+                rows.append(
+                    {
+                        "table_region": region,
+                        "file_id": item["file_id"],
+                        "key": item.get("key", ""),
+                        "version_id": item.get("version_id", ""),
+                        "status": item.get("status", ""),
+                        "region": item.get("region", ""),
+                        "epoch": item.get("epoch", 0),
+                        "output": item.get("output"),
+                        "error": item.get("error"),
+                    }
+                )
+        finally:
+            tables.close()
+    return rows
+
+
+def mail_messages(data_dir: Path) -> list[dict[str, str]]:
+    """The mail sink's messages, oldest first."""
+    config = _config(data_dir)
+    messages = []
+    for message in read_mailbox(config.mail_dir):
+        body = message.get_body(preferencelist=("plain",))
+        messages.append(
+            {
+                "date": str(message["Date"]),
+                "to": str(message["To"]),
+                "subject": str(message["Subject"]),
+                "body": body.get_content() if body is not None else "",
+                "text": message.as_string(),
+            }
+        )
+    return messages
+
+
+def presigned_url(data_dir: Path, name: str, *, expires_in: int = 3600) -> str:
+    """A presigned GET link through the access point for an output name or a full key."""
+    config = _config(data_dir)
+    key = name if "/" in name else f"output/completed/{name}"
+    return presign_get_url(
+        read_endpoints(config)["gateway"],
+        config.bucket_alias,
+        key,
+        load_credentials(config),
+        expires_in=expires_in,
+    )
