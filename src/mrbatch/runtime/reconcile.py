@@ -1,0 +1,78 @@
+"""Reconciliation: after the routing control moved, re-drive every unfinished file.
+
+The AWS sample re-copies every file still marked INITIALIZED so that the new region gets
+an object-created event and starts from scratch. mrbatch re-drives the same way — by
+re-announcing the input object on the new active region's change feed, so the region's own
+trigger takes the file over under the new epoch — but better:
+
+- unfinished means every status but COMPLETED/FAILED (INITIALIZED *and* RUNNING), read
+  through the status index of *both* regions' tables, so an item whose replication lags
+  is not missed;
+- a file whose input has not replicated yet is reported missing and needs nothing more:
+  when its replica lands, replication's own event drives it (the trigger takes over any
+  file an older epoch left unfinished);
+- re-driving is idempotent: the execution name is derived from the file version and the
+  epoch, so reconciling twice, or the original event arriving again, starts nothing new;
+- the new run reuses every chunk output that already replicated (see the handlers).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from mrbatch.errors import ObjectNotFoundError
+from mrbatch.handlers.trigger import FINISHED, FileStatus
+from mrbatch.ports import Metrics, Table
+from mrbatch.runtime.recorded_store import RecordedObjectStore
+
+__all__ = ["ReconcileResult", "reconcile", "unfinished_files"]
+
+
+@dataclass(frozen=True)
+class ReconcileResult:
+    """What reconciliation did, for the runbook's record."""
+
+    region: str
+    redriven: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    already_present: int = 0
+
+
+def unfinished_files(tables: list[Table]) -> dict[str, dict[str, object]]:
+    """Items not COMPLETED/FAILED in any of `tables`, by file id, through the status index.
+    An item finished in one table is finished (replication may lag in the other)."""
+    found: dict[str, dict[str, object]] = {}
+    finished: set[str] = set()
+    for table in tables:
+        for status in FileStatus:
+            for item in table.query("status", status.value):
+                if status.value in FINISHED:
+                    finished.add(str(item["file_id"]))
+                else:
+                    found.setdefault(str(item["file_id"]), item)
+    return {fid: item for fid, item in sorted(found.items()) if fid not in finished}
+
+
+def reconcile(
+    *,
+    region: str,
+    store: RecordedObjectStore,
+    tables: list[Table],
+    metrics: Metrics,
+) -> ReconcileResult:
+    """Re-announce each unfinished file whose input version is in `region`'s bucket."""
+    result = ReconcileResult(region)
+    for file_id, item in unfinished_files(tables).items():
+        key, version = str(item["key"]), str(item["version_id"])
+        try:
+            info = store.head(key)
+        except ObjectNotFoundError:
+            result.missing.append(file_id)
+            continue
+        if info.version_id != version:
+            result.missing.append(file_id)  # that version has not replicated yet
+            continue
+        store.feed.commit(store.feed.begin(key), info)
+        result.redriven.append(file_id)
+    metrics.count("ReconciledFiles", len(result.redriven), region=region)
+    return result
