@@ -1,0 +1,105 @@
+"""`mrbatch failover`, `failback` and `runbooks`: move the work between regions."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mrbatch.errors import ConfigError
+from mrbatch.runtime.config import StackConfig
+from mrbatch.runtime.runbook import RunbookLog, run_runbook
+
+DataDir = Annotated[
+    Path,
+    typer.Option("--data-dir", envvar="MRBATCH_DATA_DIR", help="The stack's data directory."),
+]
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)?$")
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's commands to `app`."""
+    app.command("failover")(failover)
+    app.command("failback")(failback)
+    app.command("runbooks")(runbooks)
+
+
+def parse_duration(text: str) -> float:
+    """`90`, `90s`, `15m`, `1h`, `500ms` -> seconds."""
+    match = _DURATION.match(text.strip())
+    if not match:
+        raise ConfigError(f"not a duration: {text!r} (use e.g. 30s, 15m, 1h)")
+    value, unit = float(match.group(1)), match.group(2) or "s"
+    return value * {"ms": 0.001, "s": 1, "m": 60, "h": 3600}[unit]
+
+
+def _run(kind: str, data_dir: Path, to: str | None, reason: str, max_wait: str | None,
+         as_json: bool) -> None:  # fmt: skip
+    config = StackConfig.load(data_dir.resolve())
+    result = run_runbook(
+        config,
+        kind=kind,
+        target=to,
+        reason=reason,
+        max_wait=parse_duration(max_wait) if max_wait else None,
+        say=(lambda _: None) if as_json else typer.echo,
+    )
+    if as_json:
+        typer.echo(json.dumps(result, indent=2, sort_keys=True))
+
+
+def failover(
+    data_dir: DataDir = Path(".mrbatch"),
+    to: Annotated[
+        str | None, typer.Option("--to", help="Target region (default: the other).")
+    ] = None,
+    reason: Annotated[
+        str, typer.Option(help="Why; recorded with the routing change.")
+    ] = "failover",
+    max_wait: Annotated[
+        str | None, typer.Option(help="Bound on the wait for replication (default: the SLA).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Make the standby region active, wait for replication, re-drive unfinished files."""
+    _run("failover", data_dir, to, reason, max_wait, as_json)
+
+
+def failback(
+    data_dir: DataDir = Path(".mrbatch"),
+    to: Annotated[
+        str | None, typer.Option("--to", help="Target region (default: the other).")
+    ] = None,
+    reason: Annotated[
+        str, typer.Option(help="Why; recorded with the routing change.")
+    ] = "failback",
+    max_wait: Annotated[
+        str | None, typer.Option(help="Bound on the wait for replication (default: the SLA).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """The same runbook in the other direction: move the work back."""
+    _run("failback", data_dir, to, reason, max_wait, as_json)
+
+
+def runbooks(
+    data_dir: DataDir = Path(".mrbatch"),
+    as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+) -> None:
+    """Runbook executions (newest first) and their steps, with status and timings."""
+    runs = RunbookLog(StackConfig.load(data_dir.resolve())).executions()
+    if as_json:
+        typer.echo(json.dumps(runs, indent=2, sort_keys=True))
+        return
+    if not runs:
+        typer.echo("no runbook executions yet")
+    for run in runs:
+        typer.echo(f"{run['id']}  {run['kind']:<8} {run['source']} -> {run['target']}  "
+                   f"{run['status']}  ({run['reason']})")  # fmt: skip
+        for step in run["steps"]:
+            took = (step["ended_at"] or step["started_at"]) - step["started_at"]
+            typer.echo(f"    {step['position']}. {step['name']:<20} {step['status']:<10} "
+                       f"{took:7.2f} s  {json.dumps(step['detail'])}")  # fmt: skip
