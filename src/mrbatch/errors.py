@@ -88,3 +88,8 @@ class MailError(MrBatchError):
 
 class FencedError(MrBatchError):
     """A side effect was refused because the work started under an epoch no longer active."""
+
+
+class ValidationError(MrBatchError):
+    """A record broke a rule (the per-record chunk processor's "Validate Data" step); its
+    message is the error record as JSON, which the workflow stores in the error table."""

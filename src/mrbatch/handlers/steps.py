@@ -26,6 +26,7 @@ from mrbatch.handlers.region import Region, current_region
 from mrbatch.model import ErrorRecord
 from mrbatch.pipeline import (
     ERRORS_HEADER,
+    ChunkResult,
     chunk_count,
     chunk_name,
     count_records,
@@ -40,10 +41,12 @@ from mrbatch.ports import Condition, OutgoingEmail
 
 __all__ = [
     "COUNT_NAMES",
+    "commit_chunk",
     "email_the_file",
     "merge_all_files",
     "process_chunk_batched",
     "record_failed_file",
+    "reused_chunk",
     "split_input_file",
 ]
 
@@ -120,42 +123,60 @@ def process_chunk_batched(event: dict[str, Any]) -> dict[str, Any]:
     """Validate, enrich and write one chunk; reuse its output if it already exists for the
     same chunk bytes (chunk-level resume after a failover). Returns the chunk's counts."""
     region = current_region()
-    epoch, key = int(event["epoch"]), event["key"]
-    version = event["fileId"].rsplit("#", 1)[1]
-    chunk = event["chunk"]
-    out_key = naming.processed_key(version, chunk["name"])
-    source_etag = region.store.head(chunk["key"]).etag
-    reused = _reusable_counts(region, out_key, source_etag)
+    reused = reused_chunk(region, event)
     if reused is not None:
-        return {"name": chunk["name"], "reused": True, **reused}
+        return reused
+    chunk = event["chunk"]
+    source_etag = region.store.head(chunk["key"]).etag
     result = process_chunk(
         region.store.get_bytes(chunk["key"]),
         rules=region.rules,
         financials=region.financials,
         first_row=int(chunk["firstRow"]),
-        file=key,
+        file=event["key"],
     )
-    counts = {
-        "rowsRead": result.rows_read,
-        "rowsWritten": result.rows_written,
-        "rowsInvalid": result.rows_invalid,
-        "rowsNotEnriched": result.rows_not_enriched,
-    }
-    check_fence(region, epoch)
-    _store_errors(region, event["fileId"], version, chunk["name"], result.errors)
-    metadata = {"source-etag": source_etag, **{k.lower(): str(v) for k, v in counts.items()}}
-    region.store.put(out_key, result.output, metadata=metadata)
-    return {"name": chunk["name"], "reused": False, **counts}
+    return commit_chunk(region, event, result, source_etag)
 
 
-def _reusable_counts(region: Region, out_key: str, source_etag: str) -> dict[str, int] | None:
+def reused_chunk(region: Region, event: dict[str, Any]) -> dict[str, Any] | None:
+    """The chunk processor's result when the chunk's processed object already exists for
+    the same chunk bytes (its `source-etag`), else None. Shared by both chunk processors."""
+    chunk = event["chunk"]
+    out_key = naming.processed_key(_version(event), chunk["name"])
+    source_etag = region.store.head(chunk["key"]).etag
     try:
         meta = region.store.head(out_key).metadata
     except ObjectNotFoundError:
         return None
     if meta.get("source-etag") != source_etag:
         return None
-    return {name: int(meta[name.lower()]) for name in COUNT_NAMES}
+    counts = {name: int(meta[name.lower()]) for name in COUNT_NAMES}
+    return {"name": chunk["name"], "reused": True, **counts}
+
+
+def commit_chunk(
+    region: Region, event: dict[str, Any], result: ChunkResult, source_etag: str
+) -> dict[str, Any]:
+    """Store a processed chunk (fenced): its errors in the error table and as a CSV part,
+    then the output object, whose metadata carries the counts and the chunk's ETag. Shared
+    by both chunk processors, so they write the same keys, bytes and metadata."""
+    chunk, version = event["chunk"], _version(event)
+    counts = {
+        "rowsRead": result.rows_read,
+        "rowsWritten": result.rows_written,
+        "rowsInvalid": result.rows_invalid,
+        "rowsNotEnriched": result.rows_not_enriched,
+    }
+    check_fence(region, int(event["epoch"]))
+    _store_errors(region, event["fileId"], version, chunk["name"], result.errors)
+    metadata = {"source-etag": source_etag, **{k.lower(): str(v) for k, v in counts.items()}}
+    region.store.put(naming.processed_key(version, chunk["name"]), result.output, metadata=metadata)
+    return {"name": chunk["name"], "reused": False, **counts}
+
+
+def _version(event: dict[str, Any]) -> str:
+    """The file version a chunk event belongs to (the part of the file id after `#`)."""
+    return str(event["fileId"]).rsplit("#", 1)[1]
 
 
 def _store_errors(

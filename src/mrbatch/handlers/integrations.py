@@ -1,0 +1,147 @@
+"""Wiring the workflows to a region: handler functions, integrations, state machines.
+
+The region process (and `mrbatch run-local`) does three things with an `Engine`:
+
+    resources = register_region_resources(engine.resources, region)
+    arns = create_state_machines(engine, enrichment_endpoint=api_url, error_table="errors")
+    ...                                   # start "main_orchestrator" executions
+    resources.close()
+
+`register_region_resources` registers the Lambda-style handlers under the function names
+in `FUNCTION_NAMES` (they find their `Region` through `current_region()`, so worker
+processes build it from the environment, see `handlers.region`) and the `dynamodb:*` and
+`apigateway:invoke` integrations over `region`'s tables. `definition_substitutions` gives
+the `${...}` values the three definitions use, as SAM's DefinitionSubstitutions would.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from mrbatch.asl import ResourceRegistry
+from mrbatch.asl.resources import FunctionBody
+from mrbatch.handlers import per_record, steps
+from mrbatch.handlers.apigateway_integration import ApiGatewayIntegration
+from mrbatch.handlers.dynamodb_integration import DynamoDBIntegration
+from mrbatch.handlers.region import Region
+from mrbatch.ports import Table
+
+if TYPE_CHECKING:
+    from mrbatch.asl import Engine
+
+__all__ = [
+    "BATCHED_PROCESSOR",
+    "DEFINITIONS_DIR",
+    "FUNCTION_NAMES",
+    "MAIN_ORCHESTRATOR",
+    "PER_RECORD_PROCESSOR",
+    "RegionResources",
+    "create_state_machines",
+    "definition_substitutions",
+    "register_region_resources",
+]
+
+DEFINITIONS_DIR = Path(__file__).resolve().parent.parent / "workflows" / "definitions"
+MAIN_ORCHESTRATOR = "main_orchestrator"
+BATCHED_PROCESSOR = "chunk_processor_batched"
+PER_RECORD_PROCESSOR = "chunk_processor"
+
+# Definition placeholder -> (Lambda function name, handler).
+FUNCTION_NAMES: dict[str, tuple[str, FunctionBody]] = {
+    "SplitInputFileFunctionArn": ("mrbatch-split-input-file", steps.split_input_file),
+    "ProcessChunkFunctionArn": ("mrbatch-process-chunk", steps.process_chunk_batched),
+    "MergeAllFilesFunctionArn": ("mrbatch-merge-all-files", steps.merge_all_files),
+    "EmailTheFileFunctionArn": ("mrbatch-email-the-file", steps.email_the_file),
+    "RecordFailedFileFunctionArn": ("mrbatch-record-failed-file", steps.record_failed_file),
+    "ReadFileFunctionArn": ("mrbatch-read-file", per_record.read_file),
+    "ValidateDataFunctionArn": ("mrbatch-validate-data", per_record.validate_data),
+    "WriteOutputFileFunctionArn": ("mrbatch-write-output-file", per_record.write_output_file),
+}  # fmt: skip
+
+
+class RegionResources:
+    """What `register_region_resources` set up; `close()` releases the HTTP connections."""
+
+    def __init__(self, dynamodb: DynamoDBIntegration, apigateway: ApiGatewayIntegration) -> None:
+        self.dynamodb = dynamodb
+        self.apigateway = apigateway
+
+    def close(self) -> None:
+        """Close the API Gateway integration's connection pool (idempotent)."""
+        self.apigateway.close()
+
+
+def register_region_resources(
+    registry: ResourceRegistry,
+    region: Region,
+    *,
+    in_process: bool = False,
+    extra_tables: Mapping[str, Table] | None = None,
+) -> RegionResources:
+    """Register every handler function and the region's integrations in `registry`.
+
+    `in_process=True` runs the handlers on threads of the engine process (they then use the
+    region installed with `set_current_region`); by default they run on the engine's worker
+    pool. The `dynamodb:*` integrations reach `region.batch_state`, `region.errors` and
+    `extra_tables` by table name."""
+    for name, body in FUNCTION_NAMES.values():
+        registry.register_function(name, body, in_process=in_process)
+    tables = {table.name: table for table in (region.batch_state, region.errors)}
+    tables.update(extra_tables or {})
+    dynamodb = DynamoDBIntegration(tables)
+    apigateway = ApiGatewayIntegration()
+    registry.register_integration("dynamodb:putItem", dynamodb.put_item)
+    registry.register_integration("dynamodb:getItem", dynamodb.get_item)
+    registry.register_integration("dynamodb:updateItem", dynamodb.update_item)
+    registry.register_integration("dynamodb:deleteItem", dynamodb.delete_item)
+    registry.register_integration("apigateway:invoke", apigateway.invoke)
+    return RegionResources(dynamodb, apigateway)
+
+
+def definition_substitutions(
+    *,
+    enrichment_endpoint: str,
+    error_table: str = "errors",
+    per_record: bool = False,
+    aws_region: str = "us-east-1",
+    account: str = "123456789012",
+) -> dict[str, str]:
+    """The `${...}` values of the three definitions. The main orchestrator's chunk processor
+    is the batched one unless `per_record`."""
+    values = {
+        placeholder: f"arn:aws:lambda:{aws_region}:{account}:function:{name}"
+        for placeholder, (name, _body) in FUNCTION_NAMES.items()
+    }
+    processor = PER_RECORD_PROCESSOR if per_record else BATCHED_PROCESSOR
+    values["ChunkProcessorStateMachineArn"] = (
+        f"arn:aws:states:{aws_region}:{account}:stateMachine:{processor}"
+    )
+    values["ErrorTableName"] = error_table
+    values["EnrichmentApiEndpoint"] = enrichment_endpoint
+    return values
+
+
+def create_state_machines(
+    engine: Engine,
+    *,
+    enrichment_endpoint: str,
+    error_table: str = "errors",
+    per_record: bool = False,
+) -> dict[str, str]:
+    """Create (or update) "main_orchestrator", "chunk_processor" and
+    "chunk_processor_batched" in `engine`; returns their ARNs by name."""
+    substitutions = definition_substitutions(
+        enrichment_endpoint=enrichment_endpoint,
+        error_table=error_table,
+        per_record=per_record,
+        aws_region=engine.region,
+        account=engine.account,
+    )
+    return {
+        name: engine.create_state_machine(
+            name, DEFINITIONS_DIR / f"{name}.asl.json", substitutions=substitutions
+        )
+        for name in (BATCHED_PROCESSOR, PER_RECORD_PROCESSOR, MAIN_ORCHESTRATOR)
+    }
