@@ -41,9 +41,21 @@ def _root(
 
 def _register_commands() -> None:
     # Imported here so that `mrbatch --version` stays fast and import cycles stay impossible.
-    from mrbatch.cli import pipeline_commands, stack_commands, workflow_commands
+    from mrbatch.cli import (
+        demo_command,
+        pipeline_commands,
+        runbook_commands,
+        stack_commands,
+        workflow_commands,
+    )
 
-    for module in (pipeline_commands, workflow_commands, stack_commands):
+    for module in (
+        demo_command,
+        pipeline_commands,
+        workflow_commands,
+        stack_commands,
+        runbook_commands,
+    ):
         module.register(app)
 
 

@@ -1,30 +1,25 @@
-"""Commands over the batch pipeline: `sample`, `process`, `demo`."""
+"""Commands over the batch pipeline: `sample` and `process`."""
 
 from __future__ import annotations
 
 import json
-import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, BinaryIO
+from typing import Annotated
 
 import typer
 
-from mrbatch.errors import ConfigError
 from mrbatch.pipeline.job import JobOptions, JobSummary, Progress, run_job
-from mrbatch.pipeline.sample import write_sample
+from mrbatch.pipeline.sample import write_sample_files
 from mrbatch.pipeline.split import DEFAULT_CHUNK_SIZE
-
-DEMO_DIR = Path(".mrbatch") / "demo"
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to `app`."""
     app.command("sample")(sample)
     app.command("process")(process)
-    app.command("demo")(demo)
 
 
 def sample(
@@ -40,33 +35,6 @@ def sample(
     """Write sample input (<name>.csv) and financial data (<name>_financial_data.csv)."""
     data_path, fin_path = write_sample_files(out, name, rows, seed, invalid_fraction)
     typer.echo(f"wrote {data_path} ({rows} rows) and {fin_path}")
-
-
-def write_sample_files(
-    out: Path, name: str, rows: int, seed: int, invalid_fraction: float
-) -> tuple[Path, Path]:
-    """Write the sample pair atomically into `out`; return the two paths."""
-    data_path, fin_path = out / f"{name}.csv", out / f"{name}_financial_data.csv"
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        with _atomic(data_path) as data, _atomic(fin_path) as fin:
-            write_sample(data, fin, rows=rows, seed=seed, invalid_fraction=invalid_fraction)
-    except OSError as exc:
-        raise ConfigError(f"cannot write sample data to {out}: {exc.strerror or exc}") from exc
-    return data_path, fin_path
-
-
-@contextmanager
-def _atomic(path: Path) -> Iterator[BinaryIO]:
-    temporary = path.with_name(f".{path.name}.tmp")
-    try:
-        with temporary.open("wb") as stream:
-            yield stream
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
 
 
 def process(
@@ -146,27 +114,3 @@ def _plain_progress() -> Progress:
             print(f"chunks {done}/{total}, {rows} rows", file=sys.stderr, flush=True)
 
     return update
-
-
-def demo(
-    data_dir: Annotated[
-        Path, typer.Option("--data-dir", help="Where to put the demo files.")
-    ] = DEMO_DIR,
-    rows: Annotated[int, typer.Option("--rows", min=1, help="Rows of sample data.")] = 10_000,
-) -> None:
-    """Generate sample data (1% invalid rows) and run `process` on it."""
-    run_demo(data_dir, rows, echo=typer.echo)
-
-
-def run_demo(data_dir: Path, rows: int, *, echo: Callable[[str], None]) -> JobSummary:
-    """The demo as a function: sample data, one job, the summary and a peek at the output."""
-    data, fin = write_sample_files(data_dir / "input", "sales", rows, 7, 0.01)
-    echo(f"sample data: {data} ({rows} rows, about 1% invalid) and {fin}")
-    with _progress(enabled=True) as progress:
-        summary = run_job(data, fin, data_dir / "output", progress=progress)
-    _print_summary(summary, as_json=False)
-    with open(summary.output, encoding="utf-8") as output:
-        echo("first output rows:")
-        for _, line in zip(range(4), output, strict=False):
-            echo("  " + line.rstrip("\n"))
-    return summary

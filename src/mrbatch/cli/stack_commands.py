@@ -130,7 +130,7 @@ def _with_sample_financials(config: StackConfig) -> StackConfig:
     """Generate the default financial data (the sample's, seed 1) into the data dir."""
     from dataclasses import replace
 
-    from mrbatch.cli.pipeline_commands import write_sample_files
+    from mrbatch.pipeline.sample import write_sample_files
 
     _, financials = write_sample_files(config.data_dir / "sample", "sample", 10_000, 1, 0.0)
     return replace(config, extra={**config.extra, "financials": str(financials)})

@@ -17,12 +17,18 @@ from __future__ import annotations
 
 import datetime
 import math
+import os
 import random
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["INPUT_COLUMNS", "SampleStats", "write_sample"]
+from mrbatch.errors import ConfigError
+
+__all__ = ["INPUT_COLUMNS", "SampleStats", "write_sample", "write_sample_files"]
 
 INPUT_COLUMNS = (
     "uuid", "Country", "Item Type", "Sales Channel", "Order Priority", "Order Date",
@@ -154,3 +160,30 @@ def _flush(data: BinaryIO, lines: list[str], financials: BinaryIO, fin_lines: li
     financials.write("".join(fin_lines).encode())
     lines.clear()
     fin_lines.clear()
+
+
+def write_sample_files(
+    out: Path, name: str, rows: int, seed: int, invalid_fraction: float
+) -> tuple[Path, Path]:
+    """Write the sample pair atomically into `out`; return the two paths."""
+    data_path, fin_path = out / f"{name}.csv", out / f"{name}_financial_data.csv"
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with _atomic(data_path) as data, _atomic(fin_path) as fin:
+            write_sample(data, fin, rows=rows, seed=seed, invalid_fraction=invalid_fraction)
+    except OSError as exc:
+        raise ConfigError(f"cannot write sample data to {out}: {exc.strerror or exc}") from exc
+    return data_path, fin_path
+
+
+@contextmanager
+def _atomic(path: Path) -> Iterator[BinaryIO]:
+    temporary = path.with_name(f".{path.name}.tmp")
+    try:
+        with temporary.open("wb") as stream:
+            yield stream
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)

@@ -1,4 +1,4 @@
-"""`mrbatch process`, `sample` and `demo` through the CLI and run_job: outputs, exit codes,
+"""`mrbatch process` and `sample` through the CLI and run_job: outputs, exit codes,
 atomicity, determinism."""
 
 from __future__ import annotations
@@ -132,14 +132,6 @@ def test_sample_financial_totals_are_consistent(tmp_path: Path) -> None:
         assert Decimal(revenue) == int(units) * Decimal(price)
         assert Decimal(total_cost) == int(units) * Decimal(cost)
         assert Decimal(profit) == Decimal(revenue) - Decimal(total_cost)
-
-
-def test_demo_runs_end_to_end(tmp_path: Path) -> None:
-    result = runner.invoke(app, ["demo", "--data-dir", str(tmp_path / "demo"), "--rows", "2000"])
-    assert result.exit_code == 0, result.output
-    assert "2000 rows read" in result.stdout
-    assert "first output rows:" in result.stdout
-    assert (tmp_path / "demo" / "output" / "sales.csv").exists()
 
 
 def test_parallel_workers_give_the_same_bytes(tmp_path: Path) -> None:
