@@ -44,6 +44,7 @@ def _register_commands() -> None:
     from mrbatch.cli import (
         demo_command,
         pipeline_commands,
+        run_local_commands,
         runbook_commands,
         stack_commands,
         workflow_commands,
@@ -55,6 +56,7 @@ def _register_commands() -> None:
         workflow_commands,
         stack_commands,
         runbook_commands,
+        run_local_commands,
     ):
         module.register(app)
 
