@@ -19,7 +19,8 @@ oldest pending age, replicated, late against the SLA, worst latency) and, per ta
 items pending and the replication lag; `read_replication_status` reads it.
 
 Errors: a round that fails is logged with its traceback, counted in the status
-(`errors`, `last_error`) and retried next round; the cursors only move past work that was
+(`errors`, `unexpected_errors` for those that are not infrastructure errors,
+`last_error`) and retried next round; the cursors only move past work that was
 done, so nothing is lost. A run of failing rounds backs off up to a few seconds.
 """
 
@@ -46,6 +47,8 @@ from mrbatch.runtime.wiring import open_region_store, open_tables
 
 __all__ = [
     "Direction",
+    "ReplicatorLoop",
+    "open_directions",
     "pause_file",
     "pause_replication",
     "read_replication_status",
@@ -139,21 +142,24 @@ class Direction:
         return moved
 
     def status(self, paused: bool) -> dict[str, Any]:
-        objects = asdict(self.objects.status())
+        """This direction's metrics; a part that cannot be read reports `{"error": ...}`
+        instead, so one broken table does not hide the rest."""
         return {
             "source": self.source,
             "destination": self.destination,
             "paused": paused,
-            "objects": {k: v for k, v in objects.items() if k not in ("source", "destination")},
-            "tables": {
-                t.table: {
-                    k: v
-                    for k, v in asdict(t.status()).items()
-                    if k not in ("table", "source", "destination")
-                }
-                for t in self.tables
-            },
+            "objects": _metrics(self.objects.status),
+            "tables": {t.table: _metrics(t.status) for t in self.tables},
         }
+
+
+def _metrics(read: Callable[[], Any]) -> dict[str, Any]:
+    """A status dataclass as a dict, without the names the surrounding record gives."""
+    try:
+        record: dict[str, Any] = asdict(read())
+    except (MrBatchError, sqlite3.Error, OSError) as exc:
+        return {"error": f"{type(exc).__name__}: {exc}"}
+    return {k: v for k, v in record.items() if k not in ("table", "source", "destination")}
 
 
 @contextmanager
@@ -196,6 +202,7 @@ class ReplicatorLoop:
     clock: Callable[[], float] = time.time
     rounds: int = 0
     errors: int = 0
+    unexpected_errors: int = 0  # the part of `errors` that were not infrastructure errors
     consecutive_errors: int = 0
     last_error: str | None = None
     _paused: dict[str, bool] = field(default_factory=dict)
@@ -227,6 +234,7 @@ class ReplicatorLoop:
             self._failed(direction, exc, "infrastructure error")
             return 0
         except Exception as exc:  # a bug: keep replicating the rest, but loudly
+            self.unexpected_errors += 1
             self._failed(direction, exc, "unexpected error")
             return 0
         self.consecutive_errors = 0
@@ -265,6 +273,7 @@ class ReplicatorLoop:
             "updated_at": now,
             "rounds": self.rounds,
             "errors": self.errors,
+            "unexpected_errors": self.unexpected_errors,
             "last_error": self.last_error,
             "directions": {d.key: d.status(paused.get(d.key, False)) for d in self.directions},
         }

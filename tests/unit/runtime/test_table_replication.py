@@ -10,6 +10,8 @@ import pytest
 from mrbatch.errors import ConfigError, MrBatchError
 from mrbatch.runtime.config import StackConfig
 from mrbatch.runtime.replicator_service import (
+    ReplicatorLoop,
+    open_directions,
     pause_file,
     pause_replication,
     read_replication_status,
@@ -20,6 +22,7 @@ from mrbatch.runtime.table_replication import (
     SqliteCursorStore,
     TableReplicator,
 )
+from mrbatch.runtime.wiring import open_region_store, open_tables
 from mrbatch.state import BATCH_STATE, ERRORS, SqliteDatabase, SqliteTable
 
 EAST, WEST = "us-east-1", "us-west-2"
@@ -259,3 +262,56 @@ def test_pause_flags_global_and_per_direction(tmp_path: Path) -> None:
 
 def test_status_is_empty_before_the_replicator_wrote_one(tmp_path: Path) -> None:
     assert read_replication_status(StackConfig(data_dir=tmp_path)) == {}
+
+
+# --- the service loop, in process --------------------------------------------------------
+
+
+def test_loop_round_replicates_and_publishes_per_direction_status(tmp_path: Path) -> None:
+    config = StackConfig(data_dir=tmp_path)
+    east_tables = open_tables(config, EAST)
+    open_region_store(config, EAST).put("input/a.csv", b"abc")
+    east_tables.batch_state.put({"file_id": "a.csv#1", "status": "INITIALIZED"})
+    with open_directions(config) as directions:
+        loop = ReplicatorLoop(config, directions)
+        pause_replication(config, True)
+        assert loop.round() == 0
+        status = read_replication_status(config)
+        east_to_west = status["directions"][f"{EAST}->{WEST}"]
+        assert east_to_west["paused"] is True
+        assert east_to_west["objects"]["operations_pending"] == 1
+        assert east_to_west["objects"]["bytes_pending"] == 3
+        assert east_to_west["tables"]["batch_state"]["items_pending"] == 1
+        assert east_to_west["tables"]["errors"]["items_pending"] == 0
+        pause_replication(config, False)
+        assert loop.round() == 2  # one object, one item
+        status = read_replication_status(config)
+    assert status["directions"][f"{EAST}->{WEST}"]["objects"]["replicated"] == 1
+    assert status["directions"][f"{EAST}->{WEST}"]["tables"]["batch_state"]["applied"] == 1
+    assert (status["rounds"], status["errors"], status["last_error"]) == (2, 0, None)
+    east_tables.close()
+
+
+def test_a_failing_direction_is_counted_and_the_other_keeps_replicating(tmp_path: Path) -> None:
+    config = StackConfig(data_dir=tmp_path)
+    with open_directions(config) as directions:
+        loop = ReplicatorLoop(config, directions)
+        west_tables = open_tables(config, WEST)
+        with west_tables.db.transaction() as conn:  # west's table vanishes under the replicator
+            conn.execute('DROP TABLE "errors"')
+        west_tables.close()
+        open_region_store(config, EAST).put("input/e.csv", b"e")
+        loop.round()
+    assert (loop.errors, loop.unexpected_errors, loop.consecutive_errors) == (1, 0, 1)
+    assert loop.last_error is not None
+    assert loop.last_error.startswith(f"infrastructure error replicating {WEST}->{EAST}: ")
+    assert "no such table" in loop.last_error
+    assert loop.backoff(0.1) == pytest.approx(0.2)
+    status = read_replication_status(config)
+    assert status["errors"] == 1
+    assert status["last_error"] == loop.last_error
+    broken = status["directions"][f"{WEST}->{EAST}"]["tables"]["errors"]
+    assert list(broken) == ["error"] and "no such table: errors" in broken["error"]
+    assert status["directions"][f"{WEST}->{EAST}"]["tables"]["batch_state"]["items_pending"] == 0
+    # east -> west still ran in the same round
+    assert open_region_store(config, WEST).head("input/e.csv").version_id
