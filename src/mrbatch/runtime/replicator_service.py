@@ -38,7 +38,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mrbatch.errors import MrBatchError
+from mrbatch.errors import ConfigError, MrBatchError
 from mrbatch.runtime.config import StackConfig
 from mrbatch.runtime.files import atomic_write_json, read_json
 from mrbatch.runtime.replication import ObjectReplicator
@@ -205,17 +205,18 @@ class ReplicatorLoop:
     unexpected_errors: int = 0  # the part of `errors` that were not infrastructure errors
     consecutive_errors: int = 0
     last_error: str | None = None
-    _paused: dict[str, bool] = field(default_factory=dict)
-    _published_at: float = float("-inf")
+    _paused: dict[str, bool] = field(default_factory=dict, init=False)
+    _published_at: float = field(default=float("-inf"), init=False)
 
     def round(self) -> int:
         """Run every unpaused direction once; publish the status when due. Returns how
         many objects and items moved (0 when every direction is paused)."""
         paused = self.paused_now()
-        moved = 0
+        moved, errors_before = 0, self.errors
         for direction in self.directions:
             if not paused[direction.key]:
                 moved += self._run(direction)
+        self.consecutive_errors = self.consecutive_errors + 1 if self.errors > errors_before else 0
         self.rounds += 1
         self._publish_if_due(paused, changed=moved > 0 or paused != self._paused)
         return moved
@@ -229,7 +230,7 @@ class ReplicatorLoop:
 
     def _run(self, direction: Direction) -> int:
         try:
-            moved = direction.run_once()
+            return direction.run_once()
         except (MrBatchError, sqlite3.Error, OSError) as exc:
             self._failed(direction, exc, "infrastructure error")
             return 0
@@ -237,13 +238,10 @@ class ReplicatorLoop:
             self.unexpected_errors += 1
             self._failed(direction, exc, "unexpected error")
             return 0
-        self.consecutive_errors = 0
-        return moved
 
     def _failed(self, direction: Direction, exc: Exception, kind: str) -> None:
         log.exception("%s replicating %s; retrying next round", kind, direction.key)
         self.errors += 1
-        self.consecutive_errors += 1
         self.last_error = f"{kind} replicating {direction.key}: {type(exc).__name__}: {exc}"
 
     def backoff(self, interval: float) -> float:
@@ -254,9 +252,12 @@ class ReplicatorLoop:
         return interval
 
     def _publish_if_due(self, paused: dict[str, bool], *, changed: bool) -> None:
-        now = self.clock()
-        if not changed and now - self._published_at < STATUS_EVERY_SECONDS:
-            return
+        if changed or self.clock() - self._published_at >= STATUS_EVERY_SECONDS:
+            self.publish_safely(paused)
+
+    def publish_safely(self, paused: dict[str, bool] | None = None) -> None:
+        """`publish`, logging and counting a failure instead of raising it: the status
+        file is a report, replication must not stop because it cannot be written."""
         try:
             self.publish(paused)
         except (MrBatchError, sqlite3.Error, OSError):
@@ -298,6 +299,8 @@ def serve(
 ) -> None:
     """Replicate objects and table items both ways until `stop` is set."""
     options = _parse(args)
+    if not options.interval > 0:
+        raise ConfigError(f"replicator --interval must be positive, got {options.interval}")
     with open_directions(config) as directions:
         loop = ReplicatorLoop(config, directions)
         loop.publish(loop.paused_now())
@@ -307,4 +310,4 @@ def serve(
         while not stop.wait(wait):
             moved = loop.round()
             wait = 0.0 if moved else loop.backoff(options.interval)
-        loop.publish()
+        loop.publish_safely()

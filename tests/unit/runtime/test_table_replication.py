@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from mrbatch.runtime.replicator_service import (
     pause_replication,
     read_replication_status,
     replication_paused,
+    serve,
 )
 from mrbatch.runtime.table_replication import (
     CursorState,
@@ -315,3 +317,10 @@ def test_a_failing_direction_is_counted_and_the_other_keeps_replicating(tmp_path
     assert status["directions"][f"{WEST}->{EAST}"]["tables"]["batch_state"]["items_pending"] == 0
     # east -> west still ran in the same round
     assert open_region_store(config, WEST).head("input/e.csv").version_id
+
+
+def test_serve_refuses_a_non_positive_interval(tmp_path: Path) -> None:
+    stop = threading.Event()
+    with pytest.raises(ConfigError, match=r"--interval must be positive, got 0\.0"):
+        serve(StackConfig(data_dir=tmp_path), ["--interval", "0"], lambda _: None, stop)
+    assert not (tmp_path / "run" / "replication.json").exists()
