@@ -70,7 +70,7 @@ def drive_file(
         return DriveOutcome("ignored", fid)
     state = routing.state()
     if state.active_region != region:
-        log.info("%s: skipped (standby; %s is active)", key, state.active_region)
+        log.info("%s: skipped (standby): %s is active", key, state.active_region)
         return DriveOutcome("skipped (standby)", fid)
     item = _claim(batch_state, fid, key, version_id, region, state.epoch, event)
     if item is None:

@@ -29,7 +29,12 @@ from mrbatch.runtime.changefeed import ChangeFeed
 from mrbatch.runtime.config import StackConfig
 from mrbatch.runtime.enrichment import build_app, read_financial_csv
 from mrbatch.runtime.gateway import GatewayServer
-from mrbatch.runtime.wiring import open_region_store, open_routing, open_tables
+from mrbatch.runtime.wiring import (
+    open_local_region,
+    open_region_store,
+    open_routing,
+    open_tables,
+)
 
 __all__ = ["MAIN_ORCHESTRATOR", "RegionLoop", "serve"]
 
@@ -146,14 +151,15 @@ def serve(
         log.info("loaded %d financial records", loaded)
     api = GatewayServer(build_app(tables.financials, region=region)).start()
     os.environ["MRBATCH_ENRICHMENT_URL"] = api.url  # inherited by the worker pool
+    ports = open_local_region(config.data_dir, region, api.url)
     # resources first: the engine resumes unfinished executions as it opens
     registry = ResourceRegistry()
-    register_region_resources(registry, enrichment_url=api.url)
+    resources = register_region_resources(registry, ports)
     engine = Engine(
         config.workflows_db(region), resources=registry, workers=options.workers, region=region
     )
     try:
-        create_state_machines(engine, enrichment_url=api.url)
+        create_state_machines(engine, enrichment_endpoint=api.url)
         loop = RegionLoop(
             region=region,
             engine=engine,
@@ -169,5 +175,6 @@ def serve(
                 log.exception("region loop tick failed; retrying")
     finally:
         engine.close()
+        resources.close()
         api.stop()
         tables.close()

@@ -81,7 +81,6 @@ class Supervisor:
             raise
 
     def _spawn(self, spec: ChildSpec) -> subprocess.Popen[bytes]:
-        log = (self.run_dir / f"{spec.name}.log").open("ab")
         cmd = [
             sys.executable,
             "-m",
@@ -94,7 +93,8 @@ class Supervisor:
             *spec.args,
         ]
         env = {**os.environ, **spec.env}
-        return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
+        with (self.run_dir / f"{spec.name}.log").open("ab") as log:  # the child keeps its copy
+            return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
 
     def _await_ready(self, spec: ChildSpec, timeout: float) -> dict[str, Any]:
         ready_file = self.run_dir / f"{spec.name}.json"
