@@ -226,10 +226,15 @@ def status(data_dir: DataDir = DEFAULT_DATA_DIR, as_json: JsonFlag = False) -> N
         return
     routing = report["routing"]
     typer.echo(f"active region: {routing['active_region']} (epoch {routing['epoch']})")
+    if not report["replication"]:
+        typer.echo("replication: no status yet (is the stack running?)")
     for direction, info in report["replication"].items():
+        objects = info.get("objects", {})
+        paused = " (PAUSED)" if info.get("paused") else ""
         typer.echo(
-            f"replication {direction}: {info.get('operations_pending', '?')} pending "
-            f"({info.get('bytes_pending', '?')} bytes), late: {info.get('late', '?')}"
+            f"replication {direction}{paused}: {objects.get('operations_pending', '?')} "
+            f"object(s) pending ({objects.get('bytes_pending', '?')} bytes), "
+            f"{objects.get('late', '?')} late against the SLA"
         )
     for region, counts in report["files"].items():
         summary = ", ".join(f"{status}: {n}" for status, n in sorted(counts.items())) or "none"

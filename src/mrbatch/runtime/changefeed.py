@@ -126,10 +126,23 @@ class ChangeFeed:
             ).fetchall()
         for seq, key in rows:
             try:
-                self.commit(seq, store.head(key))
+                info = store.head(key)
             except ObjectNotFoundError:
                 self.abandon(seq)
+                continue
+            if self._recorded(key, info.version_id):
+                self.abandon(seq)  # a retried put already recorded this version
+            else:
+                self.commit(seq, info)
         return len(rows)
+
+    def _recorded(self, key: str, version_id: str) -> bool:
+        with self._connect() as db:
+            row = db.execute(
+                "SELECT 1 FROM changes WHERE key=? AND version_id=? AND state='committed'",
+                (key, version_id),
+            ).fetchone()
+        return row is not None
 
     # --- consumers -------------------------------------------------------------------------
 

@@ -16,9 +16,9 @@ from botocore.config import Config as BotoConfig
 
 from mrbatch.errors import ConfigError, MrBatchError
 from mrbatch.runtime.config import StackConfig
-from mrbatch.runtime.files import read_json
 from mrbatch.runtime.gateway import presign_get_url
 from mrbatch.runtime.mail import read_mailbox
+from mrbatch.runtime.replicator_service import read_replication_status
 from mrbatch.runtime.supervisor import read_stack_file
 from mrbatch.runtime.wiring import load_credentials, open_routing, open_tables, read_endpoints
 
@@ -62,8 +62,7 @@ def stack_status(data_dir: Path) -> dict[str, Any]:
     """Routing state, replication metrics, files per status per region, endpoints."""
     config = _config(data_dir)
     state = open_routing(config).state()
-    replication_file = config.data_dir / "run" / "replication.json"
-    replication = read_json(replication_file) if replication_file.exists() else {}
+    replication = read_replication_status(config)
     files: dict[str, dict[str, int]] = {}
     for region in config.regions:
         tables = open_tables(config, region)
@@ -78,7 +77,7 @@ def stack_status(data_dir: Path) -> dict[str, Any]:
             "changed_at": state.changed_at,
             "reason": state.reason,
         },
-        "replication": replication.get("objects", replication),
+        "replication": replication.get("directions", {}),
         "files": files,
     }
     try:
