@@ -156,8 +156,9 @@ def test_rerun_reuses_chunks_and_a_modified_chunk_is_reprocessed(
         chunk_key = naming.chunk_key(version, "part-00002-of-00003.csv")
         lines = run.region.store.get_bytes(chunk_key).splitlines(keepends=True)
         run.region.store.put(chunk_key, b"".join(lines[:3]))  # header + two records
-        event = {**main.input, "index": 1,
-                 "chunk": {"name": "part-00002-of-00003.csv", "key": chunk_key, "firstRow": 102}}  # fmt: skip
+        name = "part-00002-of-00003.csv"
+        chunk = {"name": name, "key": chunk_key, "firstRow": 102}
+        event = {**main.input, "index": 1, "chunk": chunk}
         redo = run.engine.start_execution(machine, event, name="modified")
         record = run.engine.wait_for(redo, timeout=60)
         processed = run.region.store.get_bytes(
