@@ -149,8 +149,8 @@ def api() -> Iterator[str]:
     async def missing(request: Request) -> PlainTextResponse:
         return PlainTextResponse("no such thing", status_code=404)
 
-    app = Starlette(routes=[Route("/missing", missing), Route("/{path:path}", echo,
-                                                               methods=["GET", "POST"])])  # fmt: skip
+    routes = [Route("/missing", missing), Route("/{path:path}", echo, methods=["GET", "POST"])]
+    app = Starlette(routes=routes)
     with GatewayServer(app) as server:
         yield server.url
 
