@@ -21,6 +21,7 @@ from typing import IO, Any, BinaryIO, cast
 
 from mrbatch.errors import InputFileError, ObjectNotFoundError
 from mrbatch.handlers import naming
+from mrbatch.handlers.drill import hold_point
 from mrbatch.handlers.fencing import check_fence
 from mrbatch.handlers.region import Region, current_region
 from mrbatch.model import ErrorRecord
@@ -93,6 +94,7 @@ def split_input_file(event: dict[str, Any]) -> dict[str, Any]:
     """Cut the input into chunk objects; returns `{"chunks": [...], "rows": n}`."""
     region = current_region()
     epoch, key, version = int(event["epoch"]), event["key"], event["versionId"]
+    hold_point("split_input_file", region=region.name, key=key)
     check_fence(region, epoch)
     info, body = region.store.get(key)
     if info.version_id != version:
@@ -133,6 +135,7 @@ def process_chunk_batched(event: dict[str, Any]) -> dict[str, Any]:
     if reused is not None:
         return reused
     chunk = event["chunk"]
+    hold_point("process_chunk", region=region.name, key=event["key"], chunk=_number(chunk))
     source_etag = region.store.head(chunk["key"]).etag
     result = process_chunk(
         region.store.get_bytes(chunk["key"]),
@@ -142,6 +145,11 @@ def process_chunk_batched(event: dict[str, Any]) -> dict[str, Any]:
         file=event["key"],
     )
     return commit_chunk(region, event, result, source_etag)
+
+
+def _number(chunk: dict[str, Any]) -> int:
+    """The 1-based number of a chunk, from its name `part-00003-of-00010.csv`."""
+    return int(str(chunk["name"]).split("-")[1])
 
 
 def reused_chunk(region: Region, event: dict[str, Any]) -> dict[str, Any] | None:
@@ -211,6 +219,7 @@ def merge_all_files(event: dict[str, Any]) -> dict[str, Any]:
     the errors report. Returns `{"output", "errors", "counts"}`."""
     region = current_region()
     epoch, key, version = int(event["epoch"]), event["key"], event["versionId"]
+    hold_point("merge_all_files", region=region.name, key=key)
     names = [chunk["name"] for chunk in event["split"]["chunks"]]
     counts = dict.fromkeys(COUNT_NAMES, 0)
     with ExitStack() as stack:
@@ -254,6 +263,7 @@ def email_the_file(event: dict[str, Any]) -> dict[str, Any]:
     COMPLETED. Returns `{"sent": bool, "url": str}`."""
     region = current_region()
     epoch, key = int(event["epoch"]), event["key"]
+    hold_point("email_the_file", region=region.name, key=key)
     merged = event["merge"]
     url, expires_in = region.presign(merged["output"])
     message = OutgoingEmail(

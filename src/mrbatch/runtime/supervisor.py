@@ -12,6 +12,7 @@ commands (`status`, `submit`, `down`, ...).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -94,7 +95,11 @@ class Supervisor:
         ]
         env = {**os.environ, **spec.env}
         with (self.run_dir / f"{spec.name}.log").open("ab") as log:  # the child keeps its copy
-            return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
+            # its own process group: killing a service kills its workers too, as losing a
+            # region would
+            return subprocess.Popen(
+                cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+            )
 
     def _await_ready(self, spec: ChildSpec, timeout: float) -> dict[str, Any]:
         ready_file = self.run_dir / f"{spec.name}.json"
@@ -127,10 +132,8 @@ class Supervisor:
         return self._await_ready(spec, timeout)
 
     def kill(self, name: str) -> None:
-        """SIGKILL one child (chaos and tests): no clean-up runs in it."""
-        process = self.processes[name]
-        process.kill()
-        process.wait()
+        """SIGKILL one child and its workers (chaos and tests): no clean-up runs in them."""
+        _kill_group(self.processes[name])
 
     def stop(self, *, grace: float = 15.0) -> None:
         """Stop every child: SIGTERM, wait up to `grace` seconds, then SIGKILL."""
@@ -146,8 +149,16 @@ class Supervisor:
             try:
                 process.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+                _kill_group(process)
+            else:
+                _kill_group(process)  # workers a service left behind, if any
+
+
+def _kill_group(process: subprocess.Popen[bytes]) -> None:
+    """SIGKILL the process group led by `process` and reap the leader."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
 
 
 def write_stack_file(config: StackConfig, record: dict[str, Any]) -> None:

@@ -1,0 +1,93 @@
+"""Drill breakpoints: hold a step of the workflow at a known point, for failover drills.
+
+A failover drill has to land "during the chunk Map" or "just before the email", not
+somewhere at random. An operator (or a test) arms a breakpoint by writing
+`<data_dir>/run/hold/<step>.json`, optionally narrowed to a region, an input key and the
+chunks from a given number on. A handler that reaches an armed breakpoint announces itself
+in `<data_dir>/run/held/<step>.json` and waits until the breakpoint is removed, then goes
+on (and meets the fence if the routing control moved meanwhile).
+
+Steps: `split_input_file`, `process_chunk`, `merge_all_files`, `email_the_file`.
+Nothing is held unless a breakpoint file exists; the check is one `stat`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+__all__ = ["arm", "disarm", "held", "hold_point"]
+
+_MAX_HOLD_SECONDS = 600.0
+
+
+def _run_dir(data_dir: Path | None) -> Path | None:
+    if data_dir is None:
+        env = os.environ.get("MRBATCH_DATA_DIR")
+        return Path(env) / "run" if env else None
+    return data_dir / "run"
+
+
+def arm(data_dir: Path, step: str, **match: Any) -> None:
+    """Arm the breakpoint of `step`; `match` may give region, key, min_chunk (1-based)."""
+    target = data_dir / "run" / "hold" / f"{step}.json"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(".tmp")
+    tmp.write_text(json.dumps(match))
+    tmp.replace(target)
+
+
+def disarm(data_dir: Path, step: str) -> None:
+    """Release every handler held at `step`."""
+    (data_dir / "run" / "hold" / f"{step}.json").unlink(missing_ok=True)
+
+
+def held(data_dir: Path, step: str) -> dict[str, Any] | None:
+    """Who is held at `step` (region, key, chunk, pid), or None."""
+    path = data_dir / "run" / "held" / f"{step}.json"
+    try:
+        record: dict[str, Any] = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return record
+
+
+def _matches(rule: dict[str, Any], region: str, key: str, chunk: int | None) -> bool:
+    if rule.get("region") not in (None, region) or rule.get("key") not in (None, key):
+        return False
+    minimum = rule.get("min_chunk")
+    return minimum is None or (chunk is not None and chunk >= int(minimum))
+
+
+def hold_point(
+    step: str, *, region: str, key: str, chunk: int | None = None, data_dir: Path | None = None
+) -> bool:
+    """Wait here while the breakpoint of `step` is armed for this work; True if it waited."""
+    run = _run_dir(data_dir)
+    if run is None:
+        return False
+    flag = run / "hold" / f"{step}.json"
+    try:
+        rule = json.loads(flag.read_text())
+    except (OSError, ValueError):
+        return False
+    if not _matches(rule, region, key, chunk):
+        return False
+    marker = run / "held" / f"{step}.json"
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.write_text(
+        json.dumps({"region": region, "key": key, "chunk": chunk, "pid": os.getpid()})
+    )
+    deadline = time.monotonic() + _MAX_HOLD_SECONDS
+    parent = os.getppid()
+    try:
+        # a breakpoint is a wait on another actor by design; the parent check stops a worker
+        # orphaned by a killed region from waiting on
+        while flag.exists() and time.monotonic() < deadline and os.getppid() == parent:
+            time.sleep(0.05)
+    finally:
+        marker.unlink(missing_ok=True)
+    return True
