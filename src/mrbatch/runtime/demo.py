@@ -28,7 +28,7 @@ from mrbatch.runtime.operations import access_point_client, mail_messages
 from mrbatch.runtime.stack import start_stack
 from mrbatch.runtime.wiring import open_region_store, open_tables
 
-__all__ = ["DemoReport", "run_demo"]
+__all__ = ["DemoReport", "fresh_data_dir", "run_demo"]
 
 _URL = re.compile(r"https?://\S+")
 
@@ -47,7 +47,7 @@ class DemoReport:
     output_matches_direct_run: bool
 
 
-def _fresh_data_dir(data_dir: Path) -> None:
+def fresh_data_dir(data_dir: Path) -> None:
     """Empty `data_dir` if it is a previous demo's (or empty); refuse anything else."""
     if data_dir.exists():
         if any(data_dir.iterdir()) and not (data_dir / "config.json").exists():
@@ -84,7 +84,7 @@ def run_demo(
 ) -> DemoReport:
     """Run the demo in `data_dir` (wiped first) and return its report."""
     data_dir = data_dir.resolve()
-    _fresh_data_dir(data_dir)
+    fresh_data_dir(data_dir)
     say(f"generating {rows} sample rows (1% invalid) ...")
     sample, financials = write_sample_files(data_dir / "sample", "testfile", rows, 1, 0.01)
     config = StackConfig(data_dir=data_dir, extra={"financials": str(financials)})
