@@ -168,3 +168,11 @@ def test_parallel_branch_failure_fails_state_with_branch_error_and_is_catchable(
     assert types[:4] == ["ExecutionStarted", "ParallelStateEntered", "ParallelStateStarted",
                          "WaitStateEntered"] or "ParallelStateFailed" in types
     assert "ParallelStateFailed" in types
+
+
+def test_map_over_an_empty_array_succeeds_with_an_empty_result(engine: Engine) -> None:
+    done = run(engine, {"A": {
+        "Type": "Map", "ItemsPath": "$.items", "ResultPath": "$.out", "End": True,
+        "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}},
+    }}, {"items": []})  # fmt: skip
+    assert (done.status, done.output) == ("SUCCEEDED", {"items": [], "out": []})

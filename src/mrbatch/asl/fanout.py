@@ -51,6 +51,8 @@ async def run_parallel(
 
 
 async def _all_or_first_failure(tasks: Sequence[asyncio.Future[JsonValue]]) -> list[JsonValue]:
+    if not tasks:  # a Map over an empty array, or a Parallel without branches
+        return []
     try:
         await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
     finally:
@@ -59,9 +61,10 @@ async def _all_or_first_failure(tasks: Sequence[asyncio.Future[JsonValue]]) -> l
             t.cancel()
         if pending:
             await asyncio.wait(pending)
-    for t in tasks:
-        if not t.cancelled() and t.exception() is not None:
-            raise t.exception()  # type: ignore[misc]
+    # retrieve every failure (not only the first), so asyncio reports none as unretrieved
+    failures = [t.exception() for t in tasks if not t.cancelled() and t.exception() is not None]
+    if failures:
+        raise failures[0]  # type: ignore[misc]
     return [t.result() for t in tasks]
 
 

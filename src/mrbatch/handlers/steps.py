@@ -113,12 +113,6 @@ def split_input_file(event: dict[str, Any]) -> dict[str, Any]:
             chunk_key = naming.chunk_key(version, name)
             _put_if_changed(region, chunk_key, chunk.data, {})
             chunks.append({"name": name, "key": chunk_key, "firstRow": chunk.first_row})
-        if not chunks:
-            # A header-only file still gets one (empty) chunk: the Map then has an item, and
-            # the output is the header written by the same code as any other chunk.
-            name = chunk_name(1, 1)
-            _put_if_changed(region, naming.chunk_key(version, name), header.raw, {})
-            chunks.append({"name": name, "key": naming.chunk_key(version, name), "firstRow": 2})
     _fenced_update(region, event, {"status": "RUNNING", "chunks_total": len(chunks)})
     region.metrics.count("FilesSplit", region=region.name)
     return {"chunks": chunks, "rows": records}
