@@ -20,6 +20,7 @@ import typer
 
 from mrbatch.errors import ConfigError, MrBatchError
 from mrbatch.runtime.config import StackConfig
+from mrbatch.runtime.health import HealthMonitor
 from mrbatch.runtime.operations import (
     file_rows,
     mail_messages,
@@ -27,8 +28,10 @@ from mrbatch.runtime.operations import (
     stack_status,
     submit_files,
 )
+from mrbatch.runtime.runbook import run_runbook
 from mrbatch.runtime.stack import start_stack
-from mrbatch.runtime.supervisor import dumps, read_stack_file, wait_until
+from mrbatch.runtime.supervisor import Supervisor, dumps, read_stack_file, wait_until
+from mrbatch.runtime.wiring import open_routing
 
 DEFAULT_DATA_DIR = Path(".mrbatch")
 
@@ -99,6 +102,13 @@ def up(
     ] = None,
     gateway_port: Annotated[int | None, typer.Option(help="Access point port.")] = None,
     smtp_port: Annotated[int | None, typer.Option(help="Mail sink port.")] = None,
+    auto_failover: Annotated[
+        bool,
+        typer.Option(help="Fail over by itself when the active region fails its health checks."),
+    ] = False,
+    failure_threshold: Annotated[
+        int, typer.Option(min=1, help="Consecutive failed checks (1/s) before auto-failover.")
+    ] = 3,
 ) -> None:
     """Start the local two-region stack: both regions, replicator, access point, mail sink.
 
@@ -120,10 +130,12 @@ def up(
     config = _config_for_up(data_dir, overrides)
     if "financials" not in config.extra:
         config = _with_sample_financials(config)
+    monitor = HealthMonitor(config, threshold=failure_threshold) if auto_failover else None
     if detach:
-        _up_detached(config)
+        extra = ["--auto-failover", "--failure-threshold", str(failure_threshold)]
+        _up_detached(config, extra if auto_failover else [])
         return
-    _up_foreground(config)
+    _up_foreground(config, monitor)
 
 
 def _with_sample_financials(config: StackConfig) -> StackConfig:
@@ -136,7 +148,7 @@ def _with_sample_financials(config: StackConfig) -> StackConfig:
     return replace(config, extra={**config.extra, "financials": str(financials)})
 
 
-def _up_foreground(config: StackConfig) -> None:
+def _up_foreground(config: StackConfig, monitor: HealthMonitor | None) -> None:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -146,12 +158,9 @@ def _up_foreground(config: StackConfig) -> None:
         _print_endpoints(record)
         typer.echo("stack is up; Ctrl-C or `mrbatch down` stops it")
         while not stop.wait(1.0):
-            dead = supervisor.dead_children()
-            if dead:
-                typer.echo(f"warning: process(es) exited: {', '.join(dead)}", err=True)
-                for name in dead:
-                    typer.echo(f"restarting {name}", err=True)
-                    supervisor.restart(name)
+            if monitor is not None:
+                _watch_health(config, monitor)
+            _restart_dead(config, supervisor, leave_active_down=monitor is not None)
     finally:
         typer.echo("stopping the stack ...")
         supervisor.stop()
@@ -159,18 +168,44 @@ def _up_foreground(config: StackConfig) -> None:
         typer.echo("stopped")
 
 
-def _up_detached(config: StackConfig) -> None:
+def _watch_health(config: StackConfig, monitor: HealthMonitor) -> None:
+    failing = monitor.observe()
+    if failing is None:
+        return
+    reason = f"auto-failover: {failing.region} failed {monitor.threshold} health checks: " + (
+        "; ".join(failing.failures)
+    )
+    typer.echo(reason, err=True)
+    try:
+        run_runbook(config, kind="failover", target=None, reason=reason, say=typer.echo)
+    except MrBatchError as exc:
+        typer.echo(f"auto-failover failed: {exc}", err=True)
+
+
+def _restart_dead(config: StackConfig, supervisor: Supervisor, *, leave_active_down: bool) -> None:
+    """Restart exited services; with auto-failover on, a dead active region is left for the
+    health monitor to fail over from (it restarts as the standby afterwards)."""
+    active = open_routing(config).state().active_region if leave_active_down else None
+    for name in supervisor.dead_children():
+        if name == active:
+            continue
+        typer.echo(f"warning: {name} exited; restarting it", err=True)
+        supervisor.restart(name)
+
+
+def _up_detached(config: StackConfig, extra_args: list[str]) -> None:
     config.data_dir.mkdir(parents=True, exist_ok=True)
     config.save()
-    log = (config.data_dir / "supervisor.log").open("ab")
     config.stack_file.unlink(missing_ok=True)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "mrbatch.cli.app", "up", "--data-dir", str(config.data_dir)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    command = [sys.executable, "-m", "mrbatch.cli.app", "up", "--data-dir", str(config.data_dir)]
+    with (config.data_dir / "supervisor.log").open("ab") as log:  # the child keeps its copy
+        process = subprocess.Popen(
+            [*command, *extra_args],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
 
     def started() -> bool:
         if process.poll() is not None:
