@@ -11,6 +11,11 @@ trigger takes the file over under the new epoch — but better:
 - a file whose input has not replicated yet is reported missing and needs nothing more:
   when its replica lands, replication's own event drives it (the trigger takes over any
   file an older epoch left unfinished);
+- an input no region ever recorded is re-driven too: while the active region is down, the
+  access point stores uploads in the standby, whose trigger skips them (it is not active),
+  so no batch-state item exists for them; every input version in the new region's bucket
+  without an item in either table is re-announced (`unrecorded`). This lists `input/`
+  once per reconciliation: cheap locally; on AWS, an S3 Inventory would bound it;
 - re-driving is idempotent: the execution name is derived from the file version and the
   epoch, so reconciling twice, or the original event arriving again, starts nothing new;
 - the new run reuses every chunk output that already replicated (see the handlers).
@@ -21,6 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from mrbatch.errors import ObjectNotFoundError
+from mrbatch.handlers import naming
 from mrbatch.handlers.trigger import FINISHED, FileStatus
 from mrbatch.ports import Metrics, Table
 from mrbatch.runtime.recorded_store import RecordedObjectStore
@@ -35,6 +41,7 @@ class ReconcileResult:
     region: str
     redriven: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
+    unrecorded: list[str] = field(default_factory=list)  # also in `redriven`
     already_present: int = 0
 
 
@@ -60,8 +67,10 @@ def reconcile(
     tables: list[Table],
     metrics: Metrics,
 ) -> ReconcileResult:
-    """Re-announce each unfinished file whose input version is in `region`'s bucket."""
+    """Re-announce each unfinished file whose input version is in `region`'s bucket, and
+    each input version there that no table has a record of."""
     result = ReconcileResult(region)
+    _redrive_unrecorded(store, tables, result)
     for file_id, item in unfinished_files(tables).items():
         key, version = str(item["key"]), str(item["version_id"])
         try:
@@ -76,3 +85,15 @@ def reconcile(
         result.redriven.append(file_id)
     metrics.count("ReconciledFiles", len(result.redriven), region=region)
     return result
+
+
+def _redrive_unrecorded(
+    store: RecordedObjectStore, tables: list[Table], result: ReconcileResult
+) -> None:
+    """Re-announce every input version in `store` that no table has an item for."""
+    for info in store.list(naming.INPUT_PREFIX):
+        file_id = naming.file_id(info.key, info.version_id)
+        if all(table.get({"file_id": file_id}) is None for table in tables):
+            store.feed.commit(store.feed.begin(info.key), info)
+            result.unrecorded.append(file_id)
+            result.redriven.append(file_id)
