@@ -52,7 +52,7 @@ def test_region_killed_mid_processing_then_failover_loses_nothing(
     assert stack.upload("input/after.csv", data) == WEST
     after = stack.file_id("input/after.csv", WEST)
 
-    expected = stack.expected_output(tmp_path, data, "crash.csv")
+    expected = stack.expected_output(tmp_path, data, "crash.csv")  # the same for all three
     files = {
         "input/crash.csv": crashed,
         "input/while-down.csv": while_down,
