@@ -75,37 +75,72 @@ class CsvFinancialSource:
     grow with the size of the financial file (a hash join would rebuild a table per chunk).
     """
 
-    def __init__(self, frame: pl.DataFrame) -> None:
-        self._frame = frame.sort("uuid")
+    def __init__(self, frame: pl.DataFrame, *, is_sorted: bool = False) -> None:
+        self._frame = frame if is_sorted else frame.sort("uuid")
         self._keys = self._frame.get_column("uuid")
 
     @classmethod
     def from_path(cls, path: str | Path) -> CsvFinancialSource:
         """Load the CSV at `path`; raises InputFileError naming it if it cannot be used."""
         try:
-            data = Path(path).read_bytes()
+            empty = Path(path).stat().st_size == 0
         except OSError as exc:
             raise InputFileError(str(path), f"cannot be read: {exc.strerror or exc}") from exc
-        return cls.from_bytes(data, file=str(path))
+        if empty:
+            raise InputFileError(str(path), "the file is empty (0 bytes)")
+        # Parsed from the path, not from bytes read first: one copy of the file less.
+        return cls._parse(Path(path), file=str(path))
 
     @classmethod
     def from_bytes(cls, data: bytes, *, file: str) -> CsvFinancialSource:
         """Parse financial CSV bytes; raises InputFileError naming `file` on a bad file."""
         if not data:
             raise InputFileError(file, "the file is empty (0 bytes)")
+        return cls._parse(io.BytesIO(data), file=file)
+
+    @classmethod
+    def _parse(cls, source: Path | io.BytesIO, *, file: str) -> CsvFinancialSource:
         try:
-            frame = pl.read_csv(io.BytesIO(data), infer_schema=False, raise_if_empty=True)
+            frame = pl.read_csv(source, infer_schema=False, raise_if_empty=True)
+        except OSError as exc:
+            raise InputFileError(file, f"cannot be read: {exc.strerror or exc}") from exc
         except (pl.exceptions.PolarsError, UnicodeDecodeError) as exc:
             first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise InputFileError(file, f"not a readable financial CSV ({first})") from exc
         if tuple(frame.columns) != FINANCIAL_COLUMNS:
             expected = ",".join(FINANCIAL_COLUMNS)
             raise InputFileError(file, f"the header must be {expected}")
-        duplicated = frame.filter(pl.col("uuid").is_duplicated()).get_column("uuid")
-        if len(duplicated):
+        raw, frame = frame, frame.with_columns(pl.all().fill_null(""))
+        frame = frame.rename(dict(zip(FINANCIAL_COLUMNS[1:], ENRICHED_COLUMNS, strict=True)))
+        # Duplicates are adjacent once sorted: a cheap check; the file order is only needed
+        # to name the first duplicated uuid, on the rare failing file.
+        ordered = frame.sort("uuid")
+        keys = ordered.get_column("uuid")
+        if len(keys) > 1 and (keys.slice(1) == keys.slice(0, len(keys) - 1)).any():
+            duplicated = raw.filter(pl.col("uuid").is_duplicated()).get_column("uuid")
             raise InputFileError(file, f"uuid {duplicated[0]} appears more than once")
-        frame = frame.with_columns(pl.all().fill_null(""))
-        return cls(frame.rename(dict(zip(FINANCIAL_COLUMNS[1:], ENRICHED_COLUMNS, strict=True))))
+        return cls(ordered, is_sorted=True)
+
+    def save(self, path: str | Path) -> None:
+        """Write the sorted table as an Arrow IPC file that `load` maps back cheaply.
+
+        `mrbatch process` writes it once per job so that its worker processes need neither
+        parse the CSV nor sort it again.
+        """
+        self._frame.write_ipc(path)
+
+    @classmethod
+    def load(cls, path: str | Path) -> CsvFinancialSource:
+        """Open a table written by `save` (already checked and sorted)."""
+        return cls(pl.read_ipc(path), is_sorted=True)
+
+    @property
+    def needs_quoting(self) -> bool:
+        """Whether some value holds a comma, quote or line break (so is quoted in a CSV)."""
+        special = pl.any_horizontal(
+            pl.col(name).str.contains(r'[,"\r\n]') for name in ENRICHED_COLUMNS
+        )
+        return bool(self._frame.select(special.any()).item())
 
     def __len__(self) -> int:
         return self._frame.height

@@ -1,11 +1,19 @@
-"""The local job behind `mrbatch process`: split into chunk files, process them on a pool of
+"""The local job behind `mrbatch process`: plan the input, process its batches on a pool of
 worker processes, merge, and write the output and the errors report atomically.
 
 This is the one module of the pipeline that touches the file system and processes; the
 workflow handlers of the two-region runtime call the pure functions (`split`,
 `process_chunk`, `merge`) themselves, against an object store.
 
-Files: chunks live in a private work directory inside the output directory; the output and
+How it runs (see docs/performance.md for the measurements behind each choice):
+- one pass over the input finds the records and cuts them into batches of whole chunks by
+  byte offset (`plan`); workers read their batch straight from the input file;
+- one worker loads the financial CSV once, checks it and sorts it into an Arrow IPC file in
+  the work directory; every worker then maps that file instead of parsing the CSV again;
+- each worker turns a batch into one output part and one errors part (`process_batch`),
+  and the parent concatenates the parts in order under one header.
+
+Files: parts live in a private work directory inside the output directory; the output and
 the errors report are written to temporary names there and renamed into place only when
 the whole file succeeded, so a failed file leaves nothing behind.
 
@@ -17,36 +25,34 @@ Example:
 
 from __future__ import annotations
 
-import multiprocessing
+import io
 import os
 import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from mrbatch.errors import ConfigError, InputFileError
 from mrbatch.pipeline.enrich import CsvFinancialSource
-from mrbatch.pipeline.merge import ERRORS_HEADER, errors_csv, merge
-from mrbatch.pipeline.process import output_header, process_chunks
+from mrbatch.pipeline.merge import ERRORS_HEADER, errors_csv
+from mrbatch.pipeline.parse import fast_path_applies
+from mrbatch.pipeline.plan import Batch, Plan, plan_batches
+from mrbatch.pipeline.pool import WorkerPool
+from mrbatch.pipeline.process import output_header, process_batch
 from mrbatch.pipeline.rules import Rules, load_rules
-from mrbatch.pipeline.split import (
-    DEFAULT_CHUNK_SIZE,
-    chunk_count,
-    chunk_name,
-    count_records,
-    read_header,
-    split,
-)
+from mrbatch.pipeline.split import DEFAULT_CHUNK_SIZE, chunk_count, read_header, split
 
 __all__ = ["JobOptions", "JobSummary", "Progress", "run_job"]
 
-# Rows a worker gets per call: enough to spread the fixed cost of each vectorised step.
-_ROWS_PER_TASK = 20_000
+# Records a worker gets per call, at least: enough to spread the fixed cost of each
+# vectorised step and of each part file; small enough to keep a worker's memory bounded.
+_ROWS_PER_TASK = 50_000
+# Tasks queued per worker, so a worker never waits for the parent between two tasks.
+_QUEUED_PER_WORKER = 2
 
 # Called after each batch of chunks with (chunks done, chunks in total, rows read so far).
 Progress = Callable[[int, int, int], None]
@@ -87,26 +93,23 @@ class JobSummary:
 
 
 @dataclass(frozen=True)
-class _ChunkFiles:
-    chunk: Path
-    output: Path
-    errors: Path
-    first_row: int
-
-
-@dataclass(frozen=True)
 class _Task:
-    """A batch of chunk files for one worker call (see `process_chunks`)."""
+    """One batch for a worker: where its records are, where its parts go."""
 
-    chunks: list[_ChunkFiles]
     file: str
-    financials: str
+    batch: Batch
+    header: bytes
+    chunk_size: int
+    index: str
     schema: str | None
     delimiter: str
+    output: str
+    errors: str
 
 
 @dataclass(frozen=True)
 class _Counts:
+    chunks: int
     read: int
     written: int
     invalid: int
@@ -127,24 +130,25 @@ def run_job(
     used as a whole, ConfigError for bad options; in both cases nothing is written.
     """
     started = time.perf_counter()
-    source, out = Path(input_path), Path(out_dir)
+    source, out, financials = Path(input_path), Path(out_dir), Path(financials_path)
     _check_options(options, source, out)
     rules = load_rules(options.schema)
-    total = chunk_count(_check_input(source, rules, options.delimiter), options.chunk_size)
-    _check_financials_header(Path(financials_path))
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ConfigError(f"cannot create the output directory {out}: {exc.strerror}") from exc
-    target = out / f"{source.stem}.csv"
-    errors_target = out / f"{source.stem}.errors.csv"
-    with _work_dir(out, source.stem) as work:
-        counts = _run_chunks(source, Path(financials_path), work, total, options, progress)
-        with source.open("rb") as stream:
-            columns = read_header(stream, file=str(source), delimiter=options.delimiter).columns
-        header = output_header(columns)
-        _merge_into(sorted((work / "out").iterdir()), target, work, header)
-        _merge_into(sorted((work / "err").iterdir()), errors_target, work, ERRORS_HEADER)
+    workers = options.workers or os.cpu_count() or 1
+    # Started first: the interpreters start up while this process reads the input.
+    with _pool(workers) as pool:
+        plan = _check_input(source, rules, options)
+        _check_financials_header(financials)
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"cannot create the output directory {out}: {exc.strerror}") from exc
+        target = out / f"{source.stem}.csv"
+        errors_target = out / f"{source.stem}.errors.csv"
+        total = chunk_count(plan.records, options.chunk_size)
+        with _work_dir(out, source.stem) as work:
+            counts = _run_batches(pool, source, financials, work, plan, options, progress)
+            _concat_into(work / "out", target, work, output_header(plan.header.columns))
+            _concat_into(work / "err", errors_target, work, ERRORS_HEADER)
     return JobSummary(
         input=str(source),
         output=str(target),
@@ -169,14 +173,16 @@ def _check_options(options: JobOptions, source: Path, out: Path) -> None:
         raise ConfigError(f"the output would overwrite the input {source}")
 
 
-def _check_input(source: Path, rules: Rules, delimiter: str) -> int:
-    """Refuse a bad input file before anything is written; return its record count."""
+def _check_input(source: Path, rules: Rules, options: JobOptions) -> Plan:
+    """Refuse a bad input file before anything is written; return its plan."""
+    per_task = max(1, _ROWS_PER_TASK // options.chunk_size) * options.chunk_size
     try:
         with source.open("rb") as stream:
-            header = read_header(stream, file=str(source), delimiter=delimiter)
+            header = read_header(stream, file=str(source), delimiter=options.delimiter)
             rules.check_header(header.columns, file=str(source))
             stream.seek(0)
-            return count_records(stream, file=str(source))
+            return plan_batches(stream, records_per_batch=per_task, file=str(source),
+                                delimiter=options.delimiter)  # fmt: skip
     except OSError as exc:
         raise InputFileError(str(source), f"cannot be read: {exc.strerror or exc}") from exc
 
@@ -193,134 +199,158 @@ def _check_financials_header(path: Path) -> None:
 def _work_dir(out: Path, stem: str) -> Iterator[Path]:
     work = Path(tempfile.mkdtemp(prefix=f".{stem}.work-", dir=out))
     try:
-        for sub in ("in", "out", "err"):
+        for sub in ("out", "err"):
             (work / sub).mkdir()
         yield work
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _run_chunks(
+class _Pool(Protocol):
+    """What the job needs of a pool (WorkerPool, or _InlinePool for one worker)."""
+
+    @property
+    def pending(self) -> int: ...
+
+    def submit(self, function: Callable[[Any], Any], argument: Any) -> int: ...
+
+    def next_result(self) -> tuple[int, Any]: ...
+
+
+def _run_batches(
+    pool: _Pool,
     source: Path,
     financials: Path,
     work: Path,
-    total: int,
+    plan: Plan,
     options: JobOptions,
     progress: Progress | None,
 ) -> list[_Counts]:
-    """Split `source` into chunk files and process them in batches on the pool."""
-    workers = options.workers or os.cpu_count() or 1
+    """Build the shared financial index, then process every batch of `plan` on `pool`."""
+    index = work / "financials.arrow"
+    pool.submit(_build_index, (str(financials), str(index)))
+    pool.next_result()
+    total = chunk_count(plan.records, options.chunk_size)
     schema = None if options.schema is None else str(options.schema)
-    per_task = max(1, _ROWS_PER_TASK // options.chunk_size)
+    width = len(str(len(plan.batches)))
+    tasks = [_task(n, batch, width, source, plan, index, schema, work, options)
+             for n, batch in enumerate(plan.batches)]  # fmt: skip
     results: list[_Counts] = []
-    with source.open("rb") as stream, _executor(workers) as pool:
-        pending: set[Future[list[_Counts]]] = set()
-        batch: list[_ChunkFiles] = []
-        for chunk in split(stream, chunk_size=options.chunk_size, file=str(source)):
-            name = chunk_name(chunk.index, total)
-            (work / "in" / name).write_bytes(chunk.data)
-            batch.append(_ChunkFiles(work / "in" / name, work / "out" / name,
-                                     work / "err" / name, chunk.first_row))  # fmt: skip
-            if len(batch) == per_task or chunk.index == total:
-                task = _Task(batch, str(source), str(financials), schema, options.delimiter)
-                pending.add(pool.submit(_run_task, task))
-                batch = []
-            while len(pending) >= 2 * workers:
-                pending = _collect(pending, results, total, progress)
-        while pending:
-            pending = _collect(pending, results, total, progress)
+    queue_limit = _QUEUED_PER_WORKER * max(1, options.workers or os.cpu_count() or 1)
+    for task in tasks:
+        pool.submit(_run_task, task)
+        while pool.pending >= queue_limit:
+            _collect(pool, results, total, progress)
+    while pool.pending:
+        _collect(pool, results, total, progress)
     return results
 
 
-def _collect(
-    pending: set[Future[list[_Counts]]],
-    results: list[_Counts],
-    total: int,
-    progress: Progress | None,
-) -> set[Future[list[_Counts]]]:
-    done, rest = wait(pending, return_when=FIRST_COMPLETED)
-    for future in done:
-        results.extend(future.result())
-        if progress is not None:
-            progress(len(results), total, sum(c.read for c in results))
-    return rest
+def _task(
+    n: int,
+    batch: Batch,
+    width: int,
+    source: Path,
+    plan: Plan,
+    index: Path,
+    schema: str | None,
+    work: Path,
+    options: JobOptions,
+) -> _Task:
+    name = f"{n:0{width}d}.csv"
+    return _Task(str(source), batch, plan.header.raw, options.chunk_size, str(index), schema,
+                 options.delimiter, str(work / "out" / name), str(work / "err" / name))  # fmt: skip
 
 
-class _InlineExecutor(Executor):
-    """Runs tasks in this process as they are submitted (for --workers 1 and tests)."""
+def _collect(pool: _Pool, results: list[_Counts], total: int, progress: Progress | None) -> None:
+    _, counts = pool.next_result()
+    results.append(counts)
+    if progress is not None:
+        progress(sum(c.chunks for c in results), total, sum(c.read for c in results))
 
-    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
-        future: Future[Any] = Future()
-        try:
-            future.set_result(fn(*args, **kwargs))
-        except BaseException as exc:
-            future.set_exception(exc)
-        return future
+
+class _InlinePool:
+    """Runs tasks in this process, one at a time, when they are collected (--workers 1)."""
+
+    def __init__(self) -> None:
+        self._queue: list[tuple[int, Callable[[Any], Any], Any]] = []
+        self._next = 0
+
+    @property
+    def pending(self) -> int:
+        return len(self._queue)
+
+    def submit(self, function: Callable[[Any], Any], argument: Any) -> int:
+        self._queue.append((self._next, function, argument))
+        self._next += 1
+        return self._next - 1
+
+    def next_result(self) -> tuple[int, Any]:
+        number, function, argument = self._queue.pop(0)
+        return number, function(argument)
 
 
 @contextmanager
-def _executor(workers: int) -> Iterator[Executor]:
+def _pool(workers: int) -> Iterator[_Pool]:
     if workers == 1:
-        yield _InlineExecutor()
+        yield _InlinePool()
         return
-    # spawn, not fork: polars' thread pool does not survive a fork.
-    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
-    try:
+    with WorkerPool(workers) as pool:
         yield pool
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
 
 
-# Per-process caches for worker processes: loading the financial data once per worker, not
-# once per chunk. Keyed by path, size and modification time, so a changed file is reloaded.
-_SOURCES: dict[tuple[str, int, int], CsvFinancialSource] = {}
+# Per-process caches for worker processes: the financial index is opened once per job (its
+# path is unique to the job's work directory), the rules once per schema.
+_SOURCES: dict[str, CsvFinancialSource] = {}
 _RULES: dict[str | None, Rules] = {}
 
 
-def _financial_source(path: str) -> CsvFinancialSource:
-    try:
-        stat = os.stat(path)
-    except OSError as exc:
-        raise InputFileError(path, f"cannot be read: {exc.strerror or exc}") from exc
-    key = (path, stat.st_size, stat.st_mtime_ns)
-    if key not in _SOURCES:
+def _build_index(paths: tuple[str, str]) -> None:
+    """Load, check and sort the financial CSV once; save it where the other workers map it."""
+    financials, index = paths
+    source = CsvFinancialSource.from_path(financials)
+    source.save(index)
+    _SOURCES.clear()
+    _SOURCES[index] = source
+
+
+def _source(index: str) -> CsvFinancialSource:
+    if index not in _SOURCES:
         _SOURCES.clear()
-        _SOURCES[key] = CsvFinancialSource.from_path(path)
-    return _SOURCES[key]
+        _SOURCES[index] = CsvFinancialSource.load(index)
+    return _SOURCES[index]
 
 
-def _run_task(task: _Task) -> list[_Counts]:
-    """Process a batch of chunk files into their output and errors files (in a worker)."""
-    source = _financial_source(task.financials)
+def _run_task(task: _Task) -> _Counts:
+    """Process one batch into its output part and its errors part (in a worker)."""
     if task.schema not in _RULES:
         _RULES[task.schema] = load_rules(task.schema)
-    results = process_chunks(
-        [(files.chunk.read_bytes(), files.first_row) for files in task.chunks],
-        rules=_RULES[task.schema],
-        financials=source,
-        file=task.file,
-        delimiter=task.delimiter,
-    )
-    counts = []
-    for files, result in zip(task.chunks, results, strict=True):
-        files.output.write_bytes(result.output)
-        files.errors.write_bytes(errors_csv(result.errors))
-        files.chunk.unlink()
-        counts.append(_Counts(result.rows_read, result.rows_written, result.rows_invalid,
-                              result.rows_not_enriched))  # fmt: skip
-    return counts
+    batch = task.batch
+    with open(task.file, "rb") as stream:
+        stream.seek(batch.start)
+        data = task.header + stream.read(batch.end - batch.start)
+    chunks = [(data, batch.first_row)]
+    if not fast_path_applies(data):
+        # Chunk by chunk, so one chunk that needs the careful path does not slow the others.
+        offset = batch.first_row - 2
+        pieces = split(io.BytesIO(data), chunk_size=task.chunk_size, file=task.file)
+        chunks = [(piece.data, piece.first_row + offset) for piece in pieces]
+    result = process_batch(chunks, rules=_RULES[task.schema], financials=_source(task.index),
+                           file=task.file, delimiter=task.delimiter)  # fmt: skip
+    Path(task.output).write_bytes(result.body)
+    Path(task.errors).write_bytes(errors_csv(result.errors, header=False))
+    return _Counts(chunk_count(batch.records, task.chunk_size), result.rows_read,
+                   result.rows_written, result.rows_invalid, result.rows_not_enriched)  # fmt: skip
 
 
-def _merge_into(parts: list[Path], target: Path, work: Path, header: bytes) -> None:
-    """Merge `parts` into a temporary file in `work`, then move it onto `target`."""
+def _concat_into(parts_dir: Path, target: Path, work: Path, header: bytes) -> None:
+    """Write `header` and the parts in `parts_dir` (in name order) to `target`, atomically."""
     temporary = work / f"{target.name}.tmp"
     with temporary.open("wb") as out:
-        streams = [part.open("rb") for part in parts]
-        try:
-            merge(streams, out, header=header)
-        finally:
-            for stream in streams:
-                stream.close()
+        out.write(header)
+        for part in sorted(parts_dir.iterdir()):
+            with part.open("rb") as stream:
+                shutil.copyfileobj(stream, out, 1 << 20)
         out.flush()
         os.fsync(out.fileno())
     os.replace(temporary, target)

@@ -30,7 +30,15 @@ from mrbatch.pipeline.records import (
 )
 from mrbatch.pipeline.split import BOM, parse_header
 
-__all__ = ["CHUNK", "MAX_FIELD_BYTES", "RAW", "ROW", "ParsedChunks", "parse_chunks"]
+__all__ = [
+    "CHUNK",
+    "MAX_FIELD_BYTES",
+    "RAW",
+    "ROW",
+    "ParsedChunks",
+    "fast_path_applies",
+    "parse_chunks",
+]
 
 MAX_FIELD_BYTES = 1024 * 1024
 ROW = "__row"
@@ -74,8 +82,10 @@ def parse_chunks(
     records: list[int] = []
     for position, (data, first_row) in enumerate(chunks):
         data = data.removeprefix(BOM)
-        if _fast_path_applies(data):
-            header, count = fast.add(data.decode("utf-8"), first_row, position)
+        text = _fast_text(data)
+        added = None if text is None else fast.add(text, first_row, position)
+        if added is not None:
+            header, count = added
             chunk_columns = parse_header(header.encode(), file=file, delimiter=delimiter).columns
         else:
             careful = _parse_careful(data, first_row, file, delimiter, position)
@@ -94,16 +104,21 @@ def parse_chunks(
     return ParsedChunks(columns, frame, errors, records)
 
 
-def _fast_path_applies(data: bytes) -> bool:
-    if b'"' in data or len(data) > MAX_FIELD_BYTES:
-        return False
+def fast_path_applies(data: bytes) -> bool:
+    """Whether a chunk may take the fast path (quote-free UTF-8 with regular line ends)."""
+    return _fast_text(data) is not None
+
+
+def _fast_text(data: bytes) -> str | None:
+    """The chunk as text if the fast path may take it (see `_FastLines.add` for the rest)."""
+    if b'"' in data:
+        return None
     if b"\r" in data and data.count(b"\r") != data.count(b"\r\n"):
-        return False
+        return None
     try:
-        data.decode("utf-8")
+        return data.decode("utf-8")
     except UnicodeDecodeError:
-        return False
-    return True
+        return None
 
 
 class _FastLines:
@@ -114,11 +129,21 @@ class _FastLines:
         self.rows: list[int] = []
         self.chunks: list[int] = []
 
-    def add(self, text: str, first_row: int, position: int) -> tuple[str, int]:
-        """Take one chunk's text; return its header line and its count of non-blank records."""
+    def add(self, text: str, first_row: int, position: int) -> tuple[str, int] | None:
+        """Take one chunk's text; return its header line and its count of non-blank records.
+
+        Returns None, taking nothing, when a line might hold a field over MAX_FIELD_BYTES:
+        the careful path gives that field its row error.
+        """
         if "\r" in text:
             text = text.replace("\r\n", "\n")
         lines = text.split("\n")
+        if len(text) * 4 > MAX_FIELD_BYTES and any(
+            len(line.encode("utf-8")) > MAX_FIELD_BYTES
+            for line in lines
+            if len(line) * 4 > MAX_FIELD_BYTES
+        ):
+            return None
         body = lines[1:]
         if body and body[-1] == "":
             body.pop()

@@ -29,7 +29,15 @@ from mrbatch.pipeline.enrich import ENRICHED_COLUMNS, FinancialSource, FrameFina
 from mrbatch.pipeline.parse import CHUNK, RAW, ROW, ParsedChunks, parse_chunks
 from mrbatch.pipeline.rules import Rules
 
-__all__ = ["ChunkResult", "output_header", "process_chunk", "process_chunks", "write_csv"]
+__all__ = [
+    "BatchResult",
+    "ChunkResult",
+    "output_header",
+    "process_batch",
+    "process_chunk",
+    "process_chunks",
+    "write_csv",
+]
 
 _FAIL = "__fail"
 
@@ -83,12 +91,9 @@ def process_chunks(
     Each result is exactly what `process_chunk` gives for that chunk alone; processing them
     together only spreads the fixed cost of each vectorised step over more rows.
     """
-    parsed = parse_chunks(chunks, file=file, delimiter=delimiter)
-    rules.check_header(parsed.columns, file=file)
-    if key_column not in parsed.columns:
-        raise InputFileError(file, f"the header lacks the key column {key_column}")
-    valid, invalid = _validate(parsed, rules, file)
-    enriched, missing = _enrich(valid, financials, file, key_column)
+    parsed, enriched, invalid, missing = _run(
+        chunks, rules, financials, file, delimiter, key_column
+    )
     out_columns = [*parsed.columns, *ENRICHED_COLUMNS]
     outputs = {
         int(key[0]): part.select(out_columns)
@@ -115,6 +120,78 @@ def process_chunks(
     return results
 
 
+@dataclass(frozen=True)
+class BatchResult:
+    """Consecutive chunks of a file processed as one (see `process_batch`)."""
+
+    body: bytes
+    errors: tuple[ErrorRecord, ...]
+    rows_read: int
+    rows_written: int
+    rows_invalid: int
+    rows_not_enriched: int
+
+
+def process_batch(
+    chunks: Sequence[tuple[bytes, int]],
+    *,
+    rules: Rules,
+    financials: FinancialSource,
+    file: str = "input",
+    delimiter: str = ",",
+    key_column: str = "uuid",
+) -> BatchResult:
+    """`process_chunks` for consecutive chunks, merged: what `merge` would make of them.
+
+    `body` is the output records of all the chunks without a header, `errors` all their
+    error records in row order, counts summed. `mrbatch process` uses it so a worker writes
+    one part per batch instead of one per chunk.
+    """
+    parsed, enriched, invalid, missing = _run(
+        chunks, rules, financials, file, delimiter, key_column
+    )
+    output = enriched.select(*parsed.columns, *ENRICHED_COLUMNS)
+    quote = _needs_quoting(enriched, delimiter)
+    return BatchResult(
+        body=write_csv(output, header=False, quote=quote),
+        errors=tuple(sorted([*parsed.errors, *invalid, *missing], key=_row)),
+        rows_read=sum(parsed.records),
+        rows_written=output.height,
+        rows_invalid=len(parsed.errors) + len(invalid),
+        rows_not_enriched=len(missing),
+    )
+
+
+def _run(
+    chunks: Sequence[tuple[bytes, int]],
+    rules: Rules,
+    financials: FinancialSource,
+    file: str,
+    delimiter: str,
+    key_column: str,
+) -> tuple[ParsedChunks, pl.DataFrame, list[ErrorRecord], list[ErrorRecord]]:
+    """Parse, validate and enrich: the parsed chunks, the enriched rows, the two error lists."""
+    parsed = parse_chunks(chunks, file=file, delimiter=delimiter)
+    rules.check_header(parsed.columns, file=file)
+    if key_column not in parsed.columns:
+        raise InputFileError(file, f"the header lacks the key column {key_column}")
+    valid, invalid = _validate(parsed, rules, file)
+    enriched, missing = _enrich(valid, financials, file, key_column)
+    return parsed, enriched, invalid, missing
+
+
+def _needs_quoting(frame: pl.DataFrame, delimiter: str) -> bool:
+    """Whether some output value holds a comma, quote or line break.
+
+    Input values are checked through the raw record: it holds every value's characters
+    (and, with a comma delimiter, only the quotes show a value that holds a comma).
+    """
+    special = r'["\r\n]' if delimiter == "," else r'[,"\r\n]'
+    checks = [pl.col(RAW).str.contains(special)]
+    checks += [pl.col(name).str.contains(r'[,"\r\n]') for name in ENRICHED_COLUMNS]
+    return bool(frame.select(pl.any_horizontal(checks).any()).item())
+
+
 def _row(error: ErrorRecord) -> int:
     return error.row
 
@@ -135,11 +212,21 @@ def output_header(columns: Sequence[str]) -> bytes:
     return write_csv(frame)
 
 
-def write_csv(frame: pl.DataFrame) -> bytes:
-    """The one CSV writer of the pipeline: `\\n`, minimal quoting, empty values unquoted."""
+def write_csv(frame: pl.DataFrame, *, header: bool = True, quote: bool = True) -> bytes:
+    """The one CSV writer of the pipeline: `\\n`, minimal quoting, empty values unquoted.
+
+    `quote=False` is for a caller that knows no value holds a comma, quote or line break:
+    the bytes are the same, and polars writes them about three times faster.
+    """
     buffer = io.BytesIO()
     frame = frame.with_columns(pl.all().replace("", None))
-    frame.write_csv(buffer, line_terminator="\n", quote_style="necessary", null_value="")
+    frame.write_csv(
+        buffer,
+        include_header=header,
+        line_terminator="\n",
+        quote_style="necessary" if quote else "never",
+        null_value="",
+    )
     return buffer.getvalue()
 
 
