@@ -1,0 +1,99 @@
+"""The trigger's decisions: standby skips, duplicates start nothing new, an older epoch's
+unfinished file is taken over, a finished file is left alone."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from mrbatch.handlers.naming import execution_name, file_id
+from mrbatch.handlers.trigger import drive_file
+from mrbatch.runtime.routing import MemoryRoutingControl
+from mrbatch.state import BATCH_STATE, MemoryTable
+
+EAST, WEST = "us-east-1", "us-west-2"
+
+
+class Starts:
+    """Records the executions the trigger asks for; same name and input -> same ARN."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+
+    def __call__(self, name: str, payload: dict[str, Any]) -> str:
+        self.calls.append((name, payload))
+        return f"arn:{name}"
+
+
+@pytest.fixture
+def routing() -> MemoryRoutingControl:
+    return MemoryRoutingControl([EAST, WEST])
+
+
+def _drive(region: str, table: MemoryTable, routing: MemoryRoutingControl, starts: Starts):  # type: ignore[no-untyped-def]
+    return drive_file(
+        region=region, key="input/a.csv", version_id="v1", batch_state=table,
+        routing=routing, start=starts,
+    )  # fmt: skip
+
+
+def test_standby_region_skips_and_records_nothing(routing: MemoryRoutingControl) -> None:
+    table, starts = MemoryTable(BATCH_STATE), Starts()
+    outcome = _drive(WEST, table, routing, starts)
+    assert outcome.action == "skipped (standby)"
+    assert starts.calls == [] and list(table.scan()) == []
+
+
+def test_active_region_records_initialized_and_starts_by_version_and_epoch(
+    routing: MemoryRoutingControl,
+) -> None:
+    table, starts = MemoryTable(BATCH_STATE), Starts()
+    outcome = _drive(EAST, table, routing, starts)
+    assert outcome.action == "started"
+    item = table.get({"file_id": file_id("input/a.csv", "v1")})
+    assert item is not None
+    assert (item["status"], item["region"], item["epoch"]) == ("INITIALIZED", EAST, 1)
+    assert starts.calls == [
+        (
+            execution_name("input/a.csv", "v1", 1),
+            {"fileId": "input/a.csv#v1", "key": "input/a.csv", "versionId": "v1", "epoch": 1,
+             "region": EAST},
+        )
+    ]  # fmt: skip
+
+
+def test_duplicate_event_asks_for_the_same_execution(routing: MemoryRoutingControl) -> None:
+    table, starts = MemoryTable(BATCH_STATE), Starts()
+    _drive(EAST, table, routing, starts)
+    _drive(EAST, table, routing, starts)
+    assert starts.calls[0] == starts.calls[1]  # same name and input: the engine dedupes
+
+
+def test_new_epoch_takes_over_an_unfinished_file(routing: MemoryRoutingControl) -> None:
+    table, starts = MemoryTable(BATCH_STATE), Starts()
+    _drive(EAST, table, routing, starts)
+    routing.set_active(WEST, "failover")
+    outcome = _drive(WEST, table, routing, starts)
+    assert outcome.action == "started"
+    item = table.get({"file_id": "input/a.csv#v1"})
+    assert item is not None and (item["region"], item["epoch"]) == (WEST, 2)
+    assert starts.calls[1][0] == execution_name("input/a.csv", "v1", 2)
+
+
+def test_finished_file_is_not_started_again(routing: MemoryRoutingControl) -> None:
+    table, starts = MemoryTable(BATCH_STATE), Starts()
+    _drive(EAST, table, routing, starts)
+    table.update({"file_id": "input/a.csv#v1"}, {"status": "COMPLETED"})
+    routing.set_active(WEST, "failover")
+    assert _drive(WEST, table, routing, starts).action == "already finished"
+    assert len(starts.calls) == 1
+
+
+def test_objects_outside_input_are_ignored(routing: MemoryRoutingControl) -> None:
+    table, starts = MemoryTable(BATCH_STATE), Starts()
+    outcome = drive_file(
+        region=EAST, key="output/completed/a.csv", version_id="v1", batch_state=table,
+        routing=routing, start=starts,
+    )  # fmt: skip
+    assert outcome.action == "ignored" and starts.calls == []

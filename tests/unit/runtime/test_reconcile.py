@@ -1,0 +1,55 @@
+"""Reconciliation: unfinished files from both regions' tables are re-announced when their
+input is in the new region, reported missing when not; inputs no table recorded are
+re-announced too; repeated runs re-announce the same versions (the trigger makes that
+idempotent)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mrbatch.runtime.changefeed import ChangeFeed
+from mrbatch.runtime.metrics import MemoryMetrics
+from mrbatch.runtime.reconcile import reconcile, unfinished_files
+from mrbatch.runtime.recorded_store import RecordedObjectStore
+from mrbatch.state import BATCH_STATE, MemoryTable
+from mrbatch.storage.memory import MemoryObjectStore
+
+
+def _item(key: str, version: str, status: str) -> dict[str, object]:
+    return {"file_id": f"{key}#{version}", "key": key, "version_id": version, "status": status}
+
+
+def test_unfinished_reads_both_tables_and_a_finished_copy_wins() -> None:
+    east, west = MemoryTable(BATCH_STATE), MemoryTable(BATCH_STATE)
+    east.put(_item("input/a.csv", "1", "RUNNING"))
+    east.put(_item("input/b.csv", "1", "RUNNING"))
+    west.put(_item("input/b.csv", "1", "COMPLETED"))  # west saw it finish; east lags
+    west.put(_item("input/c.csv", "1", "INITIALIZED"))
+    east.put(_item("input/d.csv", "1", "FAILED"))
+    assert list(unfinished_files([east, west])) == ["input/a.csv#1", "input/c.csv#1"]
+
+
+def test_reconcile_redrives_present_inputs_and_reports_missing(tmp_path: Path) -> None:
+    table = MemoryTable(BATCH_STATE)
+    store = RecordedObjectStore(MemoryObjectStore("west"), ChangeFeed(tmp_path / "feed.db"))
+    here = store.put("input/here.csv", b"x")
+    newer = store.put("input/old.csv", b"newer version")  # recorded by no table
+    table.put(_item("input/here.csv", here.version_id, "RUNNING"))
+    table.put(_item("input/old.csv", "not-replicated-yet", "RUNNING"))
+    table.put(_item("input/absent.csv", "1", "INITIALIZED"))
+    store.feed.ack("trigger", store.feed.read("trigger")[-1].seq)
+    metrics = MemoryMetrics()
+
+    result = reconcile(region="us-west-2", store=store, tables=[table], metrics=metrics)
+
+    unrecorded = f"input/old.csv#{newer.version_id}"
+    assert result.unrecorded == [unrecorded]
+    assert result.redriven == [unrecorded, f"input/here.csv#{here.version_id}"]
+    assert result.missing == ["input/absent.csv#1", "input/old.csv#not-replicated-yet"]
+    events = [(e.key, e.version_id) for e in store.feed.read("trigger")]
+    assert events == [("input/old.csv", newer.version_id), ("input/here.csv", here.version_id)]
+    assert metrics.total("ReconciledFiles", region="us-west-2") == 2
+
+    again = reconcile(region="us-west-2", store=store, tables=[table], metrics=metrics)
+    assert again.redriven == result.redriven
+    assert len(store.feed.read("trigger")) == 4
