@@ -29,8 +29,10 @@ __all__ = [
     "ENRICHED_COLUMNS",
     "FINANCIAL_COLUMNS",
     "CsvFinancialSource",
+    "FinancialIndex",
     "FinancialSource",
     "FrameFinancialSource",
+    "csv_value",
 ]
 
 # Columns of the financial-data CSV, and the output columns they become (same order).
@@ -68,6 +70,33 @@ class FrameFinancialSource(Protocol):
         ...
 
 
+def _read_financials(source: Path | io.BytesIO, file: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The financial CSV as read, and with empty values for nulls and output column names.
+
+    Raises InputFileError naming `file` when it cannot be read or has the wrong header.
+    """
+    try:
+        frame = pl.read_csv(source, infer_schema=False, raise_if_empty=True)
+    except OSError as exc:
+        raise InputFileError(file, f"cannot be read: {exc.strerror or exc}") from exc
+    except (pl.exceptions.PolarsError, UnicodeDecodeError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InputFileError(file, f"not a readable financial CSV ({first})") from exc
+    if tuple(frame.columns) != FINANCIAL_COLUMNS:
+        expected = ",".join(FINANCIAL_COLUMNS)
+        raise InputFileError(file, f"the header must be {expected}")
+    filled = frame.with_columns(pl.all().fill_null(""))
+    return frame, filled.rename(dict(zip(FINANCIAL_COLUMNS[1:], ENRICHED_COLUMNS, strict=True)))
+
+
+def _check_unique(ordered: pl.Series, raw: pl.DataFrame, file: str) -> None:
+    """Raise InputFileError if sorted `ordered` repeats a value, naming the first repeated
+    uuid in file order (`raw`, the file as read; only looked at on a failing file)."""
+    if len(ordered) > 1 and (ordered.slice(1) == ordered.slice(0, len(ordered) - 1)).any():
+        duplicated = raw.filter(pl.col("uuid").is_duplicated()).get_column("uuid")
+        raise InputFileError(file, f"uuid {duplicated[0]} appears more than once")
+
+
 class CsvFinancialSource:
     """The financial-data CSV held in memory, sorted by uuid, looked up by binary search.
 
@@ -100,47 +129,11 @@ class CsvFinancialSource:
 
     @classmethod
     def _parse(cls, source: Path | io.BytesIO, *, file: str) -> CsvFinancialSource:
-        try:
-            frame = pl.read_csv(source, infer_schema=False, raise_if_empty=True)
-        except OSError as exc:
-            raise InputFileError(file, f"cannot be read: {exc.strerror or exc}") from exc
-        except (pl.exceptions.PolarsError, UnicodeDecodeError) as exc:
-            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise InputFileError(file, f"not a readable financial CSV ({first})") from exc
-        if tuple(frame.columns) != FINANCIAL_COLUMNS:
-            expected = ",".join(FINANCIAL_COLUMNS)
-            raise InputFileError(file, f"the header must be {expected}")
-        raw, frame = frame, frame.with_columns(pl.all().fill_null(""))
-        frame = frame.rename(dict(zip(FINANCIAL_COLUMNS[1:], ENRICHED_COLUMNS, strict=True)))
-        # Duplicates are adjacent once sorted: a cheap check; the file order is only needed
-        # to name the first duplicated uuid, on the rare failing file.
+        raw, frame = _read_financials(source, file)
+        # Duplicates are adjacent once sorted: a cheap check.
         ordered = frame.sort("uuid")
-        keys = ordered.get_column("uuid")
-        if len(keys) > 1 and (keys.slice(1) == keys.slice(0, len(keys) - 1)).any():
-            duplicated = raw.filter(pl.col("uuid").is_duplicated()).get_column("uuid")
-            raise InputFileError(file, f"uuid {duplicated[0]} appears more than once")
+        _check_unique(ordered.get_column("uuid"), raw, file)
         return cls(ordered, is_sorted=True)
-
-    def save(self, path: str | Path) -> None:
-        """Write the sorted table as an Arrow IPC file that `load` maps back cheaply.
-
-        `mrbatch process` writes it once per job so that its worker processes need neither
-        parse the CSV nor sort it again.
-        """
-        self._frame.write_ipc(path)
-
-    @classmethod
-    def load(cls, path: str | Path) -> CsvFinancialSource:
-        """Open a table written by `save` (already checked and sorted)."""
-        return cls(pl.read_ipc(path), is_sorted=True)
-
-    @property
-    def needs_quoting(self) -> bool:
-        """Whether some value holds a comma, quote or line break (so is quoted in a CSV)."""
-        special = pl.any_horizontal(
-            pl.col(name).str.contains(r'[,"\r\n]') for name in ENRICHED_COLUMNS
-        )
-        return bool(self._frame.select(special.any()).item())
 
     def __len__(self) -> int:
         return self._frame.height
@@ -166,3 +159,92 @@ class CsvFinancialSource:
             for uuid, values in zip(uuids, frame.iter_rows(), strict=True)
             if values[0] is not None
         }
+
+
+def csv_value(column: pl.Expr) -> pl.Expr:
+    """`column` as polars' CSV writer writes a value (minimal quoting, `""` for empty).
+
+    A value is quoted when it holds a comma, a quote or a line break, its quotes doubled;
+    tested against `write_csv` so the two agree byte for byte.
+    """
+    quoted = pl.lit('"') + column.str.replace_all('"', '""', literal=True) + pl.lit('"')
+    return pl.when(column.str.contains(r'[,"\r\n]')).then(quoted).otherwise(column)
+
+
+_KEY = "__key"
+_VALUES = "__values"
+_DIGITS = r"^[0-9]{1,17}$"
+
+
+def _digits_key(uuids: pl.Expr) -> pl.Expr:
+    """An Int64 that identifies a uuid of 1 to 17 digits (length and value; so `007` and `7`
+    differ), null for any other uuid. Integers sort and search far faster than strings."""
+    value = uuids.cast(pl.Int64, strict=False)
+    return pl.when(uuids.str.contains(_DIGITS)).then(
+        uuids.str.len_bytes().cast(pl.Int64) * (1 << 57) + value
+    )
+
+
+class FinancialIndex:
+    """The financial data as `mrbatch process` workers use it: uuid → its six values as the
+    output CSV text (`934,152.58,...`), sorted, saved once per job as an Arrow IPC file.
+
+    Digit-only uuids (the usual kind) are keyed by an integer; any other uuid by its string.
+    Same data, same checks and same errors as CsvFinancialSource; one string per row instead
+    of six halves the memory and the cost of a lookup.
+    """
+
+    def __init__(self, frame: pl.DataFrame) -> None:
+        """`frame`: digit rows sorted by key, then other rows (null key) sorted by uuid."""
+        self._frame = frame
+        split = frame.height - frame.get_column(_KEY).null_count()
+        self._keys = frame.get_column(_KEY).slice(0, split)
+        self._uuids = frame.get_column("uuid").slice(split)
+        self._values = frame.get_column(_VALUES)
+        self._split = split
+
+    @classmethod
+    def from_path(cls, path: str | Path) -> FinancialIndex:
+        """Load and check the financial CSV at `path` (errors as CsvFinancialSource)."""
+        try:
+            empty = Path(path).stat().st_size == 0
+        except OSError as exc:
+            raise InputFileError(str(path), f"cannot be read: {exc.strerror or exc}") from exc
+        if empty:
+            raise InputFileError(str(path), "the file is empty (0 bytes)")
+        raw, frame = _read_financials(Path(path), str(path))
+        values = pl.concat_str(
+            [csv_value(pl.col(name)) for name in ENRICHED_COLUMNS], separator=","
+        )
+        frame = frame.select(_digits_key(pl.col("uuid")).alias(_KEY), "uuid", values.alias(_VALUES))
+        digits = frame.filter(pl.col(_KEY).is_not_null()).sort(_KEY)
+        others = frame.filter(pl.col(_KEY).is_null()).sort("uuid")
+        _check_unique(digits.get_column(_KEY), raw, str(path))
+        _check_unique(others.get_column("uuid"), raw, str(path))
+        digits = digits.with_columns(pl.lit(None, pl.String).alias("uuid"))
+        return cls(pl.concat([digits, others]))
+
+    def save(self, path: str | Path) -> None:
+        """Write the index to `path` (Arrow IPC), for `load` in other processes."""
+        self._frame.write_ipc(path)
+
+    @classmethod
+    def load(cls, path: str | Path) -> FinancialIndex:
+        """Read an index written by `save`."""
+        return cls(pl.read_ipc(path))
+
+    def lookup_values(self, uuids: pl.Series) -> pl.Series:
+        """The CSV text of the six values for each of `uuids`, in order; null where unknown."""
+        keys = pl.select(_digits_key(pl.lit(uuids.cast(pl.String)))).to_series()
+        values = self._search(self._keys, keys, 0)
+        if len(self._uuids):
+            values = values.fill_null(self._search(self._uuids, uuids.cast(pl.String), self._split))
+        return values.alias(_VALUES)
+
+    def _search(self, sorted_keys: pl.Series, keys: pl.Series, offset: int) -> pl.Series:
+        if len(sorted_keys) == 0:
+            return pl.Series(_VALUES, [None] * len(keys), dtype=pl.String)
+        position = sorted_keys.search_sorted(keys).clip(0, len(sorted_keys) - 1)
+        found = (sorted_keys.gather(position) == keys).fill_null(False)
+        values = self._values.gather(position + offset)
+        return pl.select(pl.when(pl.lit(found)).then(pl.lit(values))).to_series()

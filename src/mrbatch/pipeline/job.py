@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from mrbatch.errors import ConfigError, InputFileError
-from mrbatch.pipeline.enrich import CsvFinancialSource
+from mrbatch.pipeline.enrich import FinancialIndex
 from mrbatch.pipeline.merge import ERRORS_HEADER, errors_csv
 from mrbatch.pipeline.parse import fast_path_applies
 from mrbatch.pipeline.plan import Batch, Plan, plan_batches
@@ -301,23 +301,23 @@ def _pool(workers: int) -> Iterator[_Pool]:
 
 # Per-process caches for worker processes: the financial index is opened once per job (its
 # path is unique to the job's work directory), the rules once per schema.
-_SOURCES: dict[str, CsvFinancialSource] = {}
+_SOURCES: dict[str, FinancialIndex] = {}
 _RULES: dict[str | None, Rules] = {}
 
 
 def _build_index(paths: tuple[str, str]) -> None:
     """Load, check and sort the financial CSV once; save it where the other workers map it."""
     financials, index = paths
-    source = CsvFinancialSource.from_path(financials)
+    source = FinancialIndex.from_path(financials)
     source.save(index)
     _SOURCES.clear()
     _SOURCES[index] = source
 
 
-def _source(index: str) -> CsvFinancialSource:
+def _source(index: str) -> FinancialIndex:
     if index not in _SOURCES:
         _SOURCES.clear()
-        _SOURCES[index] = CsvFinancialSource.load(index)
+        _SOURCES[index] = FinancialIndex.load(index)
     return _SOURCES[index]
 
 

@@ -25,7 +25,13 @@ import polars as pl
 
 from mrbatch.errors import InputFileError
 from mrbatch.model import ErrorRecord
-from mrbatch.pipeline.enrich import ENRICHED_COLUMNS, FinancialSource, FrameFinancialSource
+from mrbatch.pipeline.enrich import (
+    ENRICHED_COLUMNS,
+    FinancialIndex,
+    FinancialSource,
+    FrameFinancialSource,
+    csv_value,
+)
 from mrbatch.pipeline.parse import CHUNK, RAW, ROW, ParsedChunks, parse_chunks
 from mrbatch.pipeline.rules import Rules
 
@@ -40,6 +46,7 @@ __all__ = [
 ]
 
 _FAIL = "__fail"
+_VALUES = "__values"
 
 
 @dataclass(frozen=True)
@@ -136,7 +143,7 @@ def process_batch(
     chunks: Sequence[tuple[bytes, int]],
     *,
     rules: Rules,
-    financials: FinancialSource,
+    financials: FinancialSource | FinancialIndex,
     file: str = "input",
     delimiter: str = ",",
     key_column: str = "uuid",
@@ -147,19 +154,59 @@ def process_batch(
     error records in row order, counts summed. `mrbatch process` uses it so a worker writes
     one part per batch instead of one per chunk.
     """
-    parsed, enriched, invalid, missing = _run(
-        chunks, rules, financials, file, delimiter, key_column
-    )
-    output = enriched.select(*parsed.columns, *ENRICHED_COLUMNS)
-    quote = _needs_quoting(enriched, delimiter)
+    if isinstance(financials, FinancialIndex):
+        parsed, valid, invalid = _parse_and_validate(chunks, rules, file, delimiter, key_column)
+        body, written, missing = _enrich_lines(
+            parsed, valid, financials, file, delimiter, key_column
+        )
+    else:
+        parsed, enriched, invalid, missing = _run(
+            chunks, rules, financials, file, delimiter, key_column
+        )
+        output = enriched.select(*parsed.columns, *ENRICHED_COLUMNS)
+        body = write_csv(output, header=False, quote=_needs_quoting(enriched, delimiter))
+        written = output.height
     return BatchResult(
-        body=write_csv(output, header=False, quote=quote),
+        body=body,
         errors=tuple(sorted([*parsed.errors, *invalid, *missing], key=_row)),
         rows_read=sum(parsed.records),
-        rows_written=output.height,
+        rows_written=written,
         rows_invalid=len(parsed.errors) + len(invalid),
         rows_not_enriched=len(missing),
     )
+
+
+def _enrich_lines(
+    parsed: ParsedChunks,
+    valid: pl.DataFrame,
+    index: FinancialIndex,
+    file: str,
+    delimiter: str,
+    key: str,
+) -> tuple[bytes, int, list[ErrorRecord]]:
+    """Output lines for the valid rows: the input values, then the index's value text."""
+    frame = valid.with_columns(index.lookup_values(valid.get_column(key)))
+    known = pl.col(_VALUES).is_not_null()
+    missing = _missing(frame.filter(known.not_()), file, key)
+    frame = frame.filter(known)
+    if delimiter == "," and not frame.get_column(RAW).str.contains('"', literal=True).any():
+        # A record without quotes, comma-separated, is already its values as CSV text.
+        line = pl.concat_str([pl.col(RAW), pl.col(_VALUES)], separator=",")
+    else:
+        line = pl.concat_str([*(csv_value(pl.col(name)) for name in parsed.columns),
+                              pl.col(_VALUES)], separator=",")  # fmt: skip
+    buffer = io.BytesIO()
+    frame.select(line).write_csv(
+        buffer, include_header=False, line_terminator="\n", quote_style="never"
+    )
+    return buffer.getvalue(), frame.height, missing
+
+
+def _missing(frame: pl.DataFrame, file: str, key: str) -> list[ErrorRecord]:
+    return [
+        ErrorRecord(file, row, key, "enrichment", f"no financial data for {key} {uuid}", raw)
+        for row, raw, uuid in frame.select(ROW, RAW, key).iter_rows()
+    ]
 
 
 def _run(
@@ -171,13 +218,20 @@ def _run(
     key_column: str,
 ) -> tuple[ParsedChunks, pl.DataFrame, list[ErrorRecord], list[ErrorRecord]]:
     """Parse, validate and enrich: the parsed chunks, the enriched rows, the two error lists."""
-    parsed = parse_chunks(chunks, file=file, delimiter=delimiter)
-    rules.check_header(parsed.columns, file=file)
-    if key_column not in parsed.columns:
-        raise InputFileError(file, f"the header lacks the key column {key_column}")
-    valid, invalid = _validate(parsed, rules, file)
+    parsed, valid, invalid = _parse_and_validate(chunks, rules, file, delimiter, key_column)
     enriched, missing = _enrich(valid, financials, file, key_column)
     return parsed, enriched, invalid, missing
+
+
+def _parse_and_validate(
+    chunks: Sequence[tuple[bytes, int]], rules: Rules, file: str, delimiter: str, key: str
+) -> tuple[ParsedChunks, pl.DataFrame, list[ErrorRecord]]:
+    parsed = parse_chunks(chunks, file=file, delimiter=delimiter)
+    rules.check_header(parsed.columns, file=file)
+    if key not in parsed.columns:
+        raise InputFileError(file, f"the header lacks the key column {key}")
+    valid, invalid = _validate(parsed, rules, file)
+    return parsed, valid, invalid
 
 
 def _needs_quoting(frame: pl.DataFrame, delimiter: str) -> bool:
@@ -285,11 +339,7 @@ def _enrich(
         found = _frame_from_mapping(financials, uuids)
     frame = pl.concat([frame, found], how="horizontal")
     known = pl.col(ENRICHED_COLUMNS[0]).is_not_null()
-    missing = [
-        ErrorRecord(file, row, key, "enrichment", f"no financial data for {key} {uuid}", raw)
-        for row, raw, uuid in frame.filter(known.not_()).select(ROW, RAW, key).iter_rows()
-    ]
-    return frame.filter(known), missing
+    return frame.filter(known), _missing(frame.filter(known.not_()), file, key)
 
 
 def _frame_from_mapping(financials: FinancialSource, uuids: pl.Series) -> pl.DataFrame:
