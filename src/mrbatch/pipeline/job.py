@@ -50,7 +50,7 @@ __all__ = ["JobOptions", "JobSummary", "Progress", "run_job"]
 
 # Records a worker gets per call, at least: enough to spread the fixed cost of each
 # vectorised step and of each part file; small enough to keep a worker's memory bounded.
-_ROWS_PER_TASK = 50_000
+_ROWS_PER_TASK = 25000
 # Tasks queued per worker, so a worker never waits for the parent between two tasks.
 _QUEUED_PER_WORKER = 2
 

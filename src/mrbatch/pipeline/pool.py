@@ -5,6 +5,7 @@ script first, and for the `mrbatch` command that is the whole CLI (typer, rich, 
 runtime: ~0.6 s of imports per worker). These workers start with `python -c` and import only
 what their tasks need. Each one also gets `POLARS_MAX_THREADS=1`, set before polars is
 imported: two workers with two polars threads each on two cores only fight for them.
+And their allocator returns freed memory at once (see `WorkerPool.__init__`).
 
 A task is a module-level function and one picklable argument; results and exceptions come
 back pickled (MrBatchError subclasses keep their type and message).
@@ -60,6 +61,10 @@ class WorkerPool:
     def __init__(self, size: int, *, env: dict[str, str] | None = None) -> None:
         child_env = dict(os.environ if env is None else env)
         child_env["POLARS_MAX_THREADS"] = "1"
+        # polars' allocator (jemalloc) otherwise keeps freed pages for seconds: a worker
+        # would hold the peak of every earlier task. Returned at once, a worker's memory
+        # follows what its current task needs.
+        child_env.setdefault("_RJEM_MALLOC_CONF", "dirty_decay_ms:0,muzzy_decay_ms:0")
         self._workers = [_Worker(child_env) for _ in range(size)]
         self._owner: dict[int, _Worker] = {}
         self._next = 0
