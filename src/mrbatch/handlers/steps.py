@@ -7,6 +7,12 @@ own ResultPath (`split`, `merge`, `email`), as the ASL definitions say.
 Idempotency: every object a step writes has a deterministic key and deterministic bytes;
 a step that finds its output already there (same source ETag) reuses it, so a retry, a
 resume after a crash or a re-drive in the other region redoes nothing that is done.
+
+Speed: a put waits on the disk (the local store fsyncs each body) or on the network (S3),
+so puts that do not depend on each other overlap on a few threads: the split's chunk
+objects, a chunk's errors part with its error-table rows, the merge's two outputs. What
+marks a step done (the processed object, written last) still waits for everything before
+it. bench/chunk_processors.py measures the effect.
 """
 
 from __future__ import annotations
@@ -15,7 +21,9 @@ import hashlib
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from typing import IO, Any, BinaryIO, cast
 
@@ -27,6 +35,7 @@ from mrbatch.handlers.region import Region, current_region
 from mrbatch.model import ErrorRecord
 from mrbatch.pipeline import (
     ERRORS_HEADER,
+    Chunk,
     ChunkResult,
     chunk_count,
     chunk_name,
@@ -53,6 +62,8 @@ __all__ = [
 
 COUNT_NAMES = ("rowsRead", "rowsWritten", "rowsInvalid", "rowsNotEnriched")
 _SPOOL_LIMIT = 8 << 20
+_PUT_THREADS = 4  # concurrent chunk puts in the split; more gains nothing on a local disk
+_PUT_WINDOW = 8  # chunks read ahead of their puts: bounds the split's memory to 8 chunks
 
 
 @contextmanager
@@ -100,7 +111,6 @@ def split_input_file(event: dict[str, Any]) -> dict[str, Any]:
     if info.version_id != version:
         body.close()
         raise InputFileError(key, f"version {version} was replaced by {info.version_id}")
-    chunks: list[dict[str, Any]] = []
     with _seekable(body) as stream:
         header = read_header(stream, file=key)
         region.rules.check_header(header.columns, file=key)
@@ -108,14 +118,32 @@ def split_input_file(event: dict[str, Any]) -> dict[str, Any]:
         records = count_records(stream, file=key)
         total = chunk_count(records, region.chunk_size)
         stream.seek(0)
-        for chunk in split(stream, chunk_size=region.chunk_size, file=key):
-            name = chunk_name(chunk.index, total)
-            chunk_key = naming.chunk_key(version, name)
-            _put_if_changed(region, chunk_key, chunk.data, {})
-            chunks.append({"name": name, "key": chunk_key, "firstRow": chunk.first_row})
+        pieces = split(stream, chunk_size=region.chunk_size, file=key)
+        chunks = _put_chunks(region, pieces, version, total)
     _fenced_update(region, event, {"status": "RUNNING", "chunks_total": len(chunks)})
     region.metrics.count("FilesSplit", region=region.name)
     return {"chunks": chunks, "rows": records}
+
+
+def _put_chunks(
+    region: Region, chunks: Iterable[Chunk], version: str, total: int
+) -> list[dict[str, Any]]:
+    """Store every chunk object (unless already there), a few puts at a time and at most
+    `_PUT_WINDOW` chunks in memory; returns the chunk list in order once all are stored.
+    A failed put raises after the puts already started have finished."""
+    listed: list[dict[str, Any]] = []
+    with ThreadPoolExecutor(_PUT_THREADS, thread_name_prefix="mrbatch-split-put") as pool:
+        pending: deque[Future[None]] = deque()
+        for chunk in chunks:
+            name = chunk_name(chunk.index, total)
+            chunk_key = naming.chunk_key(version, name)
+            pending.append(pool.submit(_put_if_changed, region, chunk_key, chunk.data, {}))
+            listed.append({"name": name, "key": chunk_key, "firstRow": chunk.first_row})
+            if len(pending) >= _PUT_WINDOW:
+                pending.popleft().result()
+        for put in pending:
+            put.result()
+    return listed
 
 
 # --- Process chunk (the batched chunk processor's one task) ------------------------------
@@ -190,7 +218,17 @@ def _version(event: dict[str, Any]) -> str:
 def _store_errors(
     region: Region, file_id: str, version: str, name: str, errors: tuple[ErrorRecord, ...]
 ) -> None:
-    """The chunk's error records: into the error table, and as a headerless CSV part."""
+    """The chunk's error records: into the error table, and as a headerless CSV part (put
+    on a thread while the rows are written: both must be done before the output)."""
+    part = errors_csv(errors, header=False)
+    with ThreadPoolExecutor(1, thread_name_prefix="mrbatch-errors-put") as pool:
+        put = pool.submit(region.store.put, naming.errors_part_key(version, name), part)
+        _store_error_rows(region, file_id, errors)
+        put.result()
+
+
+def _store_error_rows(region: Region, file_id: str, errors: tuple[ErrorRecord, ...]) -> None:
+    """One error-table item per invalid row (one write each: the Table port has no batch)."""
     for error in errors:
         region.errors.put(
             {
@@ -202,7 +240,6 @@ def _store_errors(
                 "raw_row": error.raw_row,
             }
         )
-    region.store.put(naming.errors_part_key(version, name), errors_csv(errors, header=False))
 
 
 # --- Merge all Files ---------------------------------------------------------------------
@@ -232,8 +269,10 @@ def merge_all_files(event: dict[str, Any]) -> dict[str, Any]:
         for name in names:
             errors.write(region.store.get_bytes(naming.errors_part_key(version, name)))
         check_fence(region, epoch)
-        _put_stream(region, naming.output_key(key), merged)
-        _put_stream(region, naming.errors_key(key), errors)
+        with ThreadPoolExecutor(1, thread_name_prefix="mrbatch-merge-put") as pool:
+            report = pool.submit(_put_stream, region, naming.errors_key(key), errors)
+            _put_stream(region, naming.output_key(key), merged)
+            report.result()
     _fenced_update(region, event, {"output": naming.output_key(key), "counts": counts})
     return {"output": naming.output_key(key), "errors": naming.errors_key(key), "counts": counts}
 
