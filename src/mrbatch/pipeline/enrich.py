@@ -236,14 +236,10 @@ class FinancialIndex:
     of six halves the memory and the cost of a lookup.
     """
 
-    def __init__(self, frame: pl.DataFrame) -> None:
-        """`frame`: digit rows sorted by key, then other rows (null key) sorted by uuid."""
-        self._frame = frame
-        split = frame.height - frame.get_column(_KEY).null_count()
-        self._keys = frame.get_column(_KEY).slice(0, split)
-        self._uuids = frame.get_column("uuid").slice(split)
-        self._values = frame.get_column(_VALUES)
-        self._split = split
+    def __init__(self, digits: pl.DataFrame, others: pl.DataFrame) -> None:
+        """`digits`: key and values, sorted by key; `others`: uuid and values, by uuid."""
+        self._digits = digits
+        self._others = others
 
     @classmethod
     def from_path(cls, path: str | Path) -> FinancialIndex:
@@ -268,30 +264,33 @@ class FinancialIndex:
         if _repeats(digits.get_column(_KEY)) or _repeats(others.get_column("uuid")):
             raw, _ = _read_financials(Path(path), str(path))  # only to name the duplicate
             _check_unique(raw.get_column("uuid").sort(), raw, str(path))
-        digits = digits.with_columns(pl.lit(None, pl.String).alias("uuid"))
-        return cls(pl.concat([digits, others]))
+        return cls(digits.select(_KEY, _VALUES), others.select("uuid", _VALUES))
 
     def save(self, path: str | Path) -> None:
-        """Write the index to `path` (Arrow IPC), for `load` in other processes."""
-        self._frame.write_ipc(path)
+        """Write the index to `path` and `path`.others (Arrow IPC), for `load` elsewhere."""
+        self._digits.write_ipc(path)
+        self._others.write_ipc(f"{path}.others")
 
     @classmethod
     def load(cls, path: str | Path) -> FinancialIndex:
         """Read an index written by `save`."""
-        return cls(pl.read_ipc(path))
+        return cls(pl.read_ipc(path), pl.read_ipc(f"{path}.others"))
 
     def lookup_values(self, uuids: pl.Series) -> pl.Series:
         """The CSV text of the six values for each of `uuids`, in order; null where unknown."""
-        keys = pl.select(_digits_key(pl.lit(uuids.cast(pl.String)))).to_series()
-        values = self._search(self._keys, keys, 0)
-        if len(self._uuids):
-            values = values.fill_null(self._search(self._uuids, uuids.cast(pl.String), self._split))
+        uuids = uuids.cast(pl.String)
+        keys = pl.select(_digits_key(pl.lit(uuids))).to_series()
+        values = self._search(self._digits, _KEY, keys)
+        if self._others.height:
+            values = values.fill_null(self._search(self._others, "uuid", uuids))
         return values.alias(_VALUES)
 
-    def _search(self, sorted_keys: pl.Series, keys: pl.Series, offset: int) -> pl.Series:
-        if len(sorted_keys) == 0:
+    @staticmethod
+    def _search(table: pl.DataFrame, column: str, keys: pl.Series) -> pl.Series:
+        if table.height == 0:
             return pl.Series(_VALUES, [None] * len(keys), dtype=pl.String)
-        position = sorted_keys.search_sorted(keys).clip(0, len(sorted_keys) - 1)
+        sorted_keys = table.get_column(column)
+        position = sorted_keys.search_sorted(keys).clip(0, table.height - 1)
         found = (sorted_keys.gather(position) == keys).fill_null(False)
-        values = self._values.gather(position + offset)
+        values = table.get_column(_VALUES).gather(position)
         return pl.select(pl.when(pl.lit(found)).then(pl.lit(values))).to_series()

@@ -64,7 +64,8 @@ class WorkerPool:
         # polars' allocator (jemalloc) otherwise keeps freed pages for seconds: a worker
         # would hold the peak of every earlier task. Returned at once, a worker's memory
         # follows what its current task needs.
-        child_env.setdefault("_RJEM_MALLOC_CONF", "dirty_decay_ms:0,muzzy_decay_ms:0")
+        # (polars sets its own default in this variable when imported: override it.)
+        child_env["_RJEM_MALLOC_CONF"] = "dirty_decay_ms:0,muzzy_decay_ms:0"
         self._workers = [_Worker(child_env) for _ in range(size)]
         self._owner: dict[int, _Worker] = {}
         self._next = 0

@@ -185,21 +185,19 @@ def _enrich_lines(
     key: str,
 ) -> tuple[bytes, int, list[ErrorRecord]]:
     """Output lines for the valid rows: the input values, then the index's value text."""
-    frame = valid.with_columns(index.lookup_values(valid.get_column(key)))
-    known = pl.col(_VALUES).is_not_null()
-    missing = _missing(frame.filter(known.not_()), file, key)
-    frame = frame.filter(known)
-    if delimiter == "," and not frame.get_column(RAW).str.contains('"', literal=True).any():
+    values = index.lookup_values(valid.get_column(key))
+    if delimiter == "," and not valid.get_column(RAW).str.contains('"', literal=True).any():
         # A record without quotes, comma-separated, is already its values as CSV text.
-        line = pl.concat_str([pl.col(RAW), pl.col(_VALUES)], separator=",")
+        inputs = [pl.col(RAW)]
     else:
-        line = pl.concat_str([*(csv_value(pl.col(name)) for name in parsed.columns),
-                              pl.col(_VALUES)], separator=",")  # fmt: skip
+        inputs = [csv_value(pl.col(name)) for name in parsed.columns]
+    line = pl.concat_str([*inputs, pl.lit(values)], separator=",")  # null where no values
+    lines = valid.select(line.alias(_VALUES)).get_column(_VALUES)
+    missing = _missing(valid.filter(lines.is_null()), file, key)
+    written = lines.drop_nulls().to_frame()
     buffer = io.BytesIO()
-    frame.select(line).write_csv(
-        buffer, include_header=False, line_terminator="\n", quote_style="never"
-    )
-    return buffer.getvalue(), frame.height, missing
+    written.write_csv(buffer, include_header=False, line_terminator="\n", quote_style="never")
+    return buffer.getvalue(), written.height, missing
 
 
 def _missing(frame: pl.DataFrame, file: str, key: str) -> list[ErrorRecord]:
