@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -28,6 +29,26 @@ __all__ = ["SqliteDatabase"]
 
 # How long a writer waits for another process's write lock before giving up (ms).
 BUSY_TIMEOUT_MS = 30_000
+
+
+def _enable_wal(conn: sqlite3.Connection) -> None:
+    """Switch the database to WAL mode, retrying while another process holds the lock.
+
+    Several processes of a stack open the same new file at once (a region and the
+    replicator both open the region's tables). The switch needs an exclusive lock, and
+    SQLite answers SQLITE_BUSY at once, without the busy handler, when two connections
+    each hold a shared lock and want it (deadlock avoidance): so the retry is ours,
+    bounded by the same busy timeout.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+        time.sleep(0.01)  # the other opener finishes its switch within milliseconds
 
 
 class SqliteDatabase:
@@ -52,7 +73,7 @@ class SqliteDatabase:
                 check_same_thread=False,
             )
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            conn.execute("PRAGMA journal_mode = WAL")
+            _enable_wal(conn)
             conn.execute("PRAGMA synchronous = NORMAL")
         except (OSError, sqlite3.Error) as exc:
             raise error(f"cannot open database {self.path}: {exc}") from exc
