@@ -31,6 +31,7 @@ def test_failback_with_work_in_flight_completes_once(stack: Stack, tmp_path: Pat
     stack.wait_settled()
     expected = stack.expected_output(tmp_path, data, "back.csv")
     stack.assert_completed_once("input/back.csv", file_id, expected, completed_in=EAST)
+    stack.assert_nothing_lost([file_id])
     [west] = stack.executions(WEST)
     assert (west["status"], west["input"]["epoch"]) in (("ABORTED", 2), ("FAILED", 2))
     [east] = stack.executions(EAST)

@@ -61,6 +61,7 @@ def test_failover_during_split_completes_once_in_the_new_region(
     stack.wait_settled()
     expected = stack.expected_output(tmp_path, _sample(stack), "split.csv")
     stack.assert_completed_once("input/split.csv", file_id, expected, completed_in=WEST)
+    stack.assert_nothing_lost([file_id])
     _check_old_region_stopped(stack)
     assert stack.executions(EAST, CHUNK_PROCESSOR) == []  # us-east-1 never reached the Map
     assert _reused_chunks(stack, WEST) == dict.fromkeys(SAMPLE_CHUNKS, False)
@@ -84,6 +85,7 @@ def test_failover_during_chunk_map_reuses_replicated_chunks(stack: Stack, tmp_pa
     stack.wait_settled()
     expected = stack.expected_output(tmp_path, _sample(stack), "map.csv")
     stack.assert_completed_once(key, file_id, expected, completed_in=WEST)
+    stack.assert_nothing_lost([file_id])
     _check_old_region_stopped(stack)
     # chunk-level resume: the new region reused chunks 1-2 and processed only the rest
     assert _reused_chunks(stack, WEST) == {
@@ -100,6 +102,7 @@ def test_failover_during_merge_completes_once_in_the_new_region(
     stack.wait_settled()
     expected = stack.expected_output(tmp_path, _sample(stack), "mid.csv")
     stack.assert_completed_once("input/mid.csv", file_id, expected, completed_in=WEST)
+    stack.assert_nothing_lost([file_id])
     _check_old_region_stopped(stack)
     # every chunk had been processed (and replicated) in us-east-1: nothing was redone
     assert _reused_chunks(stack, WEST) == dict.fromkeys(SAMPLE_CHUNKS, True)
@@ -110,5 +113,6 @@ def test_failover_just_before_the_email_sends_exactly_one(stack: Stack, tmp_path
     stack.wait_settled()
     expected = stack.expected_output(tmp_path, _sample(stack), "mail.csv")
     stack.assert_completed_once("input/mail.csv", file_id, expected, completed_in=WEST)
+    stack.assert_nothing_lost([file_id])
     _check_old_region_stopped(stack)
     assert _reused_chunks(stack, WEST) == dict.fromkeys(SAMPLE_CHUNKS, True)

@@ -45,6 +45,7 @@ def test_failover_during_replication_delay_reports_missing_then_completes(
     stack.wait_settled()
     expected = stack.expected_output(tmp_path, data, "late.csv")
     stack.assert_completed_once("input/late.csv", file_id, expected, completed_in=WEST)
+    stack.assert_nothing_lost([file_id])
     [east] = stack.executions(EAST)
     assert east["status"] in ("ABORTED", "FAILED")
     west_input = open_region_store(stack.config, WEST).head("input/late.csv")

@@ -74,3 +74,4 @@ def test_repeated_reconciliation_and_duplicate_events_start_one_run_per_epoch(
     stack.wait_settled()
     stack.assert_completed_once(key, file_id, expected, completed_in=WEST)
     assert len(stack.executions(WEST)) == 1
+    stack.assert_nothing_lost([file_id])

@@ -65,5 +65,6 @@ def test_region_killed_mid_processing_then_failover_loses_nothing(
     stack.wait_settled()
     for key, file_id in files.items():
         stack.assert_completed_once(key, file_id, expected, completed_in=WEST)
+    stack.assert_nothing_lost(list(files.values()))
     [east] = stack.executions(EAST)
     assert (east["input"]["fileId"], east["status"]) in ((crashed, "ABORTED"), (crashed, "FAILED"))

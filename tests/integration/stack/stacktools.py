@@ -4,6 +4,7 @@ failover tests (on pytest's pythonpath)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 from collections.abc import Callable, Iterator
@@ -60,6 +61,27 @@ class Stack:
             return item is not None and item.get("status") == status
 
         wait_until(reached, timeout=timeout, what=f"{file_id} to be {status} in {region}")
+
+    def statuses(self, region: str) -> dict[str, str]:
+        """Every file version in `region`'s batch state table, with its status."""
+        tables = open_tables(self.config, region)
+        try:
+            return {str(i["file_id"]): str(i["status"]) for i in tables.batch_state.scan()}
+        finally:
+            tables.close()
+
+    def assert_nothing_lost(self, file_ids: list[str]) -> None:
+        """Both regions' tables hold exactly these file versions, every one COMPLETED:
+        none lost, none failed, no stray record."""
+        wanted = dict.fromkeys(file_ids, "COMPLETED")
+
+        def converged() -> bool:
+            return all(self.statuses(region) == wanted for region in (EAST, WEST))
+
+        with contextlib.suppress(TimeoutError):  # the asserts below show what differs
+            self.wait(converged, "both tables to hold only the COMPLETED files")
+        for region in (EAST, WEST):
+            assert self.statuses(region) == wanted, region
 
     def wait(self, condition: Callable[[], bool], what: str, timeout: float = 60) -> None:
         wait_until(condition, timeout=timeout, what=what)
