@@ -97,6 +97,7 @@ class JobSummary:
 class _Task:
     """One batch for a worker: where its records are, where its parts go."""
 
+    number: int
     file: str
     batch: Batch
     header: bytes
@@ -147,9 +148,12 @@ def run_job(
         errors_target = out / f"{source.stem}.errors.csv"
         total = chunk_count(plan.records, options.chunk_size)
         with _work_dir(out, source.stem) as work:
-            counts = _run_batches(pool, source, financials, work, plan, options, progress)
-            _concat_into(work / "out", target, work, output_header(plan.header.columns))
-            _concat_into(work / "err", errors_target, work, ERRORS_HEADER)
+            merger = _Merger(work, output_header(plan.header.columns), target, errors_target)
+            with merger:
+                counts = _run_batches(
+                    pool, source, financials, work, plan, options, progress, merger
+                )
+                merger.commit()
     return JobSummary(
         input=str(source),
         output=str(target),
@@ -226,6 +230,7 @@ def _run_batches(
     plan: Plan,
     options: JobOptions,
     progress: Progress | None,
+    merger: _Merger,
 ) -> list[_Counts]:
     """Build the shared financial index, then process every batch of `plan` on `pool`."""
     index = work / "financials.arrow"
@@ -238,12 +243,13 @@ def _run_batches(
              for n, batch in enumerate(plan.batches)]  # fmt: skip
     results: list[_Counts] = []
     queue_limit = _QUEUED_PER_WORKER * max(1, options.workers or os.cpu_count() or 1)
+    batch_of: dict[int, _Task] = {}
     for task in tasks:
-        pool.submit(_run_task, task)
+        batch_of[pool.submit(_run_task, task)] = task
         while pool.pending >= queue_limit:
-            _collect(pool, results, total, progress)
+            _collect(pool, results, total, progress, batch_of, merger)
     while pool.pending:
-        _collect(pool, results, total, progress)
+        _collect(pool, results, total, progress, batch_of, merger)
     return results
 
 
@@ -259,15 +265,66 @@ def _task(
     options: JobOptions,
 ) -> _Task:
     name = f"{n:0{width}d}.csv"
-    return _Task(str(source), batch, plan.header.raw, options.chunk_size, str(index), schema,
+    return _Task(n, str(source), batch, plan.header.raw, options.chunk_size, str(index), schema,
                  options.delimiter, str(work / "out" / name), str(work / "err" / name))  # fmt: skip
 
 
-def _collect(pool: _Pool, results: list[_Counts], total: int, progress: Progress | None) -> None:
-    _, counts = pool.next_result()
+def _collect(
+    pool: _Pool,
+    results: list[_Counts],
+    total: int,
+    progress: Progress | None,
+    batch_of: dict[int, _Task],
+    merger: _Merger,
+) -> None:
+    number, counts = pool.next_result()
     results.append(counts)
+    merger.done(batch_of.pop(number))
     if progress is not None:
         progress(sum(c.chunks for c in results), total, sum(c.read for c in results))
+
+
+class _Merger:
+    """Appends the parts of finished batches to the output and the errors report in batch
+    order as soon as they can go, so concatenating overlaps with processing; `commit`
+    makes both durable and moves them into place. Leaving without commit leaves nothing.
+    """
+
+    def __init__(self, work: Path, header: bytes, target: Path, errors_target: Path) -> None:
+        self._targets = [target, errors_target]
+        self._temporaries = [work / f"{target.name}.tmp", work / f"{errors_target.name}.tmp"]
+        self._files: list[BinaryIO] = []
+        for path, head in zip(self._temporaries, [header, ERRORS_HEADER], strict=True):
+            self._files.append(path.open("wb", buffering=0))
+            self._files[-1].write(head)
+        self._finished: dict[int, _Task] = {}
+        self._next = 0
+
+    def __enter__(self) -> _Merger:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        for stream in self._files:
+            stream.close()
+
+    def done(self, task: _Task) -> None:
+        """Note that `task` finished; append every part that is now next in order."""
+        self._finished[task.number] = task
+        while self._next in self._finished:
+            ready = self._finished.pop(self._next)
+            for part, stream in zip([ready.output, ready.errors], self._files, strict=True):
+                with open(part, "rb", buffering=0) as source:
+                    _copy(source, stream)
+                os.unlink(part)
+            self._next += 1
+
+    def commit(self) -> None:
+        """Make both files durable (fsync) and rename them onto their targets."""
+        for stream in self._files:
+            os.fsync(stream.fileno())
+            stream.close()
+        for temporary, target in zip(self._temporaries, self._targets, strict=True):
+            os.replace(temporary, target)
 
 
 class _InlinePool:
@@ -362,15 +419,3 @@ def _copy(source: BinaryIO, target: BinaryIO) -> None:
 
 # copy_file_range fails with these when the file systems or the kernel cannot do it.
 _NO_COPY_RANGE = {errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP}
-
-
-def _concat_into(parts_dir: Path, target: Path, work: Path, header: bytes) -> None:
-    """Write `header` and the parts in `parts_dir` (in name order) to `target`, atomically."""
-    temporary = work / f"{target.name}.tmp"
-    with temporary.open("wb", buffering=0) as out:
-        out.write(header)
-        for part in sorted(parts_dir.iterdir()):
-            with part.open("rb", buffering=0) as stream:
-                _copy(stream, out)
-        os.fsync(out.fileno())
-    os.replace(temporary, target)

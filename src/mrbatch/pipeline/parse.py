@@ -122,12 +122,10 @@ def _fast_text(data: bytes) -> str | None:
 
 
 class _FastLines:
-    """Collects the lines of fast-path chunks in plain lists, parsed in one go at the end."""
+    """Collects the lines of fast-path chunks, split by polars; parsed in one go at the end."""
 
     def __init__(self) -> None:
-        self.lines: list[str] = []
-        self.rows: list[int] = []
-        self.chunks: list[int] = []
+        self.parts: list[pl.DataFrame] = []
 
     def add(self, text: str, first_row: int, position: int) -> tuple[str, int] | None:
         """Take one chunk's text; return its header line and its count of non-blank records.
@@ -137,29 +135,30 @@ class _FastLines:
         """
         if "\r" in text:
             text = text.replace("\r\n", "\n")
-        lines = text.split("\n")
-        if len(text) * 4 > MAX_FIELD_BYTES and any(
-            len(line.encode("utf-8")) > MAX_FIELD_BYTES
-            for line in lines
-            if len(line) * 4 > MAX_FIELD_BYTES
+        header, newline, body = text.partition("\n")
+        lines = pl.Series(RAW, [body], pl.String).str.split("\n").explode()
+        if not newline or (body.endswith("\n") or not body):
+            lines = lines.slice(0, len(lines) - 1)  # nothing after the last line end
+        if len(header) * 4 > MAX_FIELD_BYTES or (
+            len(text) * 4 > MAX_FIELD_BYTES and lines.str.len_bytes().max() > MAX_FIELD_BYTES  # type: ignore[operator]
         ):
             return None
-        body = lines[1:]
-        if body and body[-1] == "":
-            body.pop()
-        self.lines.extend(body)
-        self.rows.extend(range(first_row, first_row + len(body)))
-        self.chunks.extend([position] * len(body))
-        return lines[0], len(body) - body.count("")
+        count = len(lines)
+        self.parts.append(
+            pl.DataFrame({RAW: lines}).select(
+                pl.int_range(first_row, first_row + count, dtype=pl.Int64).alias(ROW),
+                RAW,
+                pl.lit(position, pl.Int32).alias(CHUNK),
+            )
+        )
+        return header, count - int((lines == "").sum())
 
     def frame(
         self, columns: tuple[str, ...], file: str, delimiter: str
     ) -> tuple[pl.DataFrame, list[ErrorRecord]]:
         """Split the collected lines into fields; wrong field counts become errors."""
-        frame = pl.DataFrame(
-            {ROW: self.rows, RAW: self.lines, CHUNK: self.chunks},
-            schema={ROW: pl.Int64, RAW: pl.String, CHUNK: pl.Int32},
-        )
+        empty = pl.DataFrame(schema={ROW: pl.Int64, RAW: pl.String, CHUNK: pl.Int32})
+        frame = pl.concat([empty, *self.parts])
         frame = frame.filter(pl.col(RAW) != "").with_columns(
             (pl.col(RAW).str.count_matches(delimiter, literal=True) + 1).alias(_FIELDS)
         )
