@@ -12,7 +12,8 @@ Speed: a put waits on the disk (the local store fsyncs each body) or on the netw
 so puts that do not depend on each other overlap on a few threads: the split's chunk
 objects, a chunk's errors part with its error-table rows, the merge's two outputs. What
 marks a step done (the processed object, written last) still waits for everything before
-it. bench/chunk_processors.py measures the effect.
+it. The split parses its input once (chunks go to a spool until their count is known).
+bench/chunk_processors.py measures the effect.
 """
 
 from __future__ import annotations
@@ -22,9 +23,10 @@ import shutil
 import tempfile
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from typing import IO, Any, BinaryIO, cast
 
 from mrbatch.errors import InputFileError, ObjectNotFoundError
@@ -35,11 +37,8 @@ from mrbatch.handlers.region import Region, current_region
 from mrbatch.model import ErrorRecord
 from mrbatch.pipeline import (
     ERRORS_HEADER,
-    Chunk,
     ChunkResult,
-    chunk_count,
     chunk_name,
-    count_records,
     errors_csv,
     merge,
     output_header,
@@ -111,22 +110,44 @@ def split_input_file(event: dict[str, Any]) -> dict[str, Any]:
     if info.version_id != version:
         body.close()
         raise InputFileError(key, f"version {version} was replaced by {info.version_id}")
-    with _seekable(body) as stream:
+    with _seekable(body) as stream, tempfile.SpooledTemporaryFile(_SPOOL_LIMIT) as spool:
         header = read_header(stream, file=key)
         region.rules.check_header(header.columns, file=key)
         stream.seek(0)
-        records = count_records(stream, file=key)
-        total = chunk_count(records, region.chunk_size)
-        stream.seek(0)
-        pieces = split(stream, chunk_size=region.chunk_size, file=key)
-        chunks = _put_chunks(region, pieces, version, total)
+        pieces = _split_to_spool(stream, region.chunk_size, key, cast(BinaryIO, spool))
+        chunks = _put_chunks(region, cast(BinaryIO, spool), pieces, version)
     _fenced_update(region, event, {"status": "RUNNING", "chunks_total": len(chunks)})
     region.metrics.count("FilesSplit", region=region.name)
-    return {"chunks": chunks, "rows": records}
+    return {"chunks": chunks, "rows": sum(piece.records for piece in pieces)}
+
+
+@dataclass(frozen=True)
+class _Spooled:
+    """A chunk whose bytes are `size` bytes at `offset` of the split's spool."""
+
+    index: int
+    first_row: int
+    records: int
+    offset: int
+    size: int
+
+
+def _split_to_spool(stream: BinaryIO, chunk_size: int, key: str, spool: BinaryIO) -> list[_Spooled]:
+    """Split the whole input, copying each chunk's bytes into `spool` (memory up to 8 MiB,
+    then a temporary file). The chunk names need the chunk count, and a malformed record
+    anywhere must fail the split before any chunk is written: spooling gives both with one
+    parse of the input instead of two (count, then split), for one copy of its bytes."""
+    pieces = []
+    for chunk in split(stream, chunk_size=chunk_size, file=key):
+        pieces.append(
+            _Spooled(chunk.index, chunk.first_row, chunk.records, spool.tell(), len(chunk.data))
+        )
+        spool.write(chunk.data)
+    return pieces
 
 
 def _put_chunks(
-    region: Region, chunks: Iterable[Chunk], version: str, total: int
+    region: Region, spool: BinaryIO, pieces: list[_Spooled], version: str
 ) -> list[dict[str, Any]]:
     """Store every chunk object (unless already there), a few puts at a time and at most
     `_PUT_WINDOW` chunks in memory; returns the chunk list in order once all are stored.
@@ -134,11 +155,13 @@ def _put_chunks(
     listed: list[dict[str, Any]] = []
     with ThreadPoolExecutor(_PUT_THREADS, thread_name_prefix="mrbatch-split-put") as pool:
         pending: deque[Future[None]] = deque()
-        for chunk in chunks:
-            name = chunk_name(chunk.index, total)
+        for piece in pieces:
+            name = chunk_name(piece.index, len(pieces))
             chunk_key = naming.chunk_key(version, name)
-            pending.append(pool.submit(_put_if_changed, region, chunk_key, chunk.data, {}))
-            listed.append({"name": name, "key": chunk_key, "firstRow": chunk.first_row})
+            spool.seek(piece.offset)
+            data = spool.read(piece.size)
+            pending.append(pool.submit(_put_if_changed, region, chunk_key, data, {}))
+            listed.append({"name": name, "key": chunk_key, "firstRow": piece.first_row})
             if len(pending) >= _PUT_WINDOW:
                 pending.popleft().result()
         for put in pending:
