@@ -214,6 +214,7 @@ def csv_value(column: pl.Expr) -> pl.Expr:
 
 
 _KEY = "__key"
+_PART_ROWS = 1 << 17
 _VALUES = "__values"
 _DIGITS = r"^[0-9]{1,17}$"
 
@@ -267,14 +268,25 @@ class FinancialIndex:
         return cls(digits.select(_KEY, _VALUES), others.select("uuid", _VALUES))
 
     def save(self, path: str | Path) -> None:
-        """Write the index to `path` and `path`.others (Arrow IPC), for `load` elsewhere."""
-        self._digits.write_ipc(path)
+        """Write the index as Arrow IPC files named after `path`, for `load` elsewhere.
+
+        The digit rows go in slices of _PART_ROWS rows: reading one file needs a transient
+        copy of it, so slices keep a worker's peak while loading small.
+        """
+        parts = max(1, -(-self._digits.height // _PART_ROWS))
+        for part in range(parts):
+            piece = self._digits.slice(part * _PART_ROWS, _PART_ROWS)
+            piece.write_ipc(f"{path}.{part:05d}")
         self._others.write_ipc(f"{path}.others")
 
     @classmethod
     def load(cls, path: str | Path) -> FinancialIndex:
-        """Read an index written by `save`."""
-        return cls(pl.read_ipc(path), pl.read_ipc(f"{path}.others"))
+        """Read an index written by `save` (its slices stay separate chunks: no copy)."""
+        pieces: list[pl.DataFrame] = []
+        while Path(name := f"{path}.{len(pieces):05d}").exists():
+            pieces.append(pl.read_ipc(name))
+        digits = pl.concat(pieces, rechunk=False)
+        return cls(digits, pl.read_ipc(f"{path}.others"))
 
     def lookup_values(self, uuids: pl.Series) -> pl.Series:
         """The CSV text of the six values for each of `uuids`, in order; null where unknown."""
