@@ -62,7 +62,7 @@ __all__ = [
 COUNT_NAMES = ("rowsRead", "rowsWritten", "rowsInvalid", "rowsNotEnriched")
 _SPOOL_LIMIT = 8 << 20
 _PUT_THREADS = 4  # concurrent chunk puts in the split; more gains nothing on a local disk
-_PUT_WINDOW = 8  # chunks read ahead of their puts: bounds the split's memory to 8 chunks
+_PUT_WINDOW = 8  # chunks handed to the put threads at once (the rest wait in the spool)
 
 
 @contextmanager
@@ -149,9 +149,9 @@ def _split_to_spool(stream: BinaryIO, chunk_size: int, key: str, spool: BinaryIO
 def _put_chunks(
     region: Region, spool: BinaryIO, pieces: list[_Spooled], version: str
 ) -> list[dict[str, Any]]:
-    """Store every chunk object (unless already there), a few puts at a time and at most
-    `_PUT_WINDOW` chunks in memory; returns the chunk list in order once all are stored.
-    A failed put raises after the puts already started have finished."""
+    """Store every chunk object (unless already there), a few puts at a time, at most
+    `_PUT_WINDOW` chunks out of the spool at once; returns the chunk list in order once all
+    are stored. A failed put raises after the puts already started have finished."""
     listed: list[dict[str, Any]] = []
     with ThreadPoolExecutor(_PUT_THREADS, thread_name_prefix="mrbatch-split-put") as pool:
         pending: deque[Future[None]] = deque()
