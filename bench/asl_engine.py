@@ -28,10 +28,17 @@ def _chain() -> dict[str, object]:
     return {"StartAt": "S0", "States": states}
 
 
-MAP = {"StartAt": "M", "States": {"M": {
-    "Type": "Map", "ItemsPath": "$.items",
-    "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}},
-    "End": True}}}
+MAP = {
+    "StartAt": "M",
+    "States": {
+        "M": {
+            "Type": "Map",
+            "ItemsPath": "$.items",
+            "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}},
+            "End": True,
+        }
+    },
+}
 
 
 def _timed(db: str, definition: dict[str, object], data: object) -> float:
@@ -47,8 +54,10 @@ def _timed(db: str, definition: dict[str, object], data: object) -> float:
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         rows = []
-        for label, db in (("durable (SQLite WAL file)", str(Path(tmp) / "b.db")),
-                          ("baseline (SQLite :memory:)", ":memory:")):
+        for label, db in (
+            ("durable (SQLite WAL file)", str(Path(tmp) / "b.db")),
+            ("baseline (SQLite :memory:)", ":memory:"),
+        ):
             chain = _timed(db, _chain(), {})
             items = _timed(db, MAP, {"items": list(range(10_000))})
             rows.append((label, chain / (CHAIN + 1) * 1e6, items))

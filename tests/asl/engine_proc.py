@@ -16,13 +16,30 @@ import asl_tasks
 
 from mrbatch.asl import Engine, ResourceRegistry
 
-DEFINITION = {"StartAt": "Fan", "States": {"Fan": {
-    "Type": "Map", "ItemsPath": "$.items", "MaxConcurrency": 2,
-    "ItemSelector": {"item.$": "$$.Map.Item.Value", "log.$": "$.log", "work": 0.05},
-    "ItemProcessor": {"StartAt": "Work", "States": {"Work": {
-        "Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:record",
-        "ResultSelector": {"double.$": "$.double"}, "End": True}}},
-    "Next": "Done"}, "Done": {"Type": "Pass", "Parameters": {"results.$": "$"}, "End": True}}}
+DEFINITION = {
+    "StartAt": "Fan",
+    "States": {
+        "Fan": {
+            "Type": "Map",
+            "ItemsPath": "$.items",
+            "MaxConcurrency": 2,
+            "ItemSelector": {"item.$": "$$.Map.Item.Value", "log.$": "$.log", "work": 0.05},
+            "ItemProcessor": {
+                "StartAt": "Work",
+                "States": {
+                    "Work": {
+                        "Type": "Task",
+                        "Resource": "arn:aws:lambda:us-east-1:123456789012:function:record",
+                        "ResultSelector": {"double.$": "$.double"},
+                        "End": True,
+                    }
+                },
+            },
+            "Next": "Done",
+        },
+        "Done": {"Type": "Pass", "Parameters": {"results.$": "$"}, "End": True},
+    },
+}
 ITEMS = 20
 
 
@@ -31,8 +48,9 @@ def main(mode: str, db: str, log: str) -> None:
     registry.register_function("record", asl_tasks.record)
     with Engine(db, resources=registry) as engine:
         arn = engine.create_state_machine("killme", DEFINITION)
-        execution = engine.start_execution(arn, {"items": list(range(ITEMS)), "log": log},
-                                           name="run-1")
+        execution = engine.start_execution(
+            arn, {"items": list(range(ITEMS)), "log": log}, name="run-1"
+        )
         done = engine.wait_for(execution, timeout=120)
         print(json.dumps({"status": done.status.value, "output": done.output}), flush=True)
         del mode

@@ -17,8 +17,13 @@ HERE = Path(__file__).parent
 
 def _spawn(mode: str, db: Path, log: Path) -> subprocess.Popen[str]:
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(HERE), *sys.path]))
-    return subprocess.Popen([sys.executable, str(HERE / "engine_proc.py"), mode, str(db), str(log)],
-                            stdout=subprocess.PIPE, text=True, env=env, start_new_session=True)
+    return subprocess.Popen(
+        [sys.executable, str(HERE / "engine_proc.py"), mode, str(db), str(log)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+        start_new_session=True,
+    )
 
 
 def _runs(log: Path) -> Counter[int]:
