@@ -14,15 +14,14 @@ pending by a crashed writer by looking at the store.
 
 from __future__ import annotations
 
-import sqlite3
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from mrbatch.errors import ObjectNotFoundError
+from mrbatch.errors import ObjectNotFoundError, StorageError
 from mrbatch.ports import REPLICA, ObjectInfo, ObjectStore
+from mrbatch.state.db import SqliteDatabase
 
 __all__ = ["Change", "ChangeFeed"]
 
@@ -67,27 +66,22 @@ class ChangeFeed:
     """The change feed of one region's bucket, shared by every process of the stack."""
 
     def __init__(self, path: Path, *, clock: Callable[[], float] = time.time) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._path = path
+        self._db = SqliteDatabase(path, error=StorageError)
         self._clock = clock
-        with self._connect() as db:
-            db.executescript(_SCHEMA)
+        with self._db.transaction() as db:
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    db.execute(statement)
 
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self._path, timeout=30.0, isolation_level=None)
-        try:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
-            yield db
-        finally:
-            db.close()
+    def close(self) -> None:
+        """Close the feed's connection (idempotent)."""
+        self._db.close()
 
     # --- writers ---------------------------------------------------------------------------
 
     def begin(self, key: str) -> int:
         """Record that a put of `key` is about to happen; returns the entry's sequence."""
-        with self._connect() as db:
+        with self._db.transaction() as db:
             cur = db.execute(
                 "INSERT INTO changes (key, state, created_at) VALUES (?, 'pending', ?)",
                 (key, self._clock()),
@@ -97,7 +91,7 @@ class ChangeFeed:
 
     def commit(self, seq: int, info: ObjectInfo) -> None:
         """Complete entry `seq` with what the put produced."""
-        with self._connect() as db:
+        with self._db.transaction() as db:
             db.execute(
                 "UPDATE changes SET state='committed', version_id=?, etag=?, size=?, replica=?"
                 " WHERE seq=?",
@@ -112,7 +106,7 @@ class ChangeFeed:
 
     def abandon(self, seq: int) -> None:
         """Drop entry `seq`: its put failed and wrote nothing."""
-        with self._connect() as db:
+        with self._db.transaction() as db:
             db.execute("DELETE FROM changes WHERE seq=? AND state='pending'", (seq,))
 
     def settle(self, store: ObjectStore, *, older_than_seconds: float = 30.0) -> int:
@@ -120,7 +114,7 @@ class ChangeFeed:
         mid-put: commit them with the object as it is now, or drop them if it does not exist.
         Returns how many entries were settled."""
         limit = self._clock() - older_than_seconds
-        with self._connect() as db:
+        with self._db.reading() as db:
             rows = db.execute(
                 "SELECT seq, key FROM changes WHERE state='pending' AND created_at < ?", (limit,)
             ).fetchall()
@@ -137,7 +131,7 @@ class ChangeFeed:
         return len(rows)
 
     def _recorded(self, key: str, version_id: str) -> bool:
-        with self._connect() as db:
+        with self._db.reading() as db:
             row = db.execute(
                 "SELECT 1 FROM changes WHERE key=? AND version_id=? AND state='committed'",
                 (key, version_id),
@@ -148,7 +142,7 @@ class ChangeFeed:
 
     def cursor(self, consumer: str) -> int:
         """The last sequence `consumer` acknowledged (0 before the first)."""
-        with self._connect() as db:
+        with self._db.reading() as db:
             row = db.execute("SELECT seq FROM cursors WHERE consumer=?", (consumer,)).fetchone()
         return int(row[0]) if row else 0
 
@@ -156,7 +150,7 @@ class ChangeFeed:
         """Committed entries after `consumer`'s cursor, oldest first, stopping before the
         oldest pending entry so that nothing is skipped."""
         after = self.cursor(consumer)
-        with self._connect() as db:
+        with self._db.reading() as db:
             first_pending = db.execute(
                 "SELECT MIN(seq) FROM changes WHERE state='pending' AND seq > ?", (after,)
             ).fetchone()[0]
@@ -173,7 +167,7 @@ class ChangeFeed:
 
     def ack(self, consumer: str, seq: int) -> None:
         """Move `consumer`'s cursor to `seq` (never backwards)."""
-        with self._connect() as db:
+        with self._db.transaction() as db:
             db.execute(
                 "INSERT INTO cursors (consumer, seq) VALUES (?, ?) ON CONFLICT(consumer)"
                 " DO UPDATE SET seq=MAX(seq, excluded.seq)",
@@ -184,7 +178,7 @@ class ChangeFeed:
         """Note that `change` reached `consumer` now; returns the latency in seconds.
         Recording the same delivery twice keeps the first (at-least-once consumers)."""
         latency = max(0.0, self._clock() - change.created_at)
-        with self._connect() as db:
+        with self._db.transaction() as db:
             db.execute(
                 "INSERT OR IGNORE INTO deliveries (consumer, seq, latency) VALUES (?, ?, ?)",
                 (consumer, change.seq, latency),
@@ -193,7 +187,7 @@ class ChangeFeed:
 
     def latency_stats(self, consumer: str, *, sla_seconds: float) -> tuple[int, int, float]:
         """(deliveries, deliveries later than the SLA, worst latency) for `consumer`."""
-        with self._connect() as db:
+        with self._db.reading() as db:
             count, late, worst = db.execute(
                 "SELECT COUNT(*), COALESCE(SUM(latency > ?), 0), COALESCE(MAX(latency), 0)"
                 " FROM deliveries WHERE consumer=?",
@@ -208,7 +202,7 @@ class ChangeFeed:
         pending puts included; replicas excluded when asked (they are never re-replicated)."""
         after = self.cursor(consumer)
         replica_clause = "" if include_replicas else " AND replica=0"
-        with self._connect() as db:
+        with self._db.reading() as db:
             count, size, oldest = db.execute(
                 "SELECT COUNT(*), COALESCE(SUM(size), 0), MIN(created_at) FROM changes"
                 f" WHERE seq > ?{replica_clause}",
