@@ -53,18 +53,21 @@ def _run(kind: str, data_dir: Path, to: str | None, reason: str, max_wait: str |
         typer.echo(json.dumps(result, indent=2, sort_keys=True))
 
 
+Target = Annotated[str | None, typer.Option("--to", help="Target region (default: the other).")]
+Reason = Annotated[str, typer.Option(help="Why; recorded with the routing change.")]
+MaxWait = Annotated[
+    str | None,
+    typer.Option(help="Bound on the wait for replication, e.g. 90s, 15m (default: the SLA)."),
+]
+AsJson = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+
+
 def failover(
     data_dir: DataDir = Path(".mrbatch"),
-    to: Annotated[
-        str | None, typer.Option("--to", help="Target region (default: the other).")
-    ] = None,
-    reason: Annotated[
-        str, typer.Option(help="Why; recorded with the routing change.")
-    ] = "failover",
-    max_wait: Annotated[
-        str | None, typer.Option(help="Bound on the wait for replication (default: the SLA).")
-    ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    to: Target = None,
+    reason: Reason = "failover",
+    max_wait: MaxWait = None,
+    as_json: AsJson = False,
 ) -> None:
     """Make the standby region active, wait for replication, re-drive unfinished files."""
     _run("failover", data_dir, to, reason, max_wait, as_json)
@@ -72,16 +75,10 @@ def failover(
 
 def failback(
     data_dir: DataDir = Path(".mrbatch"),
-    to: Annotated[
-        str | None, typer.Option("--to", help="Target region (default: the other).")
-    ] = None,
-    reason: Annotated[
-        str, typer.Option(help="Why; recorded with the routing change.")
-    ] = "failback",
-    max_wait: Annotated[
-        str | None, typer.Option(help="Bound on the wait for replication (default: the SLA).")
-    ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    to: Target = None,
+    reason: Reason = "failback",
+    max_wait: MaxWait = None,
+    as_json: AsJson = False,
 ) -> None:
     """The same runbook in the other direction: move the work back."""
     _run("failback", data_dir, to, reason, max_wait, as_json)
