@@ -10,7 +10,7 @@ idempotent. Errors come from `mrbatch.errors`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Protocol, runtime_checkable
 
@@ -160,6 +160,23 @@ class Table(Protocol):
     def put(self, item: Item, *, condition: Condition | None = None) -> None:
         """Create or replace the whole item. Raises ConditionFailedError when `condition`
         does not hold (for a missing item only `absent` and `at_most` clauses can hold)."""
+        ...
+
+    def get_many(self, keys: Sequence[Mapping[str, Any]]) -> list[Item]:
+        """The items that exist among `keys`, in the order of `keys`; missing ones are
+        skipped, and a key given twice yields its item twice. Strongly consistent within
+        the region, as `get`. Pages underneath (DynamoDB's BatchGetItem takes 100 keys,
+        and may leave some unprocessed: they are retried), so any number of keys works.
+        Raises TableError for a bad key before reading anything. Reads only: idempotent."""
+        ...
+
+    def put_many(self, items: Sequence[Item]) -> None:
+        """Create or replace every item, unconditionally (as `put` without a condition);
+        when two items share a key, the later one wins. Every item is checked first: a bad
+        one raises TableError and nothing is written. All or nothing where the backend can
+        (SQLite: one transaction); DynamoDB's BatchWriteItem (25 items a request, unprocessed
+        ones retried) is not atomic: on an error, some items may be written and others not,
+        and calling again with the same items completes it. Idempotent."""
         ...
 
     def update(

@@ -3,6 +3,8 @@
 Conditions become condition expressions, so DynamoDB checks them atomically on the server;
 floats travel as Decimal and come back as int (integral) or float; every list goes through
 boto3's paginators; botocore errors become `ConditionFailedError` / `TableError` here.
+`get_many` / `put_many` use BatchGetItem (100 keys a request) and BatchWriteItem (25 items),
+retrying what DynamoDB leaves unprocessed with exponential backoff (`sleep` is injected).
 
 Example (needs a real or mocked DynamoDB):
     client = boto3.client("dynamodb")
@@ -14,7 +16,9 @@ Example (needs a real or mocked DynamoDB):
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import copy
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +27,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from mrbatch.errors import ConditionFailedError, TableError
 from mrbatch.ports import Condition, Item
-from mrbatch.state.schema import TableSpec, check_changes, key_of, normalise_item
+from mrbatch.state.schema import KeyValue, TableSpec, check_changes, key_of, normalise_item
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -32,12 +36,18 @@ __all__ = ["DynamoDBTable", "create_dynamodb_table"]
 
 _SERIALIZER = TypeSerializer()
 _DESERIALIZER = TypeDeserializer()
+_GET_PAGE = 100  # BatchGetItem's limit of keys per request
+_PUT_PAGE = 25  # BatchWriteItem's limit of requests per call
+_BACKOFF_FIRST = 0.05  # seconds before the first retry of unprocessed keys or items
+_BACKOFF_MAX = 2.0
+_MAX_STALLS = 8  # retries in a row that process nothing before giving up
 
 
 class DynamoDBTable:
     """A `Table` stored in the DynamoDB table `table_name` (default: the spec's name).
 
-    `page_size` bounds each page of `query` / `scan` (DynamoDB also stops at 1 MB).
+    `page_size` bounds each page of `query` / `scan` (DynamoDB also stops at 1 MB);
+    `sleep` waits between retries of what a batch request left unprocessed.
     """
 
     def __init__(
@@ -47,12 +57,14 @@ class DynamoDBTable:
         *,
         table_name: str | None = None,
         page_size: int | None = None,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.client = client
         self.spec = spec
         self.name = table_name or spec.name
         self.key_names = spec.key_names
         self._page_size = page_size
+        self._sleep = sleep
 
     def get(self, key: Mapping[str, Any]) -> Item | None:
         """See `mrbatch.ports.Table.get` (a strongly consistent read)."""
@@ -70,6 +82,29 @@ class DynamoDBTable:
         args.update(_condition_args(condition, {}, {}))
         with _translated(self.name):
             self.client.put_item(**args)
+
+    def get_many(self, keys: Sequence[Mapping[str, Any]]) -> list[Item]:
+        """See `mrbatch.ports.Table.get_many`: consistent BatchGetItem requests of at most
+        100 distinct keys (DynamoDB refuses duplicates in one request)."""
+        wanted = [key_of(self.spec, key) for key in keys]
+        distinct = list(dict.fromkeys(wanted))
+        found: dict[tuple[KeyValue, ...], Item] = {}
+        for start in range(0, len(distinct), _GET_PAGE):
+            page = [self._wire_key(key) for key in distinct[start : start + _GET_PAGE]]
+            for item in self._drain(page, self._get_page):
+                found[key_of(self.spec, item)] = item
+        return [copy.deepcopy(found[key]) for key in wanted if key in found]
+
+    def put_many(self, items: Sequence[Item]) -> None:
+        """See `mrbatch.ports.Table.put_many`: BatchWriteItem requests of at most 25 puts,
+        one per key (the last item given for a key; DynamoDB refuses duplicates in one
+        request). Not atomic: a failure can leave earlier requests written."""
+        stored = [normalise_item(self.spec, item) for item in items]
+        latest = {key_of(self.spec, item): item for item in stored}
+        requests = [{"PutRequest": {"Item": _to_dynamo(item)}} for item in latest.values()]
+        for start in range(0, len(requests), _PUT_PAGE):
+            for _ in self._drain(requests[start : start + _PUT_PAGE], self._put_page):
+                pass
 
     def update(
         self,
@@ -137,8 +172,50 @@ class DynamoDBTable:
                     yield _from_dynamo(item)
 
     def _key(self, key: Mapping[str, Any]) -> dict[str, Any]:
-        values = key_of(self.spec, key)
+        return self._wire_key(key_of(self.spec, key))
+
+    def _wire_key(self, values: tuple[KeyValue, ...]) -> dict[str, Any]:
         return _to_dynamo(dict(zip(self.key_names, values, strict=True)))
+
+    def _get_page(self, keys: list[Any]) -> tuple[list[Item], list[Any]]:
+        """One BatchGetItem: the items found and the keys left unprocessed."""
+        with _translated(self.name):
+            response = self.client.batch_get_item(
+                RequestItems={self.name: {"Keys": keys, "ConsistentRead": True}}
+            )
+        responses: Mapping[str, Any] = response.get("Responses") or {}
+        unprocessed: Mapping[str, Any] = response.get("UnprocessedKeys") or {}
+        items = [_from_dynamo(item) for item in responses.get(self.name) or []]
+        return items, list((unprocessed.get(self.name) or {}).get("Keys") or [])
+
+    def _put_page(self, requests: list[Any]) -> tuple[list[Item], list[Any]]:
+        """One BatchWriteItem: nothing to return, and the requests left unprocessed."""
+        with _translated(self.name):
+            response = self.client.batch_write_item(RequestItems={self.name: requests})
+        unprocessed: Mapping[str, Any] = response.get("UnprocessedItems") or {}
+        return [], list(unprocessed.get(self.name) or [])
+
+    def _drain(
+        self,
+        pending: list[Any],
+        send: Callable[[list[Any]], tuple[list[Item], list[Any]]],
+    ) -> Iterator[Item]:
+        """Send `pending` until nothing is left unprocessed, backing off exponentially
+        between retries (as AWS asks); TableError after `_MAX_STALLS` retries in a row
+        that processed nothing (the table stays throttled or unavailable)."""
+        stalls = 0
+        while pending:
+            items, left = send(pending)
+            yield from items
+            stalls = stalls + 1 if len(left) >= len(pending) else 0
+            if stalls > _MAX_STALLS:
+                raise TableError(
+                    f"DynamoDB left {len(left)} requests on {self.name} unprocessed "
+                    f"after {_MAX_STALLS} retries"
+                )
+            if left:
+                self._sleep(min(_BACKOFF_MAX, _BACKOFF_FIRST * 2**stalls))
+            pending = left
 
 
 def create_dynamodb_table(

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import copy
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from mrbatch.errors import ConditionFailedError, TableError
@@ -51,6 +51,20 @@ class MemoryTable:
         with self._lock:
             self._check(key, condition)
             self._items[key] = stored
+
+    def get_many(self, keys: Sequence[Mapping[str, Any]]) -> list[Item]:
+        """See `mrbatch.ports.Table.get_many`; every key read under the lock at once."""
+        wanted = [key_of(self.spec, key) for key in keys]
+        with self._lock:
+            found = [self._items.get(key) for key in wanted]
+        return [copy.deepcopy(item) for item in found if item is not None]
+
+    def put_many(self, items: Sequence[Item]) -> None:
+        """See `mrbatch.ports.Table.put_many`; all items stored under the lock at once."""
+        stored = [normalise_item(self.spec, item) for item in items]
+        with self._lock:
+            for item in stored:
+                self._items[key_of(self.spec, item)] = item
 
     def update(
         self,

@@ -14,7 +14,8 @@ One SQLite table per `TableSpec`:
 and one index per indexed attribute on `(json_extract(item, '$.<attr>'), pk, sk)`.
 
 Every write runs in one `BEGIN IMMEDIATE` transaction: read the current item, check the
-condition, write, tick the clock. Reads page through the table by key (`page_size` rows
+condition, write, tick the clock; `put_many` writes all its items in one transaction, each
+with its own clock stamp and feed position. Reads page through the table by key (`page_size` rows
 at a time, each page its own short read), so `query` and `scan` never hold the whole
 table nor a lock between pages.
 
@@ -39,7 +40,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -60,6 +61,8 @@ from mrbatch.state.schema import (
 __all__ = ["RegionTables", "SqliteTable", "TableChange", "open_region_tables"]
 
 _NO_SORT_KEY = ""
+# Keys per `get_many` query: two parameters each, under SQLite's oldest variable limit (999).
+_KEYS_PER_QUERY = 400
 
 
 @dataclass(frozen=True)
@@ -113,6 +116,33 @@ class SqliteTable:
         stored = normalise_item(self.spec, item)
         pk, sk = self._key(stored)
         self._write(pk, sk, condition, lambda _: stored)
+
+    def get_many(self, keys: Sequence[Mapping[str, Any]]) -> list[Item]:
+        """See `mrbatch.ports.Table.get_many`: every key read from one snapshot, by a few
+        primary-key lookups of at most `_KEYS_PER_QUERY` keys each."""
+        wanted = [self._key(key) for key in keys]
+        distinct = list(dict.fromkeys(wanted))
+        found: dict[tuple[KeyValue, KeyValue], str] = {}
+        with self._db.reading() as conn:
+            for start in range(0, len(distinct), _KEYS_PER_QUERY):
+                found.update(self._lookup(conn, distinct[start : start + _KEYS_PER_QUERY]))
+        return [dict(json.loads(found[key])) for key in wanted if key in found]
+
+    def put_many(self, items: Sequence[Item]) -> None:
+        """See `mrbatch.ports.Table.put_many`: one transaction; every item gets its own
+        clock stamp and feed position, as if put one by one, so replication sees each."""
+        stored = [normalise_item(self.spec, item) for item in items]
+        if not stored:
+            return
+        with self._db.transaction() as conn:
+            ticks = self._tick(conn, count=len(stored))
+            conn.executemany(
+                _upsert(self.name),
+                [
+                    (*self._key(item), json.dumps(item), stamp, self.origin, seq)
+                    for item, (stamp, seq) in zip(stored, ticks, strict=True)
+                ],
+            )
 
     def update(
         self,
@@ -172,7 +202,7 @@ class SqliteTable:
             ).fetchone()
             if row is not None and (row[0], row[1]) >= (change.updated_at, change.origin):
                 return False
-            _, seq = self._tick(conn, seen=change.updated_at)
+            ((_, seq),) = self._tick(conn, seen=change.updated_at)
             self._store(conn, pk, sk, item, change.updated_at, change.origin, seq)
         return True
 
@@ -194,19 +224,27 @@ class SqliteTable:
                     + ("" if sk == _NO_SORT_KEY else f", {sk!r}")
                 )
             new = compute(current)
-            stamp, seq = self._tick(conn)
+            ((stamp, seq),) = self._tick(conn)
             self._store(conn, pk, sk, new, stamp, self.origin, seq)
         return new
 
-    def _tick(self, conn: sqlite3.Connection, *, seen: int = 0) -> tuple[int, int]:
-        """Advance this table's hybrid clock (past `seen`) and feed position."""
+    def _tick(
+        self, conn: sqlite3.Connection, *, seen: int = 0, count: int = 1
+    ) -> list[tuple[int, int]]:
+        """Advance this table's hybrid clock (past `seen`) and feed position `count` times;
+        the (stamp, seq) of each write, both strictly increasing: what `count` writes one
+        after another within the same microsecond of wall clock would get."""
         hlc, seq = conn.execute(
             "SELECT hlc, seq FROM _clock WHERE name = ?", (self.name,)
         ).fetchone()
         now = int(self._clock() * 1_000_000)
-        hlc = max(now, hlc + 1, seen)
-        conn.execute("UPDATE _clock SET hlc = ?, seq = ? WHERE name = ?", (hlc, seq + 1, self.name))
-        return hlc, seq + 1
+        first = max(now, hlc + 1, seen)
+        ticks = [(first + n, seq + 1 + n) for n in range(count)]
+        last_hlc, last_seq = ticks[-1]
+        conn.execute(
+            "UPDATE _clock SET hlc = ?, seq = ? WHERE name = ?", (last_hlc, last_seq, self.name)
+        )
+        return ticks
 
     def _store(
         self,
@@ -219,10 +257,23 @@ class SqliteTable:
         seq: int,
     ) -> None:
         conn.execute(
-            f'INSERT OR REPLACE INTO "{self.name}" (pk, sk, item, updated_at, origin, seq) '
-            "VALUES (?, ?, ?, ?, ?, ?)",
+            _upsert(self.name),
             (pk, sk, None if item is None else json.dumps(item), stamp, origin, seq),
         )
+
+    def _lookup(
+        self, conn: sqlite3.Connection, keys: list[tuple[KeyValue, KeyValue]]
+    ) -> Iterator[tuple[tuple[KeyValue, KeyValue], str]]:
+        """The stored JSON of those of `keys` that hold an item. The keys are joined as a
+        VALUES list (a row-value `IN` would scan the table; a join searches the key)."""
+        rows = ", ".join("(?, ?)" for _ in keys)
+        found = conn.execute(
+            f"WITH wanted (pk, sk) AS (VALUES {rows}) SELECT t.pk, t.sk, t.item "
+            f'FROM wanted CROSS JOIN "{self.name}" AS t ON t.pk = wanted.pk AND t.sk = wanted.sk '
+            "WHERE t.item IS NOT NULL",
+            [value for key in keys for value in key],
+        )
+        return (((pk, sk), item) for pk, sk, item in found)
 
     def _load(self, conn: sqlite3.Connection, pk: KeyValue, sk: KeyValue) -> Item | None:
         row = conn.execute(
@@ -302,6 +353,13 @@ def _create(conn: sqlite3.Connection, spec: TableSpec) -> None:
         "seq INTEGER NOT NULL)"
     )
     conn.execute("INSERT OR IGNORE INTO _clock (name, hlc, seq) VALUES (?, 0, 0)", (spec.name,))
+
+
+def _upsert(table: str) -> str:
+    return (
+        f'INSERT OR REPLACE INTO "{table}" (pk, sk, item, updated_at, origin, seq) '
+        "VALUES (?, ?, ?, ?, ?, ?)"
+    )
 
 
 def _scalar(table: str, value: Any) -> Any:
