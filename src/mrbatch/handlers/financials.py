@@ -23,16 +23,12 @@ def record_from_item(item: Mapping[str, object]) -> FinancialRecord:
 
 
 class TableFinancialSource:
-    """Looks uuids up in a `Table` keyed by `uuid`."""
+    """Looks uuids up in a `Table` keyed by `uuid`, all of a chunk's in one `get_many`."""
 
     def __init__(self, table: Table) -> None:
         self._table = table
 
     def lookup(self, uuids: Sequence[str]) -> Mapping[str, FinancialRecord]:
         """See `mrbatch.pipeline.FinancialSource.lookup`."""
-        found: dict[str, FinancialRecord] = {}
-        for uuid in dict.fromkeys(uuids):
-            item = self._table.get({"uuid": uuid}) if uuid else None
-            if item is not None:
-                found[uuid] = record_from_item(item)
-        return found
+        keys = [{"uuid": uuid} for uuid in dict.fromkeys(uuids) if uuid]
+        return {str(item["uuid"]): record_from_item(item) for item in self._table.get_many(keys)}

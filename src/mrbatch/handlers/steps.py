@@ -251,9 +251,11 @@ def _store_errors(
 
 
 def _store_error_rows(region: Region, file_id: str, errors: tuple[ErrorRecord, ...]) -> None:
-    """One error-table item per invalid row (one write each: the Table port has no batch)."""
-    for error in errors:
-        region.errors.put(
+    """One error-table item per invalid row, all of the chunk's in one `put_many` (one
+    transaction on SQLite, 25-item batches on DynamoDB). Unconditional puts keyed by file
+    and row: a retried chunk writes the same items again, so a partial batch is harmless."""
+    region.errors.put_many(
+        [
             {
                 "file_id": file_id,
                 "row": error.row,
@@ -262,7 +264,9 @@ def _store_error_rows(region: Region, file_id: str, errors: tuple[ErrorRecord, .
                 "message": error.message,
                 "raw_row": error.raw_row,
             }
-        )
+            for error in errors
+        ]
+    )
 
 
 # --- Merge all Files ---------------------------------------------------------------------

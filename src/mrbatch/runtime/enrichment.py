@@ -91,12 +91,10 @@ def build_app(table: Table, *, region: str) -> Starlette:
             return JSONResponse(
                 {"error": "BadRequest", "message": f"at most {MAX_BATCH} uuids per request"}, 400
             )
-        found: dict[str, dict[str, str]] = {}
-        for uuid in dict.fromkeys(uuids):
-            item = table.get({"uuid": uuid}) if _UUID.fullmatch(uuid) else None
-            if item is not None:
-                found[uuid] = _record(item)
-        missing = [u for u in dict.fromkeys(uuids) if u not in found]
+        unique = list(dict.fromkeys(uuids))
+        keys = [{"uuid": uuid} for uuid in unique if _UUID.fullmatch(uuid)]
+        found = {str(item["uuid"]): _record(item) for item in table.get_many(keys)}
+        missing = [uuid for uuid in unique if uuid not in found]
         return JSONResponse({"found": found, "missing": missing})
 
     return Starlette(
