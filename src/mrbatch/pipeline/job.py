@@ -135,25 +135,26 @@ def run_job(
     source, out, financials = Path(input_path), Path(out_dir), Path(financials_path)
     _check_options(options, source, out)
     workers = options.workers or os.cpu_count() or 1
-    # Started first: the interpreters start up while this process checks and reads the input.
-    with _pool(workers) as pool:
-        rules = load_rules(options.schema)
-        plan = _check_input(source, rules, options)
+    # The workers start, and the first one builds the financial index in a private scratch
+    # directory, while this process checks and plans the input. (Its errors come first.)
+    with (
+        tempfile.TemporaryDirectory(prefix="mrbatch-index-") as scratch,
+        _pool(workers) as pool,
+    ):
+        index = Path(scratch) / "financials.arrow"
+        pool.submit(_build_index, (str(financials), str(index)))
+        plan = _check_input(source, load_rules(options.schema), options)
         _check_financials_header(financials)
-        try:
-            out.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise ConfigError(f"cannot create the output directory {out}: {exc.strerror}") from exc
-        target = out / f"{source.stem}.csv"
-        errors_target = out / f"{source.stem}.errors.csv"
-        total = chunk_count(plan.records, options.chunk_size)
-        with _work_dir(out, source.stem) as work:
-            merger = _Merger(work, output_header(plan.header.columns), target, errors_target)
-            with merger:
-                counts = _run_batches(
-                    pool, source, financials, work, plan, options, progress, merger
-                )
-                merger.commit()
+        target, errors_target = _targets(out, source)
+        header = output_header(plan.header.columns)
+        with (
+            _work_dir(out, source.stem) as work,
+            _Merger(work, header, target, errors_target) as merger,
+        ):
+            pool.next_result()  # the index is ready
+            counts = _run_batches(pool, source, index, work, plan, options, progress, merger)
+            pool.stop()  # the workers exit while the output is made durable
+            merger.commit()
     return JobSummary(
         input=str(source),
         output=str(target),
@@ -162,9 +163,18 @@ def run_job(
         rows_written=sum(c.written for c in counts),
         rows_invalid=sum(c.invalid for c in counts),
         rows_not_enriched=sum(c.not_enriched for c in counts),
-        chunks=total,
+        chunks=chunk_count(plan.records, options.chunk_size),
         seconds=round(time.perf_counter() - started, 3),
     )
+
+
+def _targets(out: Path, source: Path) -> tuple[Path, Path]:
+    """The output and errors paths in `out` (created if needed)."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot create the output directory {out}: {exc.strerror}") from exc
+    return out / f"{source.stem}.csv", out / f"{source.stem}.errors.csv"
 
 
 def _check_options(options: JobOptions, source: Path, out: Path) -> None:
@@ -221,21 +231,20 @@ class _Pool(Protocol):
 
     def next_result(self) -> tuple[int, Any]: ...
 
+    def stop(self) -> None: ...
+
 
 def _run_batches(
     pool: _Pool,
     source: Path,
-    financials: Path,
+    index: Path,
     work: Path,
     plan: Plan,
     options: JobOptions,
     progress: Progress | None,
     merger: _Merger,
 ) -> list[_Counts]:
-    """Build the shared financial index, then process every batch of `plan` on `pool`."""
-    index = work / "financials.arrow"
-    pool.submit(_build_index, (str(financials), str(index)))
-    pool.next_result()
+    """Process every batch of `plan` on `pool`, handing finished ones to `merger`."""
     total = chunk_count(plan.records, options.chunk_size)
     schema = None if options.schema is None else str(options.schema)
     width = len(str(len(plan.batches)))
@@ -346,6 +355,9 @@ class _InlinePool:
     def next_result(self) -> tuple[int, Any]:
         number, function, argument = self._queue.pop(0)
         return number, function(argument)
+
+    def stop(self) -> None:
+        """Nothing to stop: tasks run in this process."""
 
 
 @contextmanager

@@ -123,6 +123,11 @@ class WorkerPool:
             raise value
         return number, value
 
+    def stop(self) -> None:
+        """Ask the workers to exit once their tasks are done, without waiting for them."""
+        for worker in self._workers:
+            worker.tasks.close()
+
     def close(self, *, kill: bool = False) -> None:
         """Stop the workers: ask them to finish (or kill them), then reap them."""
         for worker in self._workers:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import bisect
 import io
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -33,7 +34,7 @@ from mrbatch.pipeline.enrich import (
     csv_value,
 )
 from mrbatch.pipeline.parse import CHUNK, RAW, ROW, ParsedChunks, parse_chunks
-from mrbatch.pipeline.rules import Rules
+from mrbatch.pipeline.rules import Check, Rules
 
 __all__ = [
     "BatchResult",
@@ -288,11 +289,7 @@ def _validate(
     checks = [check for check in rules.checks if check.field in parsed.columns]
     frame = parsed.frame
     if checks:
-        first_failure = pl.coalesce(
-            pl.when(check.fails(pl.col(check.field))).then(pl.lit(index, pl.Int32))
-            for index, check in enumerate(checks)
-        )
-        frame = frame.with_columns(first_failure.alias(_FAIL))
+        frame = frame.with_columns(_first_failure(frame, checks).alias(_FAIL))
         failed = frame.filter(pl.col(_FAIL).is_not_null())
         frame = frame.filter(pl.col(_FAIL).is_null()).drop(_FAIL)
         errors = [
@@ -305,6 +302,28 @@ def _validate(
         frame, more = _validate_per_row(frame, parsed.columns, rules, file)
         errors.extend(more)
     return frame, errors
+
+
+def _first_failure(frame: pl.DataFrame, checks: Sequence[Check]) -> pl.Series:
+    """Per row, the index of the first check it fails (null if none).
+
+    Checks come grouped by field, in order, so the first failure is the smallest of the
+    fields' first failures. A field with a costly check (`format`: a date parser) is checked
+    once per distinct value and joined back: dates repeat a lot within a batch.
+    """
+    firsts = []
+    for field, group in itertools.groupby(enumerate(checks), key=lambda item: item[1].field):
+        first = pl.coalesce(
+            pl.when(check.fails(pl.col(field))).then(pl.lit(index, pl.Int32))
+            for index, check in group
+        ).alias(_FAIL)
+        if any(check.rule == "format" for check in checks if check.field == field):
+            distinct = frame.select(pl.col(field).unique()).with_columns(first)
+            joined = frame.select(field).join(distinct, on=field, how="left", maintain_order="left")
+            firsts.append(joined.get_column(_FAIL))
+        else:
+            firsts.append(frame.select(first).get_column(_FAIL))
+    return frame.select(pl.min_horizontal(firsts)).to_series()
 
 
 def _validate_per_row(
