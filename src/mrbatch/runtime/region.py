@@ -45,18 +45,17 @@ TRIGGER_CONSUMER = "trigger"
 LOST_ACTIVATION = "mrbatch.RegionNotActive"
 
 
-def load_financials(table: Table, config: StackConfig) -> int:
+def load_financials(table: Table, config: StackConfig, *, batch: int = 5000) -> int:
     """Load the stack's financial data into the region's table if it is empty; returns the
     number of records loaded (0 when already loaded)."""
     path = config.extra.get("financials")
     if not path or next(iter(table.scan()), None) is not None:
         return 0
     CsvFinancialSource.from_path(path)  # validates the whole file first: clear errors
-    count = 0
-    for record in read_financial_csv(Path(path)):
-        table.put(dict(record))
-        count += 1
-    return count
+    records = [dict(record) for record in read_financial_csv(Path(path))]
+    for start in range(0, len(records), batch):
+        table.put_many(records[start : start + batch])
+    return len(records)
 
 
 class RegionLoop:
