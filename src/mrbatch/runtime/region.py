@@ -52,10 +52,14 @@ def load_financials(table: Table, config: StackConfig, *, batch: int = 5000) -> 
     if not path or next(iter(table.scan()), None) is not None:
         return 0
     CsvFinancialSource.from_path(path)  # validates the whole file first: clear errors
-    records = [dict(record) for record in read_financial_csv(Path(path))]
-    for start in range(0, len(records), batch):
-        table.put_many(records[start : start + batch])
-    return len(records)
+    count, pending = 0, []
+    for record in read_financial_csv(Path(path)):  # streamed: memory stays one batch
+        pending.append(dict(record))
+        if len(pending) == batch:
+            table.put_many(pending)
+            count, pending = count + len(pending), []
+    table.put_many(pending)
+    return count + len(pending)
 
 
 class RegionLoop:
