@@ -274,6 +274,9 @@ def status(data_dir: DataDir = DEFAULT_DATA_DIR, as_json: JsonFlag = False) -> N
     for region, counts in report["files"].items():
         summary = ", ".join(f"{status}: {n}" for status, n in sorted(counts.items())) or "none"
         typer.echo(f"files in {region}: {summary}")
+    for region, counters in report["metrics"].items():
+        shown = ", ".join(f"{name} {value:g}" for name, value in counters.items() if value)
+        typer.echo(f"metrics of {region}: {shown or 'nothing yet'}")
 
 
 def submit(

@@ -6,8 +6,10 @@ mail folder) and talk to the access point as any S3 client would (boto3 with Sig
 
 from __future__ import annotations
 
+import sqlite3
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +20,7 @@ from mrbatch.errors import ConfigError, MrBatchError
 from mrbatch.runtime.config import StackConfig
 from mrbatch.runtime.gateway import presign_get_url
 from mrbatch.runtime.mail import read_mailbox
+from mrbatch.runtime.metrics import SqliteMetrics
 from mrbatch.runtime.replicator_service import read_replication_status
 from mrbatch.runtime.supervisor import read_stack_file
 from mrbatch.runtime.wiring import load_credentials, open_routing, open_tables, read_endpoints
@@ -71,6 +74,7 @@ def stack_status(data_dir: Path) -> dict[str, Any]:
         finally:
             tables.close()
     report: dict[str, Any] = {
+        "metrics": _metrics(config),
         "routing": {
             "active_region": state.active_region,
             "epoch": state.epoch,
@@ -85,6 +89,32 @@ def stack_status(data_dir: Path) -> dict[str, Any]:
     except MrBatchError:  # not running: status still reports the stored state
         report["stack"] = None
     return report
+
+
+METRIC_NAMES = ("FilesSplit", "FilesProcessed", "FilesFailed", "ReconciledFiles")
+
+
+def _metrics(config: StackConfig) -> dict[str, dict[str, float]]:
+    """Per region: the file counters and the workflow executions by state machine/status."""
+    metrics = SqliteMetrics(config.data_dir / "metrics.db")
+    report: dict[str, dict[str, float]] = {}
+    for region in config.regions:
+        counters = {name: metrics.total(name, region=region) for name in METRIC_NAMES}
+        counters.update(_execution_counts(config, region))
+        report[region] = counters
+    return report
+
+
+def _execution_counts(config: StackConfig, region: str) -> dict[str, float]:
+    """`<state machine>.<STATUS>` counts from the region's workflow database."""
+    path = config.workflows_db(region)
+    if not path.exists():
+        return {}
+    with closing(sqlite3.connect(path, timeout=30)) as db:
+        rows = db.execute(
+            "SELECT state_machine_arn, status, COUNT(*) FROM executions GROUP BY 1, 2"
+        ).fetchall()
+    return {f"{arn.rsplit(':', 1)[-1]}.{status}": float(n) for arn, status, n in rows}
 
 
 def submit_files(
