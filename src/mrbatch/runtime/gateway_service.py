@@ -59,7 +59,12 @@ def serve(
     port = int(args[args.index("--port") + 1]) if "--port" in args else 0
     stores = {region: open_region_store(config, region) for region in config.regions}
     access_point = AccessPoint(stores, open_routing(config), is_available=_CachedHealth(config))
-    app = build_app(access_point, [load_credentials(config)], bucket_alias=config.bucket_alias)
+    app = build_app(
+        access_point,
+        [load_credentials(config)],
+        bucket_alias=config.bucket_alias,
+        multipart_dir=config.data_dir / "run" / "multipart",
+    )
     server = GatewayServer(app, port=port).start()
     try:
         ready({"url": server.url})

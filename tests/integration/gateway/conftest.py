@@ -95,7 +95,9 @@ def make_gateway(tmp_path: Path) -> Iterator[Callable[..., Gateway]]:
         down: set[str] = set()
         access_point = AccessPoint(stores, routing, is_available=lambda r: r not in down)
         credentials = generate_credentials()
-        app = build_app(access_point, [credentials], clock=clock)
+        app = build_app(
+            access_point, [credentials], clock=clock, multipart_dir=tmp_path / "multipart"
+        )
         server = GatewayServer(app).start()
         started.append(server)
         return Gateway(server, stores, routing, credentials, down)

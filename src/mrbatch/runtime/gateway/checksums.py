@@ -71,7 +71,7 @@ class BodyDigests:
 
     def check_checksums(self, values: Mapping[str, str]) -> None:
         """Raise BadDigest unless every supported `x-amz-checksum-*` value matches."""
-        actual = self._actual()
+        actual = self.computed()
         for name, value in values.items():
             algorithm = name[len(_PREFIX) :] if name.startswith(_PREFIX) else ""
             if algorithm in actual and value != actual[algorithm]:
@@ -81,7 +81,9 @@ class BodyDigests:
                     400,
                 )
 
-    def _actual(self) -> dict[str, str]:
+    def computed(self) -> dict[str, str]:
+        """The supported checksums of the body so far, base64 as S3 writes them, by
+        algorithm name (`sha256` always; `sha1`, `crc32` when announced)."""
         found = {"sha256": base64.b64encode(self.sha256.digest()).decode()}
         if self._sha1 is not None:
             found["sha1"] = base64.b64encode(self._sha1.digest()).decode()

@@ -6,7 +6,7 @@ the object headers (quoted ETag, Last-Modified, x-amz-meta-*).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from email.utils import formatdate
 from urllib.parse import quote
@@ -16,9 +16,12 @@ from mrbatch.ports import ObjectInfo
 
 __all__ = [
     "ListResult",
+    "complete_multipart_xml",
     "error_xml",
+    "initiate_multipart_xml",
     "iso8601",
     "list_buckets_xml",
+    "list_parts_xml",
     "object_headers",
 ]
 
@@ -145,3 +148,66 @@ def list_buckets_xml(buckets: Iterable[tuple[str, float]], owner: str) -> bytes:
         f'{_DECLARATION}<ListAllMyBucketsResult xmlns="{S3_XMLNS}">{owner_xml}'
         f"<Buckets>{entries}</Buckets></ListAllMyBucketsResult>"
     ).encode()
+
+
+def _document(root: str, parts: Iterable[str]) -> bytes:
+    return f'{_DECLARATION}<{root} xmlns="{S3_XMLNS}">{"".join(parts)}</{root}>'.encode()
+
+
+def initiate_multipart_xml(bucket: str, key: str, upload_id: str) -> bytes:
+    """The `<InitiateMultipartUploadResult>` of CreateMultipartUpload."""
+    return _document(
+        "InitiateMultipartUploadResult",
+        [_element("Bucket", bucket), _element("Key", key), _element("UploadId", upload_id)],
+    )
+
+
+def complete_multipart_xml(location: str, bucket: str, key: str, etag: str) -> bytes:
+    """The `<CompleteMultipartUploadResult>`; `etag` unquoted (`<md5>-<parts>`)."""
+    return _document(
+        "CompleteMultipartUploadResult",
+        [
+            _element("Location", location),
+            _element("Bucket", bucket),
+            _element("Key", key),
+            _element("ETag", f'"{etag}"'),
+        ],
+    )
+
+
+def list_parts_xml(
+    *,
+    bucket: str,
+    key: str,
+    upload_id: str,
+    owner: str,
+    marker: int,
+    max_parts: int,
+    parts: Sequence[tuple[int, float, str, int]],
+    next_marker: int | None,
+) -> bytes:
+    """The `<ListPartsResult>` page for (number, last modified, etag, size) parts;
+    `next_marker` is None on the last page."""
+    who = _element("ID", owner) + _element("DisplayName", owner)
+    body = [
+        _element("Bucket", bucket),
+        _element("Key", key),
+        _element("UploadId", upload_id),
+        _element("PartNumberMarker", marker),
+        _element("MaxParts", max_parts),
+        _element("IsTruncated", next_marker is not None),
+    ]
+    if next_marker is not None:
+        body.append(_element("NextPartNumberMarker", next_marker))
+    body += [f"<Initiator>{who}</Initiator>", f"<Owner>{who}</Owner>"]
+    body.append(_element("StorageClass", "STANDARD"))
+    body += [
+        "<Part>"
+        + _element("PartNumber", number)
+        + _element("LastModified", iso8601(modified))
+        + _element("ETag", f'"{etag}"')
+        + _element("Size", size)
+        + "</Part>"
+        for number, modified, etag, size in parts
+    ]
+    return _document("ListPartsResult", body)

@@ -3,6 +3,7 @@
 Wire format only: parse the request, authenticate it (SigV4), call the `AccessPoint`, and
 render S3's responses and error XML. Supported: ListBuckets, HeadBucket, ListObjectsV2,
 PutObject (plain, aws-chunked, with checksums), GetObject (Range), HeadObject, DeleteObject.
+Multipart uploads (requests with `?uploads` or `?uploadId`) go to `MultipartApi`.
 Anything else answers 501 NotImplemented in S3's error format.
 """
 
@@ -11,10 +12,9 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-import tempfile
 import uuid
 from collections.abc import Iterator
-from typing import BinaryIO, cast
+from typing import BinaryIO
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -29,9 +29,10 @@ from mrbatch.errors import (
 )
 from mrbatch.ports import ObjectInfo
 from mrbatch.runtime.gateway.accesspoint import AccessPoint
-from mrbatch.runtime.gateway.checksums import BodyDigests
-from mrbatch.runtime.gateway.chunked import AwsChunkedDecoder, ChunkSigner
+from mrbatch.runtime.gateway.body import receive_body
 from mrbatch.runtime.gateway.keys import decode_key
+from mrbatch.runtime.gateway.multipart import MultipartStaging
+from mrbatch.runtime.gateway.multipartapi import MultipartApi
 from mrbatch.runtime.gateway.responses import (
     ListResult,
     error_xml,
@@ -40,17 +41,12 @@ from mrbatch.runtime.gateway.responses import (
 )
 from mrbatch.runtime.gateway.s3errors import (
     S3Error,
-    bad_request,
     invalid_argument,
     no_such_bucket,
     no_such_key,
     service_unavailable,
 )
 from mrbatch.runtime.gateway.sigv4 import (
-    STREAMING_SIGNED,
-    STREAMING_SIGNED_TRAILER,
-    STREAMING_UNSIGNED_TRAILER,
-    UNSIGNED_PAYLOAD,
     SignedRequest,
     SigV4Verifier,
     Verified,
@@ -58,11 +54,8 @@ from mrbatch.runtime.gateway.sigv4 import (
 
 __all__ = ["S3Api", "signed_request"]
 
-MAX_OBJECT_BYTES = 5 * 1024**3  # S3's limit for a single PUT
-_SPOOL_IN_MEMORY = 8 * 1024 * 1024
 _READ_CHUNK = 64 * 1024
 _XML = "application/xml"
-_HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 _SUBRESOURCES = {
     "acl",
@@ -115,11 +108,13 @@ class S3Api:
         *,
         bucket_alias: str = "mrbatch",
         created_at: float = 0.0,
+        multipart: MultipartStaging | None = None,
     ) -> None:
         self.access_point = access_point
         self.verifier = verifier
         self.bucket_alias = bucket_alias
         self.created_at = created_at
+        self.multipart = MultipartApi(access_point, multipart, bucket_alias)
 
     async def handle(self, request: Request) -> Response:
         """Authenticate and serve one S3 request; every failure becomes S3 error XML."""
@@ -157,9 +152,11 @@ class S3Api:
         unsupported = sorted(_SUBRESOURCES & set(params))
         if not key_raw:
             return await self._bucket_operation(request.method, params, unsupported)
+        key = decode_key(key_raw)
+        if "uploads" in params or "uploadId" in params:
+            return await self.multipart.handle(request, signed, verified, key, params)
         if unsupported or "x-amz-copy-source" in request.headers:
             raise _not_implemented(request.method, "this object sub-resource or copy")
-        key = decode_key(key_raw)
         if request.method == "PUT":
             return await self._put_object(request, signed, verified, key)
         if request.method in ("GET", "HEAD"):
@@ -194,7 +191,7 @@ class S3Api:
             for name, value in signed.headers
             if name.startswith("x-amz-meta-")
         }
-        body = await _receive_body(request, headers, verified)
+        body = await receive_body(request, headers, verified)
         try:
             region, info = await run_in_threadpool(
                 self.access_point.put, key, body, metadata=metadata
@@ -271,67 +268,6 @@ class S3Api:
 
 
 # --- helpers -----------------------------------------------------------------------------
-
-
-async def _receive_body(request: Request, headers: dict[str, str], verified: Verified) -> BinaryIO:
-    """Read the body into a spooled temporary file, decoding aws-chunked framing and
-    checking the declared payload hash, Content-MD5 and flexible checksums."""
-    mode = verified.payload_hash
-    decoder = _decoder_for(mode, verified)
-    digests = BodyDigests(BodyDigests.announced(headers))
-    spool = tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY)  # noqa: SIM115
-    try:
-        async for piece in request.stream():
-            data = decoder.feed(piece) if decoder is not None else piece
-            digests.update(data)
-            if digests.size > MAX_OBJECT_BYTES:
-                raise bad_request(
-                    "EntityTooLarge", "Your proposed upload exceeds the maximum allowed size"
-                )
-            spool.write(data)
-        trailers = decoder.finish() if decoder is not None else {}
-        _check_body(mode, headers, trailers, digests, chunked=decoder is not None)
-    except BaseException:
-        spool.close()
-        raise
-    spool.seek(0)
-    return cast(BinaryIO, spool)
-
-
-def _decoder_for(mode: str, verified: Verified) -> AwsChunkedDecoder | None:
-    if mode in (STREAMING_SIGNED, STREAMING_SIGNED_TRAILER):
-        signer = ChunkSigner(
-            verified.signing_key(), verified.timestamp, verified.scope, verified.signature
-        )
-        return AwsChunkedDecoder(signer)
-    if mode == STREAMING_UNSIGNED_TRAILER:
-        return AwsChunkedDecoder()
-    if mode == UNSIGNED_PAYLOAD or _HEX64.match(mode):
-        return None
-    raise bad_request("InvalidArgument", f"x-amz-content-sha256 {mode!r} is not supported")
-
-
-def _check_body(
-    mode: str,
-    headers: dict[str, str],
-    trailers: dict[str, str],
-    digests: BodyDigests,
-    *,
-    chunked: bool,
-) -> None:
-    if _HEX64.match(mode) and digests.sha256.hexdigest() != mode:
-        raise bad_request(
-            "XAmzContentSHA256Mismatch",
-            "The provided 'x-amz-content-sha256' header does not match what was computed.",
-        )
-    declared = headers.get("x-amz-decoded-content-length")
-    if chunked and declared is not None and declared != str(digests.size):
-        raise bad_request(
-            "IncompleteBody", "The body is not as long as x-amz-decoded-content-length says"
-        )
-    digests.check_content_md5(headers.get("content-md5"))
-    checksums = {k: v for k, v in headers.items() if k.startswith("x-amz-checksum-")}
-    digests.check_checksums({**checksums, **trailers})
 
 
 def _content_headers(region: str, info: ObjectInfo, params: dict[str, str]) -> dict[str, str]:

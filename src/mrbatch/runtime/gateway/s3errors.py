@@ -15,9 +15,14 @@ __all__ = [
     "S3Error",
     "access_denied",
     "bad_request",
+    "entity_too_small",
     "invalid_argument",
+    "invalid_part",
+    "invalid_part_order",
+    "malformed_xml",
     "no_such_bucket",
     "no_such_key",
+    "no_such_upload",
     "service_unavailable",
 ]
 
@@ -73,3 +78,54 @@ def no_such_bucket(bucket: str) -> S3Error:
 def service_unavailable(message: str) -> S3Error:
     """503 ServiceUnavailable: no region can serve the request now (clients retry it)."""
     return S3Error("ServiceUnavailable", message, 503)
+
+
+def no_such_upload(upload_id: str) -> S3Error:
+    """404 NoSuchUpload: unknown, aborted or already completed multipart upload."""
+    return S3Error(
+        "NoSuchUpload",
+        "The specified upload does not exist. The upload ID may be invalid, or the upload "
+        "may have been aborted or completed.",
+        404,
+        {"UploadId": upload_id},
+    )
+
+
+def invalid_part(part_number: int, etag: str) -> S3Error:
+    """400 InvalidPart: a listed part was not uploaded, or its ETag is not the part's."""
+    return S3Error(
+        "InvalidPart",
+        "One or more of the specified parts could not be found. The part may not have been "
+        "uploaded, or the specified entity tag may not match the part's entity tag.",
+        400,
+        {"PartNumber": str(part_number), "ETag": etag},
+    )
+
+
+def invalid_part_order() -> S3Error:
+    """400 InvalidPartOrder: the part list is not in ascending part-number order."""
+    return S3Error(
+        "InvalidPartOrder",
+        "The list of parts was not in ascending order. Parts must be ordered by part number.",
+        400,
+    )
+
+
+def entity_too_small(part_number: int, size: int, minimum: int) -> S3Error:
+    """400 EntityTooSmall: a part other than the last is below the minimum part size."""
+    return S3Error(
+        "EntityTooSmall",
+        "Your proposed upload is smaller than the minimum allowed size",
+        400,
+        {"ProposedSize": str(size), "MinSizeAllowed": str(minimum), "PartNumber": str(part_number)},
+    )
+
+
+def malformed_xml(reason: str) -> S3Error:
+    """400 MalformedXML, with what was wrong (S3 says only that it did not validate)."""
+    return S3Error(
+        "MalformedXML",
+        "The XML you provided was not well-formed or did not validate against our published "
+        f"schema: {reason}",
+        400,
+    )

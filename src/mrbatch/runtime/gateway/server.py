@@ -19,6 +19,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from types import TracebackType
 
 import uvicorn
@@ -31,6 +32,7 @@ from mrbatch.ports import RoutingControl
 from mrbatch.runtime.gateway.accesspoint import AccessPoint
 from mrbatch.runtime.gateway.control import ControlApi
 from mrbatch.runtime.gateway.credentials import Credentials
+from mrbatch.runtime.gateway.multipart import MultipartStaging
 from mrbatch.runtime.gateway.s3api import S3Api
 from mrbatch.runtime.gateway.sigv4 import SigV4Verifier
 
@@ -47,11 +49,14 @@ def build_app(
     bucket_alias: str = "mrbatch",
     clock: Callable[[], float] = time.time,
     extra_routes: Sequence[BaseRoute] = (),
+    multipart_dir: Path | None = None,
 ) -> Starlette:
     """The gateway app: control API (for `routing`, default the access point's own routing
     control), then `extra_routes`, then the S3 API for everything else.
 
     `clock` is the server's time for signature expiry and skew (injectable for tests).
+    `multipart_dir` is where multipart uploads are staged (the gateway owns it; uploads
+    idle for a day are removed now, at start); without it multipart requests answer 501.
     """
     if bucket_alias == "control" or not 3 <= len(bucket_alias) <= 63:
         raise ConfigError(
@@ -60,7 +65,13 @@ def build_app(
     if not credentials:
         raise ConfigError("the gateway needs at least one pair of credentials")
     verifier = SigV4Verifier(credentials, clock=clock)
-    s3 = S3Api(access_point, verifier, bucket_alias=bucket_alias, created_at=clock())
+    staging = None
+    if multipart_dir is not None:
+        staging = MultipartStaging(multipart_dir, clock=clock)
+        staging.remove_abandoned()
+    s3 = S3Api(
+        access_point, verifier, bucket_alias=bucket_alias, created_at=clock(), multipart=staging
+    )
     control = ControlApi(routing or access_point.routing, credentials)
     routes: list[BaseRoute] = [
         *control.routes(),
