@@ -158,14 +158,26 @@ def main() -> None:
                             "--invalid-fraction", "0.01", "--out", str(base)],
                            check=True, stdout=subprocess.DEVNULL)  # fmt: skip
             data, fin = base / "testfile.csv", base / "testfile_financial_data.csv"
+            medians: dict[str, float] = {}
             for name, command in _approaches(args, data, fin, base).items():
                 if name.startswith("per-row") and size > args.skip_per_row_over:
                     continue
                 runs = [_measure(command) for _ in range(args.repeat)]
-                seconds = statistics.median(r[0] for r in runs)
+                seconds = medians[name] = statistics.median(r[0] for r in runs)
                 peak = max(r[1] for r in runs) / 1e6
                 print(f"{size:>10} | {name:<30} | {seconds:>8.2f} | {size / seconds:>10,.0f} |"
                       f" {peak:>8.0f}", flush=True)  # fmt: skip
+            _print_ratios(size, medians)
+
+
+def _print_ratios(size: int, medians: dict[str, float]) -> None:
+    """The two time targets of the issue as ratios, and how busy the machine was."""
+    ours = medians["mrbatch process"]
+    parts = [f"{ours / medians['polars single pass']:.2f}x the polars single pass"]
+    if "per-row (in-process lookups)" in medians:
+        parts.append(f"{medians['per-row (in-process lookups)'] / ours:.1f}x faster than per-row")
+    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+    print(f"{size:>10} | mrbatch: {'; '.join(parts)} (load average {load})", flush=True)
 
 
 if __name__ == "__main__":
