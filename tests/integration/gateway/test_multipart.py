@@ -261,13 +261,12 @@ def test_completion_raises_exactly_one_object_created_event(
 ) -> None:
     inner = LocalObjectStore(tmp_path / "east" / "bucket", bucket="mrbatch-east")
     feed = ChangeFeed(tmp_path / "east" / "feed.db")
-    access_point = AccessPoint(
-        {EAST: RecordedObjectStore(inner, feed)}, ListRoutingControl((EAST,), EAST)
-    )
+    routing = ListRoutingControl((EAST,), EAST)
+    access_point = AccessPoint({EAST: RecordedObjectStore(inner, feed)}, routing)
     credentials = generate_credentials()
     app = build_app(access_point, [credentials], multipart_dir=tmp_path / "multipart")
     with GatewayServer(app) as server:
-        s3 = Gateway(server, {EAST: inner}, access_point.routing, credentials).client()  # type: ignore[arg-type]
+        s3 = Gateway(server, {EAST: inner}, routing, credentials).client()
         upload_id, parts = _upload_parts(s3, "input/one.bin", [big_data[:PART], b"tail"])
         assert feed.read("test") == []
         _complete(s3, "input/one.bin", upload_id, parts)
