@@ -275,3 +275,24 @@ def test_completion_raises_exactly_one_object_created_event(
     assert [(c.key, c.size, c.etag) for c in changes] == [
         ("input/one.bin", PART + 4, _md5(big_data[:PART] + b"tail"))
     ]
+
+
+def test_list_parts_pages_with_max_parts(gateway: Gateway) -> None:
+    s3 = gateway.client()
+    upload_id, _ = _upload_parts(s3, "p.bin", [b"one", b"two", b"three"])
+    first = s3.list_parts(Bucket="mrbatch", Key="p.bin", UploadId=upload_id, MaxParts=2)
+    assert [p["PartNumber"] for p in first["Parts"]] == [1, 2]
+    assert (first["IsTruncated"], first["NextPartNumberMarker"]) == (True, 2)
+    rest = s3.list_parts(
+        Bucket="mrbatch", Key="p.bin", UploadId=upload_id, PartNumberMarker=2, MaxParts=2
+    )
+    assert [(p["PartNumber"], p["Size"]) for p in rest["Parts"]] == [(3, 5)]
+    assert rest["IsTruncated"] is False
+
+
+def test_bad_metadata_is_refused_when_the_upload_starts(gateway: Gateway, tmp_path: Path) -> None:
+    s3 = gateway.client()
+    assert _error(
+        s3.create_multipart_upload, Bucket="mrbatch", Key="m.bin", Metadata={"big": "x" * 3000}
+    ) == ("InvalidArgument", 400)
+    assert _staged(tmp_path) == []

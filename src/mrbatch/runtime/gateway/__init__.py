@@ -8,7 +8,8 @@ Typical use (what the supervisor's gateway process does):
 
     credentials = generate_credentials()
     access_point = AccessPoint({"us-east-1": east_store, "us-west-2": west_store}, routing)
-    server = GatewayServer(build_app(access_point, [credentials])).start()
+    app = build_app(access_point, [credentials], multipart_dir=data_dir / "run" / "multipart")
+    server = GatewayServer(app).start()
     url = presign_get_url(server.url, "mrbatch", "output/completed/a.csv", credentials)
     server.stop()
 """
@@ -16,6 +17,7 @@ Typical use (what the supervisor's gateway process does):
 from mrbatch.runtime.gateway.accesspoint import AccessPoint, NoRegionAvailableError
 from mrbatch.runtime.gateway.control import ControlApi, HttpRoutingControl
 from mrbatch.runtime.gateway.credentials import Credentials, control_token, generate_credentials
+from mrbatch.runtime.gateway.multipart import MultipartStaging
 from mrbatch.runtime.gateway.presign import presign_get_url
 from mrbatch.runtime.gateway.s3api import S3Api
 from mrbatch.runtime.gateway.s3errors import S3Error
@@ -28,6 +30,7 @@ __all__ = [
     "Credentials",
     "GatewayServer",
     "HttpRoutingControl",
+    "MultipartStaging",
     "NoRegionAvailableError",
     "S3Api",
     "S3Error",

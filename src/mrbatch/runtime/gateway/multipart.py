@@ -54,6 +54,7 @@ from mrbatch.runtime.gateway.s3errors import (
     malformed_xml,
     no_such_upload,
 )
+from mrbatch.storage.keys import validate_key, validate_metadata
 
 __all__ = [
     "ABANDONED_AFTER_SECONDS",
@@ -143,8 +144,11 @@ class MultipartStaging:
     # --- uploads --------------------------------------------------------------------------
 
     def create(self, key: str, metadata: Mapping[str, str]) -> Upload:
-        """Start an upload of `key`; the metadata is applied when it completes."""
-        upload = Upload(uuid.uuid4().hex, key, self._clock(), dict(metadata))
+        """Start an upload of `key`; the metadata is applied when it completes. Both are
+        checked now, as a store's put would (InvalidKeyError, InvalidMetadataError), so a
+        bad name fails before the parts are sent rather than at completion."""
+        validate_key(key)
+        upload = Upload(uuid.uuid4().hex, key, self._clock(), validate_metadata(metadata))
         folder = self.directory / upload.upload_id
         record = {"key": key, "initiated": upload.initiated, "metadata": dict(metadata)}
         try:
@@ -271,15 +275,18 @@ class MultipartStaging:
             shutil.rmtree(path, ignore_errors=True)
         else:
             path.unlink(missing_ok=True)
-        with self._guard:
-            self._locks.pop(upload_id, None)
 
     @contextmanager
     def _locked(self, upload_id: str) -> Iterator[None]:
         with self._guard:
             lock = self._locks.setdefault(upload_id, threading.Lock())
-        with lock:
-            yield
+        try:
+            with lock:
+                yield
+        finally:
+            if not (self.directory / upload_id).exists():
+                with self._guard:  # unknown ids must not pile up locks
+                    self._locks.pop(upload_id, None)
 
 
 def _choose_parts(

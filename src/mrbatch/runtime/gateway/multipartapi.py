@@ -203,7 +203,7 @@ class MultipartApi:
     ) -> Response:
         upload_id = params["uploadId"]
         marker = _bounded_int(params, "part-number-marker", 0, 0, MAX_PART_NUMBER)
-        max_parts = _bounded_int(params, "max-parts", 1000, 0, 1000)
+        max_parts = _bounded_int(params, "max-parts", 1000, 1, 1000)
         later = [part for part in staging.parts(upload_id) if part.number > marker]
         page = later[:max_parts]
         truncated = len(later) > len(page)
