@@ -128,7 +128,7 @@ class MultipartStaging:
         with staging.part_sink(upload.upload_id) as (sink, temp):
             sink.write(body)
         part = staging.commit_part(upload.upload_id, 1, temp, md5_hex)
-        info, etag = staging.complete(upload.upload_id, [(1, part.etag)], put)
+        upload, put_result, etag = staging.complete(upload.upload_id, [(1, part.etag)], put)
     """
 
     def __init__(self, directory: Path, *, clock: Callable[[], float] = time.time) -> None:
@@ -184,7 +184,12 @@ class MultipartStaging:
         """A temporary file in the upload's folder to receive a part body, and its path.
         On an exception the file is removed; otherwise pass the path to `commit_part`."""
         self.upload(upload_id)
-        fd, name = tempfile.mkstemp(dir=self.directory / upload_id, prefix=".tmp-")
+        try:
+            fd, name = tempfile.mkstemp(dir=self.directory / upload_id, prefix=".tmp-")
+        except FileNotFoundError:
+            raise no_such_upload(upload_id) from None  # aborted or completed just now
+        except OSError as exc:
+            raise StorageError(f"cannot stage a part of upload {upload_id}: {exc}") from exc
         path = Path(name)
         try:
             with os.fdopen(fd, "wb") as sink:
