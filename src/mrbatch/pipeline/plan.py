@@ -129,16 +129,20 @@ def _read(stream: BinaryIO, file: str) -> bytes:
 
 
 def _nth_line_end(block: bytes, n: int) -> int:
-    """Offset of the `n`-th `\\n` of `block` (1-based; the caller knows there are that many)."""
-    low, high = 0, len(block)  # the answer is in [low, high)
+    """Offset of the `n`-th `\\n` of `block` (1-based; the caller knows there are that many).
+
+    Halving the range with `bytes.count` scans the block about once.
+    """
+    low, high = 0, len(block)  # the n-th line end from `low` is in [low, high)
     while high - low > 4096:
         middle = (low + high) // 2
-        if block.count(b"\n", 0, middle + 1) >= n:
-            high = middle + 1
+        before = block.count(b"\n", low, middle)
+        if before >= n:
+            high = middle
         else:
-            low = middle + 1
+            n, low = n - before, middle
     position = low - 1
-    for _ in range(n - block.count(b"\n", 0, low)):
+    for _ in range(n):
         position = block.find(b"\n", position + 1)
     return position
 
