@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["ERROR_COLUMNS", "ErrorRecord", "FinancialRecord"]
+__all__ = ["DEFAULT_CHUNK_SIZE", "ERROR_COLUMNS", "ErrorRecord", "FinancialRecord"]
+
+# Records per chunk unless configured (the AWS sample used 600; 1000 stays well inside
+# Step Functions' payload limit for the per-record processor).
+DEFAULT_CHUNK_SIZE = 1000
 
 # Columns of the errors CSV, in order (see ErrorRecord).
 ERROR_COLUMNS = ("file", "row", "field", "rule", "message", "raw_row")

@@ -9,8 +9,6 @@ from typing import Annotated
 
 import typer
 
-from mrbatch.runtime.demo import run_demo
-
 DEMO_DIR = Path(".mrbatch") / "demo"
 
 
@@ -32,6 +30,8 @@ def demo(
     active region to process it, reads the email, downloads the output through its
     presigned link, checks it against a direct pipeline run, and stops everything.
     """
+    from mrbatch.runtime.demo import run_demo  # the whole runtime: only when run
+
     say = (lambda _: None) if as_json else typer.echo
     report = run_demo(data_dir, rows=rows, say=say)
     if as_json:

@@ -11,9 +11,9 @@ from typing import Annotated
 
 import typer
 
+from mrbatch.model import DEFAULT_CHUNK_SIZE
 from mrbatch.pipeline.job import JobOptions, JobSummary, Progress, run_job
 from mrbatch.pipeline.sample import write_sample_files
-from mrbatch.pipeline.split import DEFAULT_CHUNK_SIZE
 
 
 def register(app: typer.Typer) -> None:

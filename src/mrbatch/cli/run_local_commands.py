@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from mrbatch.cli.run_local import LocalRun, RunOutcome
 from mrbatch.errors import ConfigError
-from mrbatch.pipeline import DEFAULT_CHUNK_SIZE
+from mrbatch.model import DEFAULT_CHUNK_SIZE
+
+if TYPE_CHECKING:
+    from mrbatch.cli.run_local import RunOutcome
 
 __all__ = ["DEFAULT_DATA_DIR", "register"]
 
@@ -51,6 +53,8 @@ def run_local(
     for path, what in ((input, "input"), (fin, "financial-data")):
         if not path.is_file():
             raise ConfigError(f"the {what} file {path} does not exist")
+    from mrbatch.cli.run_local import LocalRun  # the engine and services: only when run
+
     with LocalRun(data_dir, fin, chunk_size=chunk_size, per_record=per_record) as run:
         outcome = run.process(input)
     if as_json:

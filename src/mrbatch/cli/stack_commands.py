@@ -14,24 +14,20 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from mrbatch.errors import ConfigError, MrBatchError
 from mrbatch.runtime.config import StackConfig
-from mrbatch.runtime.health import HealthMonitor
-from mrbatch.runtime.operations import (
-    file_rows,
-    mail_messages,
-    presigned_url,
-    stack_status,
-    submit_files,
-)
-from mrbatch.runtime.runbook import run_runbook
-from mrbatch.runtime.stack import start_stack
-from mrbatch.runtime.supervisor import Supervisor, dumps, read_stack_file, wait_until
-from mrbatch.runtime.wiring import open_routing
+from mrbatch.runtime.supervisor import dumps, read_stack_file, wait_until
+
+if TYPE_CHECKING:
+    from mrbatch.runtime.health import HealthMonitor
+    from mrbatch.runtime.supervisor import Supervisor
+
+# The runtime (HTTP servers, boto3, polars) is imported inside the commands that use it,
+# so that `mrbatch process` and `--help` do not pay for it at start-up.
 
 DEFAULT_DATA_DIR = Path(".mrbatch")
 
@@ -115,6 +111,8 @@ def up(
     Prints the endpoints and the local credentials. Runs until Ctrl-C (or `mrbatch down`);
     with --detach, returns once the stack is up.
     """
+    from mrbatch.runtime.health import HealthMonitor
+
     if _running(data_dir.resolve()):
         raise ConfigError(f"a stack is already running in {data_dir} (`mrbatch down` first)")
     overrides: dict[str, Any] = {
@@ -149,6 +147,8 @@ def _with_sample_financials(config: StackConfig) -> StackConfig:
 
 
 def _up_foreground(config: StackConfig, monitor: HealthMonitor | None) -> None:
+    from mrbatch.runtime.stack import start_stack
+
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -169,6 +169,8 @@ def _up_foreground(config: StackConfig, monitor: HealthMonitor | None) -> None:
 
 
 def _watch_health(config: StackConfig, monitor: HealthMonitor) -> None:
+    from mrbatch.runtime.runbook import run_runbook
+
     failing = monitor.observe()
     if failing is None:
         return
@@ -185,6 +187,8 @@ def _watch_health(config: StackConfig, monitor: HealthMonitor) -> None:
 def _restart_dead(config: StackConfig, supervisor: Supervisor, *, leave_active_down: bool) -> None:
     """Restart exited services; with auto-failover on, a dead active region is left for the
     health monitor to fail over from (it restarts as the standby afterwards)."""
+    from mrbatch.runtime.wiring import open_routing
+
     active = open_routing(config).state().active_region if leave_active_down else None
     for name in supervisor.dead_children():
         if name == active:
@@ -255,6 +259,8 @@ def down(data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
 
 def status(data_dir: DataDir = DEFAULT_DATA_DIR, as_json: JsonFlag = False) -> None:
     """Active region and epoch, replication backlog, files per status per region."""
+    from mrbatch.runtime.operations import stack_status
+
     report = stack_status(data_dir.resolve())
     if as_json:
         typer.echo(dumps(report))
@@ -285,12 +291,16 @@ def submit(
     prefix: Annotated[str, typer.Option(help="Key prefix.")] = "input/",
 ) -> None:
     """Upload files through the access point (SigV4), as `aws s3 cp` would."""
+    from mrbatch.runtime.operations import submit_files
+
     for path, key, etag in submit_files(data_dir.resolve(), paths, prefix=prefix):
         typer.echo(f"uploaded {path} -> {key} (etag {etag})")
 
 
 def files(data_dir: DataDir = DEFAULT_DATA_DIR, as_json: JsonFlag = False) -> None:
     """Files known to each region's batch state table."""
+    from mrbatch.runtime.operations import file_rows
+
     rows = file_rows(data_dir.resolve())
     if as_json:
         typer.echo(json.dumps(rows, indent=2, sort_keys=True))
@@ -311,6 +321,8 @@ def mail(
     ] = None,
 ) -> None:
     """Messages received by the mail sink."""
+    from mrbatch.runtime.operations import mail_messages
+
     messages = mail_messages(data_dir.resolve())
     if show is not None:
         if not 1 <= show <= len(messages):
@@ -329,4 +341,6 @@ def url(
     expires_in: Annotated[int, typer.Option(min=1, max=604800)] = 3600,
 ) -> None:
     """Print a fresh presigned link to an output, through the access point."""
+    from mrbatch.runtime.operations import presigned_url
+
     typer.echo(presigned_url(data_dir.resolve(), name, expires_in=expires_in))

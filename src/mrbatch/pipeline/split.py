@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from mrbatch.errors import InputFileError
+from mrbatch.model import DEFAULT_CHUNK_SIZE
 from mrbatch.pipeline.records import MAX_RECORD_BYTES, record_end, strip_eol
 
 __all__ = [
@@ -38,7 +39,6 @@ __all__ = [
 ]
 
 BOM = b"\xef\xbb\xbf"
-DEFAULT_CHUNK_SIZE = 1000
 _BLOCK = 1 << 20
 
 
