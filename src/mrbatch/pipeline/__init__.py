@@ -26,20 +26,13 @@ Choices for troublesome bytes (also in docs/pipeline.md):
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from mrbatch.model import ERROR_COLUMNS, ErrorRecord, FinancialRecord
-from mrbatch.pipeline.enrich import (
-    ENRICHED_COLUMNS,
-    FINANCIAL_COLUMNS,
-    CsvFinancialSource,
-    FinancialSource,
-    FrameFinancialSource,
-)
-from mrbatch.pipeline.job import JobOptions, JobSummary, run_job
+from mrbatch.pipeline.columns import ENRICHED_COLUMNS, FINANCIAL_COLUMNS
 from mrbatch.pipeline.merge import ERRORS_HEADER, errors_csv, merge
-from mrbatch.pipeline.parse import MAX_FIELD_BYTES
-from mrbatch.pipeline.process import ChunkResult, output_header, process_chunk, write_csv
 from mrbatch.pipeline.records import MAX_RECORD_BYTES
-from mrbatch.pipeline.rules import Rules, compile_rules, is_mdy_date, load_rules
 from mrbatch.pipeline.split import (
     DEFAULT_CHUNK_SIZE,
     Chunk,
@@ -50,6 +43,13 @@ from mrbatch.pipeline.split import (
     read_header,
     split,
 )
+
+if TYPE_CHECKING:
+    from mrbatch.pipeline.enrich import CsvFinancialSource, FinancialSource, FrameFinancialSource
+    from mrbatch.pipeline.job import JobOptions, JobSummary, run_job
+    from mrbatch.pipeline.parse import MAX_FIELD_BYTES
+    from mrbatch.pipeline.process import ChunkResult, output_header, process_chunk, write_csv
+    from mrbatch.pipeline.rules import Rules, compile_rules, is_mdy_date, load_rules
 
 __all__ = [
     "DEFAULT_CHUNK_SIZE",
@@ -85,3 +85,40 @@ __all__ = [
     "split",
     "write_csv",
 ]
+
+# Where the other public names live. They are imported on first use (PEP 562), not with the
+# package: their modules need polars (~0.2 s to import), and the process that runs
+# `mrbatch process` only plans byte ranges and supervises workers; it never needs polars.
+# (The modules above are light, and `split` and `merge` must be bound here: each is also the
+# name of its module, which an import of that module would otherwise leave in its place.)
+_HOMES = {
+    "CsvFinancialSource": "mrbatch.pipeline.enrich",
+    "FinancialSource": "mrbatch.pipeline.enrich",
+    "FrameFinancialSource": "mrbatch.pipeline.enrich",
+    "JobOptions": "mrbatch.pipeline.job",
+    "JobSummary": "mrbatch.pipeline.job",
+    "run_job": "mrbatch.pipeline.job",
+    "MAX_FIELD_BYTES": "mrbatch.pipeline.parse",
+    "ChunkResult": "mrbatch.pipeline.process",
+    "output_header": "mrbatch.pipeline.process",
+    "process_chunk": "mrbatch.pipeline.process",
+    "write_csv": "mrbatch.pipeline.process",
+    "Rules": "mrbatch.pipeline.rules",
+    "compile_rules": "mrbatch.pipeline.rules",
+    "is_mdy_date": "mrbatch.pipeline.rules",
+    "load_rules": "mrbatch.pipeline.rules",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name's module the first time the name is asked for (PEP 562)."""
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -24,6 +24,7 @@ import polars as pl
 
 from mrbatch.errors import InputFileError
 from mrbatch.model import FinancialRecord
+from mrbatch.pipeline.columns import ENRICHED_COLUMNS, FINANCIAL_COLUMNS
 
 __all__ = [
     "ENRICHED_COLUMNS",
@@ -34,14 +35,6 @@ __all__ = [
     "FrameFinancialSource",
     "csv_value",
 ]
-
-# Columns of the financial-data CSV, and the output columns they become (same order).
-FINANCIAL_COLUMNS = (
-    "uuid", "unitsSold", "unitPrice", "unitCost", "totalRevenue", "totalCost", "totalProfit",
-)  # fmt: skip
-ENRICHED_COLUMNS = (
-    "Units Sold", "Unit Price", "Unit Cost", "Total Revenue", "Total Cost", "Total Profit",
-)  # fmt: skip
 
 
 class FinancialSource(Protocol):

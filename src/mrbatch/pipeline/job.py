@@ -13,6 +13,13 @@ How it runs (see docs/performance.md for the measurements behind each choice):
 - each worker turns a batch into one output part and one errors part (`process_batch`),
   and the parent concatenates the parts in order under one header.
 
+The parent never imports polars (nor jsonschema): it checks the header against the schema's
+`required` and `additionalProperties` (`columns.header_rules`) and writes the output header
+in plain Python; the workers compile the schema, the first of them before it builds the
+index, so a schema that JSON Schema refuses fails the job before anything is written (after
+the input's own errors, which this process finds first). With one worker, everything runs
+in this process and polars is imported here, when the first task runs.
+
 Files: parts live in a private work directory inside the output directory; the output and
 the errors report are written to temporary names there and renamed into place only when
 the whole file succeeded, so a failed file leaves nothing behind.
@@ -36,17 +43,18 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, Protocol
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 
 from mrbatch.errors import ConfigError, InputFileError
-from mrbatch.pipeline.enrich import FinancialIndex
+from mrbatch.pipeline.columns import HeaderRules, header_rules, output_header_line, read_schema
 from mrbatch.pipeline.merge import ERRORS_HEADER, errors_csv
-from mrbatch.pipeline.parse import fast_path_applies
 from mrbatch.pipeline.plan import Batch, Plan, plan_batches
 from mrbatch.pipeline.pool import WorkerPool
-from mrbatch.pipeline.process import output_header, process_batch
-from mrbatch.pipeline.rules import Rules, load_rules
 from mrbatch.pipeline.split import DEFAULT_CHUNK_SIZE, chunk_count, read_header, split
+
+if TYPE_CHECKING:  # imported by the workers only (polars): see the module doc
+    from mrbatch.pipeline.enrich import FinancialIndex
+    from mrbatch.pipeline.rules import Rules
 
 __all__ = ["JobOptions", "JobSummary", "Progress", "run_job"]
 
@@ -57,6 +65,8 @@ _ROWS_PER_TASK = 25000
 _SMALL_INPUT_BYTES = 4 << 20
 # Tasks queued per worker, so a worker never waits for the parent between two tasks.
 _QUEUED_PER_WORKER = 2
+# What a worker imports as soon as it starts (polars and the processing code).
+_WORKER_MODULES = ("mrbatch.pipeline.process",)
 
 # Called after each batch of chunks with (chunks done, chunks in total, rows read so far).
 Progress = Callable[[int, int, int], None]
@@ -146,11 +156,12 @@ def run_job(
         _pool(workers) as pool,
     ):
         index = Path(scratch) / "financials.arrow"
-        pool.submit(_build_index, (str(financials), str(index)))
-        plan = _check_input(source, load_rules(options.schema), options)
+        schema = None if options.schema is None else str(options.schema)
+        pool.submit(_build_index, (str(financials), str(index), schema))
+        plan = _check_input(source, _header_rules(options.schema), options)
         _check_financials_header(financials)
         target, errors_target = _targets(out, source)
-        header = output_header(plan.header.columns)
+        header = _output_header(plan.header.columns)
         with (
             _work_dir(out, source.stem) as work,
             _Merger(work, header, target, errors_target) as merger,
@@ -203,7 +214,29 @@ def _check_options(options: JobOptions, source: Path, out: Path) -> None:
         raise ConfigError(f"the output would overwrite the input {source}")
 
 
-def _check_input(source: Path, rules: Rules, options: JobOptions) -> Plan:
+def _header_rules(schema: Path | None) -> HeaderRules:
+    """The schema's header rules, read without compiling it (that is the workers' job);
+    a schema of an unusual shape is compiled here, to raise its ConfigError first."""
+    found = header_rules(read_schema(schema)[0])
+    if found is None:
+        from mrbatch.pipeline.rules import load_rules
+
+        rules = load_rules(schema)
+        found = HeaderRules(rules.required, rules.closed, rules.properties)
+    return found
+
+
+def _output_header(columns: tuple[str, ...]) -> bytes:
+    """The output header; polars writes it only when some column name needs quoting."""
+    line = output_header_line(columns)
+    if line is None:
+        from mrbatch.pipeline.process import output_header
+
+        line = output_header(columns)
+    return line
+
+
+def _check_input(source: Path, rules: HeaderRules, options: JobOptions) -> Plan:
     """Refuse a bad input file before anything is written; return its plan."""
     per_task = max(1, _ROWS_PER_TASK // options.chunk_size) * options.chunk_size
     try:
@@ -380,7 +413,7 @@ def _pool(workers: int) -> Iterator[_Pool]:
     if workers == 1:
         yield _InlinePool()
         return
-    with WorkerPool(workers) as pool:
+    with WorkerPool(workers, preload=_WORKER_MODULES) as pool:
         yield pool
 
 
@@ -390,16 +423,30 @@ _SOURCES: dict[str, FinancialIndex] = {}
 _RULES: dict[str | None, Rules] = {}
 
 
-def _build_index(paths: tuple[str, str]) -> None:
-    """Load, check and sort the financial CSV once; save it where the other workers map it."""
-    financials, index = paths
+def _build_index(paths: tuple[str, str, str | None]) -> None:
+    """Compile the rules (a bad schema fails here, first); load, check and sort the
+    financial CSV once; save it where the other workers map it."""
+    from mrbatch.pipeline.enrich import FinancialIndex
+
+    financials, index, schema = paths
+    _rules(schema)
     source = FinancialIndex.from_path(financials)
     source.save(index)
     _SOURCES.clear()
     _SOURCES[index] = source
 
 
+def _rules(schema: str | None) -> Rules:
+    if schema not in _RULES:
+        from mrbatch.pipeline.rules import load_rules
+
+        _RULES[schema] = load_rules(schema)
+    return _RULES[schema]
+
+
 def _source(index: str) -> FinancialIndex:
+    from mrbatch.pipeline.enrich import FinancialIndex
+
     if index not in _SOURCES:
         _SOURCES.clear()
         _SOURCES[index] = FinancialIndex.load(index)
@@ -408,8 +455,9 @@ def _source(index: str) -> FinancialIndex:
 
 def _run_task(task: _Task) -> _Counts:
     """Process one batch into its output part and its errors part (in a worker)."""
-    if task.schema not in _RULES:
-        _RULES[task.schema] = load_rules(task.schema)
+    from mrbatch.pipeline.parse import fast_path_applies
+    from mrbatch.pipeline.process import process_batch
+
     batch = task.batch
     with open(task.file, "rb") as stream:
         stream.seek(batch.start)
@@ -420,7 +468,7 @@ def _run_task(task: _Task) -> _Counts:
         offset = batch.first_row - 2
         pieces = split(io.BytesIO(data), chunk_size=task.chunk_size, file=task.file)
         chunks = [(piece.data, piece.first_row + offset) for piece in pieces]
-    result = process_batch(chunks, rules=_RULES[task.schema], financials=_source(task.index),
+    result = process_batch(chunks, rules=_rules(task.schema), financials=_source(task.index),
                            file=task.file, delimiter=task.delimiter)  # fmt: skip
     Path(task.output).write_bytes(result.body)
     Path(task.errors).write_bytes(errors_csv(result.errors, header=False))

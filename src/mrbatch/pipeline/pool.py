@@ -19,10 +19,11 @@ Example:
 
 from __future__ import annotations
 
+import importlib
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from multiprocessing.connection import Connection, wait
 from types import TracebackType
 from typing import Any
@@ -35,10 +36,13 @@ _STOP_SECONDS = 10.0
 class _Worker:
     """One child process and its two pipes (tasks in, results out)."""
 
-    def __init__(self, env: dict[str, str]) -> None:
+    def __init__(self, env: dict[str, str], preload: tuple[str, ...]) -> None:
         task_read, task_write = os.pipe()
         result_read, result_write = os.pipe()
-        code = f"from mrbatch.pipeline.pool import serve; serve({task_read}, {result_write})"
+        code = (
+            "from mrbatch.pipeline.pool import serve; "
+            f"serve({task_read}, {result_write}, {preload!r})"
+        )
         try:
             self.process = subprocess.Popen(
                 [sys.executable, "-c", code], env=env, pass_fds=(task_read, result_write)
@@ -55,10 +59,14 @@ class WorkerPool:
     """`size` worker processes; tasks go to the least busy one, results come back as ready.
 
     Use it as a context manager: leaving it stops the workers (they finish their current
-    task when leaving normally, and are killed after a deadline otherwise).
+    task when leaving normally, and are killed after a deadline otherwise). Each worker
+    imports the modules named in `preload` as soon as it starts, before its first task
+    arrives, so the import overlaps with whatever the parent does meanwhile.
     """
 
-    def __init__(self, size: int, *, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, size: int, *, env: dict[str, str] | None = None, preload: Sequence[str] = ()
+    ) -> None:
         child_env = dict(os.environ if env is None else env)
         child_env["POLARS_MAX_THREADS"] = "1"
         # polars' allocator (jemalloc) otherwise keeps freed pages for seconds: a worker
@@ -66,7 +74,7 @@ class WorkerPool:
         # follows what its current task needs.
         # (polars sets its own default in this variable when imported: override it.)
         child_env["_RJEM_MALLOC_CONF"] = "dirty_decay_ms:0,muzzy_decay_ms:0"
-        self._workers = [_Worker(child_env) for _ in range(size)]
+        self._workers = [_Worker(child_env, tuple(preload)) for _ in range(size)]
         self._owner: dict[int, _Worker] = {}
         self._next = 0
 
@@ -143,8 +151,11 @@ class WorkerPool:
             worker.results.close()
 
 
-def serve(task_fd: int, result_fd: int) -> None:
-    """The worker loop: run tasks from `task_fd` until it closes, results to `result_fd`."""
+def serve(task_fd: int, result_fd: int, preload: Sequence[str] = ()) -> None:
+    """The worker loop: import `preload`, then run tasks from `task_fd` until it closes,
+    results to `result_fd`."""
+    for module in preload:
+        importlib.import_module(module)
     tasks = Connection(task_fd, writable=False)
     results = Connection(result_fd, readable=False)
     while True:

@@ -33,7 +33,6 @@ import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +40,8 @@ import fastjsonschema
 import jsonschema
 import polars as pl
 
-from mrbatch.errors import ConfigError, InputFileError
+from mrbatch.errors import ConfigError
+from mrbatch.pipeline.columns import HeaderRules, read_schema
 
 __all__ = ["MDY_DATE_FORMAT", "Check", "Rules", "is_mdy_date", "load_rules", "mdy_date_fails"]
 
@@ -110,13 +110,8 @@ class Rules:
 
     def check_header(self, columns: Sequence[str], *, file: str) -> None:
         """Raise InputFileError naming `file` if the header lacks or adds columns."""
-        missing = [name for name in self.required if name not in columns]
-        if missing:
-            raise InputFileError(file, f"the header lacks the column(s): {', '.join(missing)}")
-        if self.closed:
-            extra = [name for name in columns if name not in self.properties]
-            if extra:
-                raise InputFileError(file, f"unexpected header column(s): {', '.join(extra)}")
+        header = HeaderRules(self.required, self.closed, self.properties)
+        header.check_header(columns, file=file)
 
     def validator(self) -> Callable[[Mapping[str, str]], object]:
         """The per-row fastjsonschema validator (raises JsonSchemaValueException)."""
@@ -143,19 +138,7 @@ def load_rules(path: str | Path | None = None) -> Rules:
     Raises ConfigError when the file cannot be read, is not JSON, or is not a valid
     draft 7 schema for an object.
     """
-    if path is None:
-        text = resources.files("mrbatch.pipeline").joinpath("default_schema.json").read_text()
-        source = "default"
-    else:
-        source = str(path)
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"schema {source}: cannot be read ({exc})") from exc
-    try:
-        schema = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"schema {source}: not JSON ({exc})") from exc
+    schema, source = read_schema(path)
     return compile_rules(schema, source=source)
 
 
