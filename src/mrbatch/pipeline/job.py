@@ -149,15 +149,18 @@ def run_job(
     source, out, financials = Path(input_path), Path(out_dir), Path(financials_path)
     _check_options(options, source, out)
     workers = _worker_count(options, source)
+    slices = _slice_count(financials)
     # The workers start, and the first one builds the financial index in a private scratch
     # directory, while this process checks and plans the input. (Its errors come first.)
+    # A financial file too large for an index in every worker is joined in slices instead.
     with (
         tempfile.TemporaryDirectory(prefix="mrbatch-index-") as scratch,
         _pool(workers) as pool,
     ):
         index = Path(scratch) / "financials.arrow"
         schema = None if options.schema is None else str(options.schema)
-        pool.submit(_build_index, (str(financials), str(index), schema))
+        if not slices:
+            pool.submit(_build_index, (str(financials), str(index), schema))
         plan = _check_input(source, _header_rules(options.schema), options)
         _check_financials_header(financials)
         target, errors_target = _targets(out, source)
@@ -166,8 +169,15 @@ def run_job(
             _work_dir(out, source.stem) as work,
             _Merger(work, header, target, errors_target) as merger,
         ):
-            pool.next_result()  # the index is ready
-            counts = _run_batches(pool, source, index, work, plan, options, progress, merger)
+            tasks = _tasks(source, plan, index, work, options)
+            if slices:
+                from mrbatch.pipeline.sliced import run_sliced
+
+                counts = run_sliced(pool, financials, Path(scratch), tasks, slices,
+                                    workers, progress, merger)  # fmt: skip
+            else:
+                pool.next_result()  # the index is ready
+                counts = _run_batches(pool, tasks, plan, options, progress, merger)
             pool.stop()  # the workers exit while the output is made durable
             merger.commit()
     return JobSummary(
@@ -282,11 +292,22 @@ class _Pool(Protocol):
     def stop(self) -> None: ...
 
 
+def _slice_count(financials: Path) -> int:
+    from mrbatch.pipeline.sliced import slice_count
+
+    return slice_count(financials)
+
+
+def _tasks(source: Path, plan: Plan, index: Path, work: Path, options: JobOptions) -> list[_Task]:
+    schema = None if options.schema is None else str(options.schema)
+    width = len(str(len(plan.batches)))
+    return [_task(n, batch, width, source, plan, index, schema, work, options)
+            for n, batch in enumerate(plan.batches)]  # fmt: skip
+
+
 def _run_batches(
     pool: _Pool,
-    source: Path,
-    index: Path,
-    work: Path,
+    tasks: list[_Task],
     plan: Plan,
     options: JobOptions,
     progress: Progress | None,
@@ -294,10 +315,6 @@ def _run_batches(
 ) -> list[_Counts]:
     """Process every batch of `plan` on `pool`, handing finished ones to `merger`."""
     total = chunk_count(plan.records, options.chunk_size)
-    schema = None if options.schema is None else str(options.schema)
-    width = len(str(len(plan.batches)))
-    tasks = [_task(n, batch, width, source, plan, index, schema, work, options)
-             for n, batch in enumerate(plan.batches)]  # fmt: skip
     results: list[_Counts] = []
     queue_limit = _QUEUED_PER_WORKER * max(1, options.workers or os.cpu_count() or 1)
     batch_of: dict[int, _Task] = {}
@@ -453,27 +470,51 @@ def _source(index: str) -> FinancialIndex:
     return _SOURCES[index]
 
 
-def _run_task(task: _Task) -> _Counts:
-    """Process one batch into its output part and its errors part (in a worker)."""
+def _read_chunks(task: _Task) -> list[tuple[bytes, int]]:
+    """The records of a task's batch, as (bytes with header, first row) chunks."""
     from mrbatch.pipeline.parse import fast_path_applies
-    from mrbatch.pipeline.process import process_batch
 
     batch = task.batch
     with open(task.file, "rb") as stream:
         stream.seek(batch.start)
         data = task.header + stream.read(batch.end - batch.start)
-    chunks = [(data, batch.first_row)]
-    if not fast_path_applies(data):
-        # Chunk by chunk, so one chunk that needs the careful path does not slow the others.
-        offset = batch.first_row - 2
-        pieces = split(io.BytesIO(data), chunk_size=task.chunk_size, file=task.file)
-        chunks = [(piece.data, piece.first_row + offset) for piece in pieces]
+    if fast_path_applies(data):
+        return [(data, batch.first_row)]
+    # Chunk by chunk, so one chunk that needs the careful path does not slow the others.
+    offset = batch.first_row - 2
+    pieces = split(io.BytesIO(data), chunk_size=task.chunk_size, file=task.file)
+    return [(piece.data, piece.first_row + offset) for piece in pieces]
+
+
+def _run_task(task: _Task) -> _Counts:
+    """Process one batch into its output part and its errors part (in a worker)."""
+    from mrbatch.pipeline.process import process_batch
+
+    batch = task.batch
+    chunks = _read_chunks(task)
     result = process_batch(chunks, rules=_rules(task.schema), financials=_source(task.index),
                            file=task.file, delimiter=task.delimiter)  # fmt: skip
     Path(task.output).write_bytes(result.body)
     Path(task.errors).write_bytes(errors_csv(result.errors, header=False))
     return _Counts(chunk_count(batch.records, task.chunk_size), result.rows_read,
                    result.rows_written, result.rows_invalid, result.rows_not_enriched)  # fmt: skip
+
+
+def _stage_task(argument: tuple[_Task, int, str]) -> tuple[int, int]:
+    """Step 2 of the partitioned join (see `partition`), in a worker."""
+    from mrbatch.pipeline.partition import stage_batch
+
+    task, slices, work = argument
+    return stage_batch(task.number, _read_chunks(task), _rules(task.schema), task.file,
+                       task.delimiter, work, slices)  # fmt: skip
+
+
+def _call(argument: tuple[str, tuple[Any, ...]]) -> Any:
+    """Run a step of the partitioned join (a function of `partition`), in a worker."""
+    from mrbatch.pipeline import partition
+
+    name, arguments = argument
+    return getattr(partition, name)(*arguments)
 
 
 def _copy(source: BinaryIO, target: BinaryIO) -> None:
