@@ -11,7 +11,9 @@ How it runs (see docs/performance.md for the measurements behind each choice):
 - one worker loads the financial CSV once, checks it and sorts it into an Arrow IPC file in
   the work directory; every worker then maps that file instead of parsing the CSV again;
 - each worker turns a batch into one output part and one errors part (`process_batch`),
-  and the parent concatenates the parts in order under one header.
+  and the parent concatenates the parts in order under one header (`parts.PartMerger`);
+- a financial file over 64 MB is not indexed whole in every worker but joined in slices
+  (`sliced` in this process, `partition` in the workers): same output, bounded memory.
 
 The parent never imports polars (nor jsonschema): it checks the header against the schema's
 `required` and `additionalProperties` (`columns.header_rules`) and writes the output header
@@ -33,7 +35,6 @@ Example:
 from __future__ import annotations
 
 import contextlib
-import errno
 import io
 import os
 import shutil
@@ -43,11 +44,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from mrbatch.errors import ConfigError, InputFileError
 from mrbatch.pipeline.columns import HeaderRules, header_rules, output_header_line, read_schema
-from mrbatch.pipeline.merge import ERRORS_HEADER, errors_csv
+from mrbatch.pipeline.merge import errors_csv
+from mrbatch.pipeline.parts import PartMerger as _Merger
 from mrbatch.pipeline.plan import Batch, Plan, plan_batches
 from mrbatch.pipeline.pool import WorkerPool
 from mrbatch.pipeline.split import DEFAULT_CHUNK_SIZE, chunk_count, read_header, split
@@ -358,49 +360,6 @@ def _collect(
         progress(sum(c.chunks for c in results), total, sum(c.read for c in results))
 
 
-class _Merger:
-    """Appends the parts of finished batches to the output and the errors report in batch
-    order as soon as they can go, so concatenating overlaps with processing; `commit`
-    makes both durable and moves them into place. Leaving without commit leaves nothing.
-    """
-
-    def __init__(self, work: Path, header: bytes, target: Path, errors_target: Path) -> None:
-        self._targets = [target, errors_target]
-        self._temporaries = [work / f"{target.name}.tmp", work / f"{errors_target.name}.tmp"]
-        self._files: list[BinaryIO] = []
-        for path, head in zip(self._temporaries, [header, ERRORS_HEADER], strict=True):
-            self._files.append(path.open("wb", buffering=0))
-            self._files[-1].write(head)
-        self._finished: dict[int, _Task] = {}
-        self._next = 0
-
-    def __enter__(self) -> _Merger:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        for stream in self._files:
-            stream.close()
-
-    def done(self, task: _Task) -> None:
-        """Note that `task` finished; append every part that is now next in order."""
-        self._finished[task.number] = task
-        while self._next in self._finished:
-            ready = self._finished.pop(self._next)
-            for part, stream in zip([ready.output, ready.errors], self._files, strict=True):
-                with open(part, "rb", buffering=0) as source:
-                    _copy(source, stream)
-                os.unlink(part)
-            self._next += 1
-
-    def commit(self) -> None:
-        """Make both files durable (fsync) and rename them onto their targets."""
-        for stream in self._files:
-            os.fsync(stream.fileno())
-            stream.close()
-        for temporary, target in zip(self._temporaries, self._targets, strict=True):
-            os.replace(temporary, target)
-
-
 class _InlinePool:
     """Runs tasks in this process, one at a time, when they are collected (--workers 1)."""
 
@@ -515,23 +474,3 @@ def _call(argument: tuple[str, tuple[Any, ...]]) -> Any:
 
     name, arguments = argument
     return getattr(partition, name)(*arguments)
-
-
-def _copy(source: BinaryIO, target: BinaryIO) -> None:
-    """Append unbuffered `source` to unbuffered `target`, copied by the kernel if it can."""
-    remaining = os.fstat(source.fileno()).st_size
-    while remaining > 0:
-        try:
-            copied = os.copy_file_range(source.fileno(), target.fileno(), remaining)
-        except OSError as exc:
-            if exc.errno not in _NO_COPY_RANGE or source.tell() != 0:
-                raise
-            shutil.copyfileobj(source, target, 1 << 20)  # through this process instead
-            return
-        if copied == 0:
-            return
-        remaining -= copied
-
-
-# copy_file_range fails with these when the file systems or the kernel cannot do it.
-_NO_COPY_RANGE = {errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP}

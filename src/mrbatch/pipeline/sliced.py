@@ -17,11 +17,11 @@ from mrbatch.pipeline.job import (
     Progress,
     _call,
     _Counts,
-    _Merger,
     _Pool,
     _stage_task,
     _Task,
 )
+from mrbatch.pipeline.parts import PartMerger
 from mrbatch.pipeline.plan import plan_batches
 from mrbatch.pipeline.split import chunk_count
 
@@ -53,7 +53,7 @@ def run_sliced(
     slices: int,
     workers: int,
     progress: Progress | None,
-    merger: _Merger,
+    merger: PartMerger,
 ) -> list[_Counts]:
     """Run the four steps of the partitioned join on `pool`; the output parts go to `merger`
     in batch order. Raises InputFileError for a bad financial file (as the usual way)."""
