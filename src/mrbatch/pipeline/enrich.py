@@ -95,6 +95,16 @@ def _check_unique(ordered: pl.Series, raw: pl.DataFrame, file: str) -> None:
         raise InputFileError(file, f"uuid {duplicated[0]} appears more than once")
 
 
+def _check_not_empty(path: Path) -> None:
+    """Raise InputFileError naming `path` if it cannot be read or holds no bytes."""
+    try:
+        empty = path.stat().st_size == 0
+    except OSError as exc:
+        raise InputFileError(str(path), f"cannot be read: {exc.strerror or exc}") from exc
+    if empty:
+        raise InputFileError(str(path), "the file is empty (0 bytes)")
+
+
 class CsvFinancialSource:
     """The financial-data CSV held in memory, sorted by uuid, looked up by binary search.
 
@@ -109,12 +119,7 @@ class CsvFinancialSource:
     @classmethod
     def from_path(cls, path: str | Path) -> CsvFinancialSource:
         """Load the CSV at `path`; raises InputFileError naming it if it cannot be used."""
-        try:
-            empty = Path(path).stat().st_size == 0
-        except OSError as exc:
-            raise InputFileError(str(path), f"cannot be read: {exc.strerror or exc}") from exc
-        if empty:
-            raise InputFileError(str(path), "the file is empty (0 bytes)")
+        _check_not_empty(Path(path))
         # Parsed from the path, not from bytes read first: one copy of the file less.
         return cls._parse(Path(path), file=str(path))
 
@@ -242,12 +247,7 @@ class FinancialIndex:
     @classmethod
     def from_path(cls, path: str | Path) -> FinancialIndex:
         """Load and check the financial CSV at `path` (errors as CsvFinancialSource)."""
-        try:
-            empty = Path(path).stat().st_size == 0
-        except OSError as exc:
-            raise InputFileError(str(path), f"cannot be read: {exc.strerror or exc}") from exc
-        if empty:
-            raise InputFileError(str(path), "the file is empty (0 bytes)")
+        _check_not_empty(Path(path))
         plain = _read_plain(Path(path))
         if plain is None:
             _, frame = _read_financials(Path(path), str(path))

@@ -37,6 +37,7 @@ from mrbatch.runtime.gateway.responses import (
     complete_multipart_xml,
     initiate_multipart_xml,
     list_parts_xml,
+    metadata_from_headers,
 )
 from mrbatch.runtime.gateway.s3errors import (
     S3Error,
@@ -138,11 +139,7 @@ class MultipartApi:
     ) -> Response:
         headers = dict(signed.headers)
         (await receive_body(request, headers, verified, max_bytes=_MAX_EMPTY_BODY)).close()
-        metadata = {
-            name[len("x-amz-meta-") :]: value
-            for name, value in signed.headers
-            if name.startswith("x-amz-meta-")
-        }
+        metadata = metadata_from_headers(signed.headers)
         upload = await run_in_threadpool(staging.create, key, metadata)
         body = initiate_multipart_xml(self.bucket_alias, key, upload.upload_id)
         response_headers = {}

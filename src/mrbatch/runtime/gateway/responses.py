@@ -22,6 +22,7 @@ __all__ = [
     "iso8601",
     "list_buckets_xml",
     "list_parts_xml",
+    "metadata_from_headers",
     "object_headers",
 ]
 
@@ -45,6 +46,13 @@ def error_xml(code: str, message: str, request_id: str, details: Mapping[str, st
     parts += [_element(name, value) for name, value in details.items()]
     parts.append(_element("RequestId", request_id))
     return (_DECLARATION + "<Error>" + "".join(parts) + "</Error>").encode()
+
+
+def metadata_from_headers(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """The user metadata a request carries (`x-amz-meta-<name>: value`), by name: the
+    reverse of what `object_headers` writes."""
+    prefix = "x-amz-meta-"
+    return {name[len(prefix) :]: value for name, value in headers if name.startswith(prefix)}
 
 
 def object_headers(region: str, info: ObjectInfo) -> dict[str, str]:

@@ -37,6 +37,7 @@ from mrbatch.runtime.gateway.responses import (
     ListResult,
     error_xml,
     list_buckets_xml,
+    metadata_from_headers,
     object_headers,
 )
 from mrbatch.runtime.gateway.s3errors import (
@@ -186,11 +187,7 @@ class S3Api:
         self, request: Request, signed: SignedRequest, verified: Verified, key: str
     ) -> Response:
         headers = dict(signed.headers)
-        metadata = {
-            name[len("x-amz-meta-") :]: value
-            for name, value in signed.headers
-            if name.startswith("x-amz-meta-")
-        }
+        metadata = metadata_from_headers(signed.headers)
         body = await receive_body(request, headers, verified)
         try:
             region, info = await run_in_threadpool(
