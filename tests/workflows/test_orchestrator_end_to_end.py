@@ -11,8 +11,8 @@ from mrbatch.cli.run_local import LocalRun, RunOutcome
 from mrbatch.handlers import naming
 from mrbatch.pipeline import JobOptions, output_header, read_header, run_job
 
-# The mission's sample, beside the repository (../shared/sample from the repo root).
-REAL_SAMPLE = Path(__file__).resolve().parents[3] / "shared" / "sample" / "testfile.csv"
+# The AWS sample's own files, shipped in the repository.
+REAL_SAMPLE = Path(__file__).resolve().parents[1] / "data" / "aws-sample" / "testfile.csv"
 REAL_FINANCIALS = REAL_SAMPLE.with_name("testfile_financial_data.csv")
 # What `mrbatch process` reports for the generated 300 rows (seed 7, 10 % invalid).
 EXPECTED_300 = {"rowsRead": 300, "rowsWritten": 274, "rowsInvalid": 21, "rowsNotEnriched": 5}
@@ -36,10 +36,7 @@ def _expected(source: Path, fin: Path, out: Path, chunk_size: int) -> tuple[byte
     return Path(summary.output).read_bytes(), Path(summary.errors).read_bytes()
 
 
-SOURCES = ["generated"] + (["real-sample"] if REAL_FINANCIALS.is_file() else [])
-
-
-@pytest.mark.parametrize("which", SOURCES)
+@pytest.mark.parametrize("which", ["generated", "real-sample"])
 def test_batched_output_equals_mrbatch_process(
     which: str, sample_3000: tuple[Path, Path], tmp_path: Path
 ) -> None:
@@ -50,7 +47,8 @@ def test_batched_output_equals_mrbatch_process(
     outcome = _run(tmp_path / "region", source, fin, chunk_size=700)
     output, errors = _expected(source, fin, tmp_path / "process", 700)
     assert outcome.status == "SUCCEEDED"
-    assert outcome.output_key == f"output/completed/{source.name}"
+    version = outcome.file_id.rsplit("#", 1)[1]
+    assert outcome.output_key == f"output/completed/{version}/{source.name}"
     assert outcome.output_file is not None and outcome.errors_file is not None
     assert Path(outcome.output_file).read_bytes() == output
     assert _without_file_column(Path(outcome.errors_file).read_bytes()) == _without_file_column(

@@ -1,4 +1,4 @@
-"""The AWS sample's own files (../shared/sample beside the repository) go through intact.
+"""The AWS sample's own files (tests/data/aws-sample) go through intact.
 
 The expected values below were read by hand from testfile.csv and
 testfile_financial_data.csv; note that testfile.csv has no line end after its last row.
@@ -10,7 +10,7 @@ from pathlib import Path
 
 from mrbatch.pipeline import JobOptions, run_job
 
-SAMPLE = Path(__file__).resolve().parents[3].parent / "shared" / "sample"
+SAMPLE = Path(__file__).resolve().parents[2] / "data" / "aws-sample"
 
 
 def test_real_sample_is_fully_enriched(tmp_path: Path) -> None:
