@@ -267,7 +267,13 @@ def test_request_signed_16_minutes_ago_is_too_skewed() -> None:
 
 def test_request_signed_14_minutes_ago_is_accepted() -> None:
     request = _botocore_signed("GET", "http://127.0.0.1:9000/mrbatch/k", b"", {})
-    SigV4Verifier([CREDS], clock=lambda: _clock_for(request) + 14 * 60).verify(request)
+    verified = SigV4Verifier([CREDS], clock=lambda: _clock_for(request) + 14 * 60).verify(request)
+    assert (verified.credentials, verified.timestamp, verified.presigned) == (
+        CREDS,
+        request.header("x-amz-date"),
+        False,
+    )
+    assert verified.payload_hash == EMPTY_SHA256
 
 
 def test_unsigned_amz_header_added_after_signing_is_refused() -> None:
