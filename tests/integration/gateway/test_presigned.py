@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
+import botocore.exceptions
 import httpx
+import pytest
 
 from mrbatch.runtime.gateway import presign_get_url
 
-from .conftest import WEST, Gateway
+from .conftest import EAST, WEST, Gateway
 
 
 def _code(response: httpx.Response) -> str:
@@ -66,3 +69,21 @@ def test_expired_url_is_access_denied_request_has_expired(gateway: Gateway) -> N
     response = httpx.get(url)
     assert (response.status_code, _code(response)) == (403, "AccessDenied")
     assert "<Message>Request has expired</Message>" in response.text
+
+
+def test_requests_dated_ahead_of_the_server_clock_are_refused(
+    make_gateway: Callable[..., Gateway],
+) -> None:
+    # The gateway's clock runs 20 minutes behind the client's (real time): a presigned URL is
+    # "not valid yet" and a header-signed request is skewed, as S3 answers.
+    gateway = make_gateway(clock=lambda: time.time() - 20 * 60)
+    gateway.stores[EAST].put("ahead.csv", b"ahead")
+    url = gateway.client().generate_presigned_url(
+        "get_object", Params={"Bucket": "mrbatch", "Key": "ahead.csv"}, ExpiresIn=3600
+    )
+    response = httpx.get(url)
+    assert (response.status_code, _code(response)) == (403, "AccessDenied")
+    assert "<Message>Request is not valid yet</Message>" in response.text
+    with pytest.raises(botocore.exceptions.ClientError) as caught:
+        gateway.client().get_object(Bucket="mrbatch", Key="ahead.csv")
+    assert caught.value.response["Error"]["Code"] == "RequestTimeTooSkewed"

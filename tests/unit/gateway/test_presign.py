@@ -72,3 +72,25 @@ def test_url_for_another_key_does_not_verify() -> None:
 def test_expiry_beyond_seven_days_is_refused() -> None:
     with pytest.raises(MrBatchError, match="expires_in"):
         presign_get_url(ENDPOINT, "mrbatch", "a.csv", CREDS, expires_in=7 * 24 * 3600 + 1)
+
+
+def test_boto3_url_dated_16_minutes_ahead_of_the_server_is_not_valid_yet() -> None:
+    # botocore signs the URL (an independent signer); the server's clock is set 16 minutes
+    # behind its X-Amz-Date, beyond the 15 minutes of skew S3 allows.
+    url = _boto3_url("a.csv", 3600)
+    signed_at = parse_amz_date(parse_qs(urlsplit(url).query)["X-Amz-Date"][0])
+    verifier = SigV4Verifier([CREDS], clock=lambda: signed_at - 16 * 60)
+    with pytest.raises(S3Error) as caught:
+        verifier.verify(_as_request(url))
+    assert (caught.value.code, caught.value.message, caught.value.status) == (
+        "AccessDenied",
+        "Request is not valid yet",
+        403,
+    )
+
+
+def test_boto3_url_dated_14_minutes_ahead_of_the_server_verifies() -> None:
+    url = _boto3_url("a.csv", 3600)
+    signed_at = parse_amz_date(parse_qs(urlsplit(url).query)["X-Amz-Date"][0])
+    verified = SigV4Verifier([CREDS], clock=lambda: signed_at - 14 * 60).verify(_as_request(url))
+    assert (verified.credentials, verified.presigned) == (CREDS, True)

@@ -276,6 +276,23 @@ def test_request_signed_14_minutes_ago_is_accepted() -> None:
     assert verified.payload_hash == EMPTY_SHA256
 
 
+def test_request_dated_16_minutes_in_the_future_is_too_skewed() -> None:
+    # The server's clock is 16 minutes behind the X-Amz-Date botocore wrote: S3 refuses a
+    # request skewed either way, so a request signed ahead of time cannot be held back.
+    request = _botocore_signed("GET", "http://127.0.0.1:9000/mrbatch/k", b"", {})
+    verifier = SigV4Verifier([CREDS], clock=lambda: _clock_for(request) - 16 * 60)
+    with pytest.raises(S3Error) as caught:
+        verifier.verify(request)
+    assert (caught.value.code, caught.value.status) == ("RequestTimeTooSkewed", 403)
+    assert caught.value.details["RequestTime"] == request.header("x-amz-date")
+
+
+def test_request_dated_14_minutes_in_the_future_is_accepted() -> None:
+    request = _botocore_signed("GET", "http://127.0.0.1:9000/mrbatch/k", b"", {})
+    verified = SigV4Verifier([CREDS], clock=lambda: _clock_for(request) - 14 * 60).verify(request)
+    assert (verified.credentials, verified.timestamp) == (CREDS, request.header("x-amz-date"))
+
+
 def test_unsigned_amz_header_added_after_signing_is_refused() -> None:
     request = _botocore_signed("GET", "http://127.0.0.1:9000/mrbatch/k", b"", {})
     added = SignedRequest(
