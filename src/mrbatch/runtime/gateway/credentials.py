@@ -2,7 +2,8 @@
 
 `mrbatch up` generates one random pair per data directory and prints it; clients sign with it
 (SigV4) exactly as they would with AWS credentials. The control API also accepts a bearer
-token derived from the secret (`control_token`), so a script can call it with plain HTTP.
+token derived from the secret (`control_token`), so a script can call it with plain HTTP;
+the mail sink's SMTP AUTH password is derived the same way (`mail_password`).
 """
 
 from __future__ import annotations
@@ -12,10 +13,11 @@ import hmac
 import secrets
 from dataclasses import dataclass
 
-__all__ = ["Credentials", "control_token", "generate_credentials"]
+__all__ = ["Credentials", "control_token", "generate_credentials", "mail_password"]
 
 _KEY_ID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 _TOKEN_CONTEXT = b"mrbatch control api v1"
+_MAIL_CONTEXT = b"mrbatch mail sink v1"
 
 
 @dataclass(frozen=True)
@@ -46,7 +48,17 @@ def control_token(credentials: Credentials) -> str:
 
     Derived, not stored, so it changes with the secret and reveals nothing about it.
     """
-    digest = hmac.new(
-        credentials.secret_access_key.encode(), _TOKEN_CONTEXT, hashlib.sha256
-    ).hexdigest()
-    return f"{credentials.access_key_id}.{digest}"
+    return f"{credentials.access_key_id}.{_derive(credentials, _TOKEN_CONTEXT)}"
+
+
+def mail_password(credentials: Credentials) -> str:
+    """The SMTP AUTH password of the local mail sink (the user name is the access key id).
+
+    Derived for this one use, so whatever listens on the sink's port (AUTH PLAIN sends the
+    password as is) learns nothing that opens the access point or the control API.
+    """
+    return _derive(credentials, _MAIL_CONTEXT)
+
+
+def _derive(credentials: Credentials, context: bytes) -> str:
+    return hmac.new(credentials.secret_access_key.encode(), context, hashlib.sha256).hexdigest()
