@@ -15,6 +15,7 @@ import pytest
 
 from mrbatch.errors import MailError
 from mrbatch.ports import Notifier, OutgoingEmail
+from mrbatch.runtime.gateway.credentials import Credentials, generate_credentials
 from mrbatch.runtime.mail import MailSink, SmtpNotifier, read_mailbox
 
 MESSAGE = OutgoingEmail(
@@ -25,15 +26,25 @@ MESSAGE = OutgoingEmail(
 )
 
 
+CREDENTIALS: Credentials = generate_credentials()
+
+
+def sink_notifier(port: int, ledger_path: Path, *, timeout: float = 10.0) -> SmtpNotifier:
+    """A notifier logged in to the sink as the stack is."""
+    return SmtpNotifier.for_sink(
+        "127.0.0.1", port, CREDENTIALS, ledger_path=ledger_path, timeout=timeout
+    )
+
+
 @pytest.fixture
 def sink(tmp_path: Path) -> Iterator[MailSink]:
-    with MailSink(tmp_path / "mailbox") as running:
+    with MailSink(tmp_path / "mailbox", credentials=CREDENTIALS) as running:
         yield running
 
 
 @pytest.fixture
 def notifier(sink: MailSink, tmp_path: Path) -> Iterator[SmtpNotifier]:
-    sender = SmtpNotifier("127.0.0.1", sink.port, ledger_path=tmp_path / "sent.db")
+    sender = sink_notifier(sink.port, tmp_path / "sent.db")
     yield sender
     sender.close()
 
@@ -92,7 +103,7 @@ def test_two_threads_same_key_send_once(notifier: SmtpNotifier, sink: MailSink) 
 def test_notifiers_sharing_a_ledger_send_once(
     notifier: SmtpNotifier, sink: MailSink, tmp_path: Path
 ) -> None:
-    other = SmtpNotifier("127.0.0.1", sink.port, ledger_path=tmp_path / "sent.db")
+    other = sink_notifier(sink.port, tmp_path / "sent.db")
     assert notifier.send(MESSAGE, idempotency_key="shared") is True
     assert other.send(MESSAGE, idempotency_key="shared") is False
     other.close()
@@ -103,11 +114,11 @@ def test_unreachable_server_raises_and_allows_retry(sink: MailSink, tmp_path: Pa
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         closed_port = probe.getsockname()[1]
-    down = SmtpNotifier("127.0.0.1", closed_port, ledger_path=tmp_path / "l.db", timeout=2)
+    down = sink_notifier(closed_port, tmp_path / "l.db", timeout=2)
     with pytest.raises(MailError):
         down.send(MESSAGE, idempotency_key="retry-me")
     down.close()
-    up = SmtpNotifier("127.0.0.1", sink.port, ledger_path=tmp_path / "l.db")
+    up = sink_notifier(sink.port, tmp_path / "l.db")
     assert up.send(MESSAGE, idempotency_key="retry-me") is True
     up.close()
     assert len(eml_files(sink)) == 1
@@ -122,7 +133,7 @@ def test_message_without_recipients_is_refused(notifier: SmtpNotifier, sink: Mai
 
 
 def test_sink_listens_on_loopback_and_stops(tmp_path: Path) -> None:
-    sink = MailSink(tmp_path / "box").start()
+    sink = MailSink(tmp_path / "box", credentials=CREDENTIALS).start()
     port = sink.port
     assert sink.host == "127.0.0.1" and port > 0
     with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:

@@ -31,6 +31,7 @@ from mrbatch.handlers.trigger import drive_file
 from mrbatch.pipeline import DEFAULT_CHUNK_SIZE, CsvFinancialSource, FinancialSource, load_rules
 from mrbatch.ports import ObjectStore
 from mrbatch.runtime.enrichment import build_app, read_financial_csv
+from mrbatch.runtime.gateway.credentials import generate_credentials
 from mrbatch.runtime.gateway.server import GatewayServer
 from mrbatch.runtime.mail import MailSink, SmtpNotifier
 from mrbatch.runtime.metrics import SqliteMetrics
@@ -94,7 +95,9 @@ class LocalRun:
         tables = open_region_tables(self.data_dir / "tables.db", origin=REGION)
         self._closers.append(tables)
         self.tables = tables
-        sink = MailSink(self.data_dir / "mail").start()
+        # this run's own credentials: the mail sink takes mail only from its notifier
+        self.credentials = generate_credentials()
+        sink = MailSink(self.data_dir / "mail", credentials=self.credentials).start()
         self._closers.append(sink)
         self.mail = sink
         api_url = self._start_api(tables, financials) if self.per_record else _NO_API
@@ -132,7 +135,9 @@ class LocalRun:
         exported = self.data_dir / "files"
         store = LocalObjectStore(self.data_dir / "bucket", bucket="mrbatch-local")
         routing = SqliteRoutingControl(self.data_dir / "control.db", (REGION, _STANDBY))
-        notifier = SmtpNotifier("127.0.0.1", sink.port, ledger_path=self.data_dir / "mail.db")
+        notifier = SmtpNotifier.for_sink(
+            "127.0.0.1", sink.port, self.credentials, ledger_path=self.data_dir / "mail.db"
+        )
         metrics = SqliteMetrics(self.data_dir / "metrics.db")
         self._closers.extend((store, routing, notifier, metrics))
         return Region(

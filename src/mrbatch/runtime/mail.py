@@ -1,6 +1,12 @@
 """Email: `SmtpNotifier` sends over SMTP at most once per idempotency key, and `MailSink`
 is the local SMTP server that keeps every message it receives as an .eml file.
 
+The sink takes mail only from the stack: a client must log in (SMTP AUTH, PLAIN or LOGIN,
+over the loopback) as the stack's access key id with `mail_password(credentials)` before
+MAIL FROM (else 530), and a message is at most `MAX_MESSAGE_BYTES` (else 552). Otherwise
+any local process could drop a forged "processed" mail, with any link and idempotency
+key, among the real ones that `mrbatch mail` lists.
+
 Idempotency: the notifier keeps a ledger of sent keys in a small SQLite file. `send` takes
 the ledger's write lock (`BEGIN IMMEDIATE`), returns False if the key is there, otherwise
 talks to the SMTP server and records the key in the same transaction. Threads and processes
@@ -11,8 +17,10 @@ Message-ID derived from its key, so such a duplicate is recognisable downstream.
 The same class talks to Amazon SES's SMTP interface (`starttls=True`, SMTP credentials).
 
 Example (sink and notifier on this machine):
-    with MailSink(tmp / "mail") as sink:
-        notifier = SmtpNotifier("127.0.0.1", sink.port, ledger_path=tmp / "sent.db")
+    credentials = generate_credentials()
+    with MailSink(tmp / "mail", credentials=credentials) as sink:
+        notifier = SmtpNotifier.for_sink(
+            "127.0.0.1", sink.port, credentials, ledger_path=tmp / "sent.db")
         notifier.send(OutgoingEmail("a@x", ("b@x",), "Done", "body"), idempotency_key="f#v1")
 """
 
@@ -23,6 +31,7 @@ import contextlib
 import email.policy
 import email.utils
 import hashlib
+import hmac
 import os
 import smtplib
 import tempfile
@@ -35,13 +44,17 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from aiosmtpd.smtp import SMTP
+from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
 from mrbatch.errors import MailError
 from mrbatch.ports import OutgoingEmail
+from mrbatch.runtime.gateway.credentials import Credentials, mail_password
 from mrbatch.state.db import SqliteDatabase
 
-__all__ = ["MailSink", "SmtpNotifier", "build_message", "read_mailbox"]
+__all__ = ["MAX_MESSAGE_BYTES", "MailSink", "SmtpNotifier", "build_message", "read_mailbox"]
+
+MAX_MESSAGE_BYTES = 1024 * 1024  # a notification is a few KB; SES's own limit is 40 MB
+_AUTH_REQUIRED = "530 5.7.0 Authentication required"
 
 _LEDGER = """
 CREATE TABLE IF NOT EXISTS sent (
@@ -71,8 +84,8 @@ def build_message(message: OutgoingEmail, *, idempotency_key: str) -> EmailMessa
 class SmtpNotifier:
     """`Notifier` over SMTP to `host:port`, with its idempotency ledger at `ledger_path`.
 
-    `starttls` and `username`/`password` are for a real relay such as SES; the local sink
-    needs neither.
+    `starttls` is for a real relay such as SES; `username`/`password` log in (SES's SMTP
+    credentials, or the local sink's: see `for_sink`).
     """
 
     def __init__(
@@ -92,6 +105,26 @@ class SmtpNotifier:
         self._db = SqliteDatabase(ledger_path, error=MailError)
         with self._db.transaction() as conn:
             conn.execute(_LEDGER)
+
+    @classmethod
+    def for_sink(
+        cls,
+        host: str,
+        port: int,
+        credentials: Credentials,
+        *,
+        ledger_path: Path | str,
+        timeout: float = 10.0,
+    ) -> SmtpNotifier:
+        """A notifier that logs in to the local `MailSink` with the stack's credentials."""
+        return cls(
+            host,
+            port,
+            ledger_path=ledger_path,
+            timeout=timeout,
+            username=credentials.access_key_id,
+            password=mail_password(credentials),
+        )
 
     def send(self, message: OutgoingEmail, *, idempotency_key: str) -> bool:
         """See `mrbatch.ports.Notifier.send`."""
@@ -137,13 +170,46 @@ class SmtpNotifier:
             ) from exc
 
 
+class _StackLogin:
+    """aiosmtpd authenticator: the one login is the stack's access key id and its mail
+    password, compared in constant time."""
+
+    def __init__(self, credentials: Credentials) -> None:
+        self._login = credentials.access_key_id.encode()
+        self._password = mail_password(credentials).encode()
+
+    def __call__(
+        self, server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any
+    ) -> AuthResult:
+        if not isinstance(auth_data, LoginPassword):
+            return AuthResult(success=False, handled=False)
+        login_ok = hmac.compare_digest(auth_data.login, self._login)
+        password_ok = hmac.compare_digest(auth_data.password, self._password)
+        return AuthResult(success=login_ok and password_ok, handled=False)
+
+
 class _StoreHandler:
-    """aiosmtpd handler: every accepted message becomes one .eml file, written atomically."""
+    """aiosmtpd handler: every accepted message becomes one .eml file, written atomically.
+
+    MAIL FROM is refused until the session has logged in. aiosmtpd's own `auth_required`
+    would do the same but warns on every connection when TLS is not required, and the
+    sink speaks plain SMTP over the loopback only."""
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
 
+    async def handle_MAIL(
+        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        if not session.authenticated:
+            return _AUTH_REQUIRED
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return "250 OK"
+
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if not session.authenticated:  # unreachable without MAIL FROM; kept as the rule
+            return _AUTH_REQUIRED
         content = envelope.original_content or envelope.content
         data = content if isinstance(content, bytes) else str(content).encode()
         data = data.replace(b"\r\n", b"\n")  # stored with Unix line ends, as maildir does
@@ -167,16 +233,25 @@ class _StoreHandler:
 
 
 class MailSink:
-    """A local SMTP server on 127.0.0.1 that stores each message in `directory` as .eml.
+    """A local SMTP server on 127.0.0.1 that stores each message in `directory` as .eml,
+    taking mail only from a client logged in with `credentials` (see the module doc).
 
     `port=0` picks a free port; `port` holds the real one once started. Runs its own event
     loop in a thread; `start()` returns once the server accepts connections.
     """
 
-    def __init__(self, directory: Path | str, *, port: int = 0, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self,
+        directory: Path | str,
+        *,
+        credentials: Credentials,
+        port: int = 0,
+        host: str = "127.0.0.1",
+    ) -> None:
         self.directory = Path(directory)
         self.host = host
         self.port = port
+        self._login = _StackLogin(credentials)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: asyncio.AbstractServer | None = None
         self._thread: threading.Thread | None = None
@@ -190,9 +265,7 @@ class MailSink:
         handler = _StoreHandler(self.directory)
         try:
             self._server = loop.run_until_complete(
-                loop.create_server(
-                    lambda: SMTP(handler, hostname="mrbatch-sink"), self.host, self.port
-                )
+                loop.create_server(lambda: self._session(handler), self.host, self.port)
             )
         except OSError as exc:
             loop.close()
@@ -202,6 +275,15 @@ class MailSink:
         self._thread = threading.Thread(target=loop.run_forever, name="mail-sink", daemon=True)
         self._thread.start()
         return self
+
+    def _session(self, handler: _StoreHandler) -> SMTP:
+        return SMTP(
+            handler,
+            hostname="mrbatch-sink",
+            authenticator=self._login,
+            auth_require_tls=False,  # loopback only; the password is derived for the sink
+            data_size_limit=MAX_MESSAGE_BYTES,
+        )
 
     def stop(self) -> None:
         """Stop serving and close the loop. Idempotent."""

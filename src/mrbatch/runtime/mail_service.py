@@ -1,4 +1,5 @@
-"""The mail sink process: a local SMTP server keeping every message as an .eml file."""
+"""The mail sink process: a local SMTP server keeping every message as an .eml file, taking
+mail only from clients logged in with the stack's credentials."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 
 from mrbatch.runtime.config import StackConfig
 from mrbatch.runtime.mail import MailSink
+from mrbatch.runtime.wiring import load_credentials
 
 __all__ = ["serve"]
 
@@ -20,7 +22,7 @@ def serve(
 ) -> None:
     """Run the sink until `stop` is set; reports `smtp_port`."""
     port = int(args[args.index("--port") + 1]) if "--port" in args else 0
-    sink = MailSink(config.mail_dir, port=port).start()
+    sink = MailSink(config.mail_dir, credentials=load_credentials(config), port=port).start()
     try:
         ready({"smtp_port": sink.port})
         stop.wait()

@@ -117,8 +117,11 @@ def open_local_region(data_dir: Path, region: str, enrichment_url: str | None) -
         batch_state=tables.batch_state,
         errors=tables.errors,
         routing=open_routing(config),
-        notifier=SmtpNotifier(
-            "127.0.0.1", int(endpoints["smtp_port"]), ledger_path=config.data_dir / "mail.db"
+        notifier=SmtpNotifier.for_sink(
+            "127.0.0.1",
+            int(endpoints["smtp_port"]),
+            credentials,
+            ledger_path=config.data_dir / "mail.db",
         ),
         metrics=SqliteMetrics(config.data_dir / "metrics.db"),
         financials=financials,
