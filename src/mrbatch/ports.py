@@ -229,9 +229,12 @@ class RoutingControl(Protocol):
     def set_active(
         self, region: str, reason: str, *, expected_epoch: int | None = None
     ) -> RoutingState:
-        """Make `region` active and bump the epoch, even if it was already active.
-        With `expected_epoch`, raise ConditionFailedError unless the epoch is still that
-        (so two operators cannot flip it at once). Raises RoutingError for an unknown region."""
+        """Make `region` active under the next epoch and return the new state. When `region`
+        is already active, change nothing and return the current state: a new epoch fences
+        every run in flight, and only a real move is followed by the new region's
+        reconciliation, so a no-op request must not strand work. With `expected_epoch`,
+        raise ConditionFailedError unless the epoch is still that (so two operators cannot
+        flip it at once). Raises RoutingError for an unknown region. Idempotent."""
         ...
 
     def history(self) -> list[RoutingState]:

@@ -26,17 +26,25 @@ def test_initial_region_can_be_chosen(routing_factory: Factory) -> None:
     assert routing_factory(initial_region="us-west-2").state().active_region == "us-west-2"
 
 
-def test_set_active_bumps_epoch_even_for_same_region(routing_factory: Factory) -> None:
+def test_set_active_bumps_epoch_on_a_move(routing_factory: Factory) -> None:
     control = routing_factory()
     flipped = control.set_active("us-west-2", "failover drill")
-    again = control.set_active("us-west-2", "re-assert")
     assert (flipped.active_region, flipped.epoch, flipped.reason) == (
         "us-west-2",
         2,
         "failover drill",
     )
-    assert again.epoch == 3
-    assert control.state() == again
+    assert control.state() == flipped
+
+
+def test_set_active_for_the_active_region_changes_nothing(routing_factory: Factory) -> None:
+    control = routing_factory()
+    flipped = control.set_active("us-west-2", "failover drill")
+    again = control.set_active("us-west-2", "re-assert", expected_epoch=2)
+    assert again == flipped  # same epoch, same reason: nothing in flight gets fenced
+    assert summary(control) == [("us-east-1", 1, "initial"), ("us-west-2", 2, "failover drill")]
+    with pytest.raises(ConditionFailedError):
+        control.set_active("us-west-2", "stale operator", expected_epoch=1)
 
 
 def test_history_is_every_state_oldest_first(routing_factory: Factory) -> None:
@@ -103,10 +111,12 @@ def test_racing_operators_with_same_expected_epoch_one_wins(routing_factory: Fac
 
 def test_concurrent_changes_get_consecutive_epochs(routing_factory: Factory) -> None:
     control = routing_factory()
+    other = {"us-east-1": "us-west-2", "us-west-2": "us-east-1"}
 
     def flip_many(region: str) -> None:
         for _ in range(5):
             control.set_active(region, "flap")
+            control.set_active(other[region], "flap back")
 
     threads = [
         threading.Thread(target=flip_many, args=(r,)) for r in ["us-east-1", "us-west-2"] * 3
@@ -115,4 +125,7 @@ def test_concurrent_changes_get_consecutive_epochs(routing_factory: Factory) -> 
         thread.start()
     for thread in threads:
         thread.join()
-    assert [s.epoch for s in control.history()] == list(range(1, 32))
+    history = control.history()
+    assert [s.epoch for s in history] == list(range(1, len(history) + 1))
+    # every new epoch is a move: no two consecutive states name the same region
+    assert all(a.active_region != b.active_region for a, b in zip(history, history[1:]))

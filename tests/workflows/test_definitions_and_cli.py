@@ -127,7 +127,9 @@ def test_run_local_command_prints_the_outcome(
     assert outcome["counts"] == {"rowsRead": 300, "rowsWritten": 274, "rowsInvalid": 21,
                                  "rowsNotEnriched": 5}  # fmt: skip
     output = Path(outcome["output_file"])
-    assert output == tmp_path / "data" / "files" / "output" / "completed" / source.name
+    version = outcome["file_id"].rsplit("#", 1)[1]
+    completed = tmp_path / "data" / "files" / "output" / "completed"
+    assert output == completed / version / source.name  # one output per file version
     assert len(output.read_bytes().splitlines()) == 275
     mail = read_mailbox(tmp_path / "data" / "mail")
     assert [message["Subject"] for message in mail] == [f"mrbatch: {source.name} is processed"]

@@ -175,6 +175,7 @@ class LocalRun:
             start=lambda name, payload: self.engine.start_execution(
                 self.arns["main_orchestrator"], payload, name=name
             ),
+            suffixes=(),  # a file named on the command line is processed whatever its name
         )
         if outcome.execution_arn is None:
             raise ConfigError(f"{key}: the trigger did not start a run ({outcome.action})")

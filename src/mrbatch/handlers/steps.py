@@ -279,6 +279,7 @@ def merge_all_files(event: dict[str, Any]) -> dict[str, Any]:
     epoch, key, version = int(event["epoch"]), event["key"], event["versionId"]
     hold_point("merge_all_files", region=region.name, key=key)
     names = [chunk["name"] for chunk in event["split"]["chunks"]]
+    output_key, errors_key = naming.output_key(key, version), naming.errors_key(key, version)
     counts = dict.fromkeys(COUNT_NAMES, 0)
     with ExitStack() as stack:
         parts = []
@@ -297,11 +298,11 @@ def merge_all_files(event: dict[str, Any]) -> dict[str, Any]:
             errors.write(region.store.get_bytes(naming.errors_part_key(version, name)))
         check_fence(region, epoch)
         with ThreadPoolExecutor(1, thread_name_prefix="mrbatch-merge-put") as pool:
-            report = pool.submit(_put_stream, region, naming.errors_key(key), errors)
-            _put_stream(region, naming.output_key(key), merged)
+            report = pool.submit(_put_stream, region, errors_key, errors)
+            _put_stream(region, output_key, merged)
             report.result()
-    _fenced_update(region, event, {"output": naming.output_key(key), "counts": counts})
-    return {"output": naming.output_key(key), "errors": naming.errors_key(key), "counts": counts}
+    _fenced_update(region, event, {"output": output_key, "counts": counts})
+    return {"output": output_key, "errors": errors_key, "counts": counts}
 
 
 def _output_header(region: Region, key: str) -> bytes:
@@ -330,7 +331,7 @@ def email_the_file(event: dict[str, Any]) -> dict[str, Any]:
         sender=region.sender,
         recipients=region.recipients,
         subject=f"mrbatch: {naming.relative_name(key)} is processed",
-        body=_email_body(key, merged, url, expires_in),
+        body=_email_body(key, str(event["versionId"]), merged, url, expires_in),
     )
     check_fence(region, epoch)
     sent = region.notifier.send(message, idempotency_key=event["fileId"])
@@ -344,10 +345,10 @@ def email_the_file(event: dict[str, Any]) -> dict[str, Any]:
     return {"sent": sent, "url": url}
 
 
-def _email_body(key: str, merged: dict[str, Any], url: str, expires_in: int) -> str:
+def _email_body(key: str, version: str, merged: dict[str, Any], url: str, expires_in: int) -> str:
     counts = merged["counts"]
     return (
-        f"The file {key} has been processed.\n\n"
+        f"The file {key} (version {version}) has been processed.\n\n"
         f"Download the result (link valid for {expires_in} seconds):\n{url}\n\n"
         f"Rows processed: {counts['rowsRead']}\n"
         f"Rows written: {counts['rowsWritten']}\n"

@@ -63,10 +63,14 @@ def drive_file(
     routing: RoutingControl,
     start: StartExecution,
     event: dict[str, Any] | None = None,
+    suffixes: tuple[str, ...] = naming.DEFAULT_INPUT_SUFFIXES,
 ) -> DriveOutcome:
-    """Record the file version and start (or find) its orchestrator execution."""
+    """Record the file version and start (or find) its orchestrator execution. Objects that
+    are not inputs (outside `input/`, or without one of `suffixes`) are ignored."""
     fid = naming.file_id(key, version_id)
-    if not key.startswith(naming.INPUT_PREFIX):
+    if not naming.is_input(key, suffixes):
+        if key.startswith(naming.INPUT_PREFIX):
+            log.info("%s: ignored: only keys ending in %s are processed", key, suffixes)
         return DriveOutcome("ignored", fid)
     state = routing.state()
     if state.active_region != region:

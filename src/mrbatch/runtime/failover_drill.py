@@ -189,10 +189,14 @@ def _check_file(
     if sent != 1:
         report.violations.append(f"{name}: {sent} emails")
         report.duplicate_emails += max(0, sent - 1)
+    item = _items(config, config.regions[0]).get(f"input/{name}", {})
+    if not item.get("output"):
+        report.violations.append(f"{name}: no output recorded")
+        return False
     same = True
     for region in config.regions:
         try:
-            output = open_region_store(config, region).get_bytes(f"output/completed/{name}")
+            output = open_region_store(config, region).get_bytes(str(item["output"]))
         except ObjectNotFoundError:
             report.violations.append(f"{name}: no output in {region}")
             same = False

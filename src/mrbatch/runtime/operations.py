@@ -17,6 +17,7 @@ import boto3
 from botocore.config import Config as BotoConfig
 
 from mrbatch.errors import ConfigError, MrBatchError
+from mrbatch.handlers import naming
 from mrbatch.runtime.config import StackConfig
 from mrbatch.runtime.gateway import presign_get_url
 from mrbatch.runtime.mail import read_mailbox
@@ -120,12 +121,22 @@ def _execution_counts(config: StackConfig, region: str) -> dict[str, float]:
 def submit_files(
     data_dir: Path, paths: list[Path], *, prefix: str = "input/"
 ) -> Iterator[tuple[Path, str, str]]:
-    """Upload each file to `<prefix><file name>` through the access point."""
+    """Upload each file to `<prefix><file name>` through the access point. Every file is
+    checked before the first upload: one that does not exist, or whose key the stack would
+    not process (see `input_suffixes`), stops the submission with nothing uploaded."""
     config = _config(data_dir)
-    client = access_point_client(config)
     for path in paths:
         if not path.is_file():
             raise ConfigError(f"{path}: no such file")
+        key = f"{prefix}{path.name}"
+        if key.startswith(naming.INPUT_PREFIX) and not naming.is_input(key, config.input_suffixes):
+            raise ConfigError(
+                f"{path}: {key} would be stored but never processed: this stack processes"
+                f" keys ending in {', '.join(config.input_suffixes)} (input_suffixes in"
+                f" {config.config_file})"
+            )
+    client = access_point_client(config)
+    for path in paths:
         key = f"{prefix}{path.name}"
         with path.open("rb") as body:
             response = client.put_object(Bucket=config.bucket_alias, Key=key, Body=body)
@@ -150,6 +161,7 @@ def file_rows(data_dir: Path) -> list[dict[str, Any]]:
                         "region": item.get("region", ""),
                         "epoch": item.get("epoch", 0),
                         "output": item.get("output"),
+                        "completed_at": item.get("completed_at"),
                         "error": item.get("error"),
                     }
                 )
@@ -176,10 +188,26 @@ def mail_messages(data_dir: Path) -> list[dict[str, str]]:
     return messages
 
 
+def latest_output_key(data_dir: Path, name: str) -> str:
+    """The output key of the newest COMPLETED version of input `name` (`input/<name>`), in
+    either region's table. Outputs are stored per file version, so a name alone does not
+    say which one; the newest completion is what a user asking by name means."""
+    key = name if name.startswith("input/") else f"input/{name}"
+    completed = [
+        row
+        for row in file_rows(data_dir)
+        if row["key"] == key and row["status"] == "COMPLETED" and row["output"]
+    ]
+    if not completed:
+        raise MrBatchError(f"no completed output for {key} yet (see `mrbatch files`)")
+    return str(max(completed, key=lambda row: float(row["completed_at"] or 0))["output"])
+
+
 def presigned_url(data_dir: Path, name: str, *, expires_in: int = 3600) -> str:
-    """A presigned GET link through the access point for an output name or a full key."""
+    """A presigned GET link through the access point for an input's name (its newest
+    completed output) or a full object key (`output/...`)."""
     config = _config(data_dir)
-    key = name if "/" in name else f"output/completed/{name}"
+    key = name if name.startswith("output/") else latest_output_key(data_dir, name)
     return presign_get_url(
         read_endpoints(config)["gateway"],
         config.bucket_alias,

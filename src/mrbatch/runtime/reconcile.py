@@ -66,11 +66,13 @@ def reconcile(
     store: RecordedObjectStore,
     tables: list[Table],
     metrics: Metrics,
+    suffixes: tuple[str, ...] = naming.DEFAULT_INPUT_SUFFIXES,
 ) -> ReconcileResult:
     """Re-announce each unfinished file whose input version is in `region`'s bucket, and
-    each input version there that no table has a record of."""
+    each input version there (a key the trigger processes: see `naming.is_input`) that no
+    table has a record of."""
     result = ReconcileResult(region)
-    _redrive_unrecorded(store, tables, result)
+    _redrive_unrecorded(store, tables, result, suffixes)
     for file_id, item in unfinished_files(tables).items():
         key, version = str(item["key"]), str(item["version_id"])
         try:
@@ -88,10 +90,15 @@ def reconcile(
 
 
 def _redrive_unrecorded(
-    store: RecordedObjectStore, tables: list[Table], result: ReconcileResult
+    store: RecordedObjectStore,
+    tables: list[Table],
+    result: ReconcileResult,
+    suffixes: tuple[str, ...],
 ) -> None:
     """Re-announce every input version in `store` that no table has an item for."""
     for info in store.list(naming.INPUT_PREFIX):
+        if not naming.is_input(info.key, suffixes):
+            continue  # the trigger ignores it: announcing it again would change nothing
         file_id = naming.file_id(info.key, info.version_id)
         if all(table.get({"file_id": file_id}) is None for table in tables):
             store.feed.commit(store.feed.begin(info.key), info)

@@ -7,7 +7,10 @@ loss of an AWS Region would. The loop does two things every tick:
   and drive every new `input/` object through `drive_file` (standby regions skip);
 - **fence**: when the routing control's epoch moves away from the work this region has in
   flight, stop those executions (ABORTED, with the reason in their history) so they commit
-  nothing more; the handlers check the epoch before every side effect as well.
+  nothing more; the handlers check the epoch before every side effect as well;
+- **take over**: when this region is active under an epoch nobody has reconciled yet
+  (however the epoch moved: runbook, control API, script), reconcile once
+  (`mrbatch.runtime.takeover`), so no fenced file is left without a run.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from mrbatch.runtime.changefeed import ChangeFeed
 from mrbatch.runtime.config import StackConfig
 from mrbatch.runtime.enrichment import build_app, read_financial_csv
 from mrbatch.runtime.gateway import GatewayServer
+from mrbatch.runtime.takeover import TakeoverWatch
 from mrbatch.runtime.wiring import (
     open_local_region,
     open_region_store,
@@ -73,17 +77,22 @@ class RegionLoop:
         feed: ChangeFeed,
         batch_state: Table,
         routing: RoutingControl,
+        takeover: TakeoverWatch,
+        suffixes: tuple[str, ...],
     ) -> None:
         self.region = region
         self.engine = engine
         self.feed = feed
         self.batch_state = batch_state
         self.routing = routing
+        self.takeover = takeover
+        self.suffixes = suffixes
         self._fenced_epoch: int | None = None
 
     def tick(self) -> None:
         self.deliver_events()
         self.fence()
+        self.takeover.tick()
 
     def deliver_events(self) -> int:
         """Drive every new input object; an event is acknowledged only once handled."""
@@ -98,6 +107,7 @@ class RegionLoop:
                 start=self._start,
                 event={"key": change.key, "versionId": change.version_id, "etag": change.etag,
                        "replica": change.replica, "eventTime": change.created_at},
+                suffixes=self.suffixes,
             )  # fmt: skip
             self.feed.ack(TRIGGER_CONSUMER, change.seq)
             handled += 1
@@ -169,6 +179,8 @@ def serve(
             feed=open_region_store(config, region).feed,
             batch_state=tables.batch_state,
             routing=open_routing(config),
+            takeover=TakeoverWatch(config, region),
+            suffixes=config.input_suffixes,
         )
         ready({"enrichment_url": api.url})
         while not stop.wait(0.1):

@@ -6,8 +6,8 @@ back) to the destination, marked `REPLICA` and keeping the source's version id. 
 not replicated. A configurable delay holds objects back, for drills.
 
 Restart safety: the cursor moves only after the destination holds the version, and a copy
-whose version (or content) the destination already has is skipped, so a replicator killed
-at any point neither loses nor duplicates an object.
+of a version the destination already has (same version id) is skipped, so a replicator
+killed at any point neither loses nor duplicates an object version.
 
 Metrics follow S3 Replication Time Control: operations pending, bytes pending, replication
 latency, and the number of objects replicated later than the SLA.
@@ -104,11 +104,15 @@ class ObjectReplicator:
         return True
 
     def _destination_has(self, change: Change) -> bool:
+        """Whether the destination already holds this very version. The version id is the
+        identity, not the content: an identical re-upload is a new version with its own
+        batch-state item, and skipping it because the bytes match would leave that version
+        missing in the other region at failover."""
         try:
             existing = self._dest.head(change.key)
         except ObjectNotFoundError:
             return False
-        return existing.version_id == change.version_id or existing.etag == change.etag
+        return existing.version_id == change.version_id
 
     def status(self) -> ReplicationStatus:
         """The current metrics of this direction."""

@@ -95,6 +95,8 @@ class SqliteRoutingControl:
                     f"routing control is at epoch {current.epoch}, not {expected_epoch}"
                     f" (active: {current.active_region}); someone changed it meanwhile"
                 )
+            if current.active_region == region:
+                return current  # no move, no new epoch: nothing in flight is fenced
             new = RoutingState(region, current.epoch + 1, self._clock(), reason)
             conn.execute(
                 "INSERT INTO routing_history VALUES (?, ?, ?, ?)",
@@ -156,6 +158,8 @@ class MemoryRoutingControl:
                 raise ConditionFailedError(
                     f"routing control is at epoch {current.epoch}, not {expected_epoch}"
                 )
+            if current.active_region == region:
+                return current
             new = RoutingState(region, current.epoch + 1, self._clock(), reason)
             self._history.append(new)
             return new

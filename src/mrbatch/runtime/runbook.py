@@ -8,7 +8,9 @@ Three steps, each recorded with status and timings in `<data_dir>/runbooks.db`:
    new one for the objects of unfinished files (their inputs and intermediate chunks),
    bounded by `max_wait` (default: the replication SLA) — not a fixed 15 minutes.
 3. **Reconcile**: re-drive every unfinished file whose input is in the new region; report
-   the ones not there yet (their replica's arrival drives them).
+   the ones not there yet (their replica's arrival drives them). This is the region's
+   takeover (`mrbatch.runtime.takeover`), run here at once so the operator sees its
+   result; the new active region would run it by itself otherwise.
 
 The same runbook serves failover and failback: only the target differs.
 """
@@ -25,14 +27,12 @@ from dataclasses import asdict
 from typing import Any
 
 from mrbatch.errors import ConfigError, MrBatchError
-from mrbatch.handlers import naming
-from mrbatch.runtime.changefeed import ChangeFeed
 from mrbatch.runtime.config import StackConfig
-from mrbatch.runtime.metrics import SqliteMetrics
-from mrbatch.runtime.reconcile import reconcile, unfinished_files
-from mrbatch.runtime.wiring import open_region_store, open_routing, open_tables
+from mrbatch.runtime.replication_backlog import pending_replication
+from mrbatch.runtime.takeover import take_over
+from mrbatch.runtime.wiring import open_routing
 
-__all__ = ["RunbookLog", "pending_replication", "run_runbook"]
+__all__ = ["RunbookLog", "run_runbook"]
 
 Progress = Callable[[str], None]
 
@@ -124,22 +124,6 @@ class RunbookLog:
         return runs
 
 
-def pending_replication(config: StackConfig, source: str, destination: str) -> list[str]:
-    """Keys of unfinished files' objects (inputs and work) still to replicate from `source`
-    to `destination`."""
-    tables = [open_tables(config, region) for region in config.regions]
-    try:
-        items = unfinished_files([t.batch_state for t in tables])
-    finally:
-        for t in tables:
-            t.close()
-    inputs = {str(item["key"]) for item in items.values()}
-    work = tuple(naming.work_prefix(str(item["version_id"])) for item in items.values())
-    feed = ChangeFeed(config.feed_db(source))
-    pending = feed.read(f"replicate-to-{destination}", limit=1_000_000)
-    return [c.key for c in pending if not c.replica and (c.key in inputs or c.key.startswith(work))]
-
-
 def _wait_for_replication(
     config: StackConfig, source: str, target: str, max_wait: float, say: Progress
 ) -> dict[str, Any]:
@@ -187,7 +171,8 @@ def run_runbook(
             limit = config.replication_sla_seconds if max_wait is None else max_wait
             detail.update(_wait_for_replication(config, before.active_region, target, limit, say))
         with log.step(run_id, 3, "Reconcile") as detail:
-            detail.update(_reconcile(config, target))
+            reconciled = take_over(config, target, after.epoch)
+            detail.update(**asdict(reconciled), ReconciledFiles=len(reconciled.redriven))
             redriven, missing = len(detail["redriven"]), len(detail["missing"])
             say(f"  reconciled: {redriven} re-driven, {missing} missing (driven on arrival)")
     except MrBatchError as exc:
@@ -196,18 +181,3 @@ def run_runbook(
     result = {"id": run_id, "epoch": after.epoch, "flipped_at": after.changed_at, **detail}
     log.end(run_id, "Success", result)
     return result
-
-
-def _reconcile(config: StackConfig, target: str) -> dict[str, Any]:
-    tables = [open_tables(config, region) for region in config.regions]
-    try:
-        result = reconcile(
-            region=target,
-            store=open_region_store(config, target),
-            tables=[t.batch_state for t in tables],
-            metrics=SqliteMetrics(config.data_dir / "metrics.db"),
-        )
-    finally:
-        for t in tables:
-            t.close()
-    return {**asdict(result), "ReconciledFiles": len(result.redriven)}

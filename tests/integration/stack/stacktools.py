@@ -151,7 +151,8 @@ class Stack:
         one email, and exactly one successful main-orchestrator execution, in
         `completed_in`. Call after `wait_settled`."""
         name = key.removeprefix("input/")
-        output = f"output/completed/{name}"
+        version = file_id.rsplit("#", 1)[1]
+        output = f"output/completed/{version}/{name}"  # written out: the oracle for naming
         for region in (EAST, WEST):
             self.wait_status(region, file_id, "COMPLETED")
             item = self.item(region, file_id)

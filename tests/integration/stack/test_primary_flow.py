@@ -40,8 +40,10 @@ def test_file_is_processed_once_in_the_active_region(stack: Stack, tmp_path: Pat
         options=JobOptions(chunk_size=100),
     )
     expected = (tmp_path / "out" / "flow.csv").read_bytes()
+    version = file_id.rsplit("#", 1)[1]
+    output = f"output/completed/{version}/flow.csv"  # outputs are stored per file version
     east = open_region_store(stack.config, EAST)
-    assert east.get_bytes("output/completed/flow.csv") == expected
+    assert east.get_bytes(output) == expected
 
     # exactly one email, whose presigned link downloads the same bytes through the gateway
     mails = [m for m in mail_messages(stack.config.data_dir) if "flow.csv" in m["subject"]]
@@ -56,9 +58,9 @@ def test_file_is_processed_once_in_the_active_region(stack: Stack, tmp_path: Pat
 
     # the output replicates to the standby, marked as a replica
     west = open_region_store(stack.config, WEST)
-    stack.wait(lambda: _has(west, "output/completed/flow.csv"), "the output replica")
-    assert west.head("output/completed/flow.csv").replication_status == REPLICA
-    assert west.get_bytes("output/completed/flow.csv") == expected
+    stack.wait(lambda: _has(west, output), "the output replica")
+    assert west.head(output).replication_status == REPLICA
+    assert west.get_bytes(output) == expected
 
     # the standby saw the replica's event and skipped it; the state item replicated
     stack.wait(lambda: "skipped (standby)" in stack.log(WEST), "the standby to skip")
@@ -88,7 +90,8 @@ def test_bad_file_fails_alone_with_a_reason(stack: Stack) -> None:
     item = stack.item(EAST, file_id)
     assert item is not None
     assert "header lacks" in str(item.get("cause"))
-    assert not _has(open_region_store(stack.config, EAST), "output/completed/bad.csv")
+    east = open_region_store(stack.config, EAST)
+    assert not [info.key for info in east.list("output/") if info.key.endswith("/bad.csv")]
 
 
 def _has(store: object, key: str) -> bool:

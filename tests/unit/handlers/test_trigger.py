@@ -70,6 +70,46 @@ def test_duplicate_event_asks_for_the_same_execution(routing: MemoryRoutingContr
     assert starts.calls[0] == starts.calls[1]  # same name and input: the engine dedupes
 
 
+def test_duplicate_event_leaves_a_running_file_running(routing: MemoryRoutingControl) -> None:
+    table, starts = MemoryTable(BATCH_STATE), Starts()
+    _drive(EAST, table, routing, starts)
+    table.update({"file_id": "input/a.csv#v1"}, {"status": "RUNNING", "chunks_total": 3})
+    _drive(EAST, table, routing, starts)  # the same event again, same epoch
+    item = table.get({"file_id": "input/a.csv#v1"})
+    assert item is not None
+    assert (item["status"], item["epoch"], item["chunks_total"]) == ("RUNNING", 1, 3)
+
+
+def test_new_version_of_a_key_is_a_new_file_and_a_new_execution(
+    routing: MemoryRoutingControl,
+) -> None:
+    table, starts = MemoryTable(BATCH_STATE), Starts()
+    for version in ("v1", "v2"):
+        drive_file(
+            region=EAST, key="input/a.csv", version_id=version, batch_state=table,
+            routing=routing, start=starts,
+        )  # fmt: skip
+    assert [name for name, _ in starts.calls] == [
+        "a-csv-7e543a57185a8ba8-e1",
+        "a-csv-cf593703a5845f00-e1",
+    ]  # written out: sha256 of "input/a.csv#v1" / "#v2", first 16 hex digits
+    assert {i["file_id"] for i in table.scan()} == {"input/a.csv#v1", "input/a.csv#v2"}
+
+
+def test_keys_without_an_input_suffix_are_ignored(routing: MemoryRoutingControl) -> None:
+    table, starts = MemoryTable(BATCH_STATE), Starts()
+    outcome = drive_file(
+        region=EAST, key="input/notes.txt", version_id="v1", batch_state=table,
+        routing=routing, start=starts,
+    )  # fmt: skip
+    assert outcome.action == "ignored" and starts.calls == [] and list(table.scan()) == []
+    configured = drive_file(
+        region=EAST, key="input/notes.txt", version_id="v1", batch_state=table,
+        routing=routing, start=starts, suffixes=(".txt",),
+    )  # fmt: skip
+    assert configured.action == "started"
+
+
 def test_new_epoch_takes_over_an_unfinished_file(routing: MemoryRoutingControl) -> None:
     table, starts = MemoryTable(BATCH_STATE), Starts()
     _drive(EAST, table, routing, starts)
@@ -78,7 +118,7 @@ def test_new_epoch_takes_over_an_unfinished_file(routing: MemoryRoutingControl) 
     assert outcome.action == "started"
     item = table.get({"file_id": "input/a.csv#v1"})
     assert item is not None and (item["region"], item["epoch"]) == (WEST, 2)
-    assert starts.calls[1][0] == execution_name("input/a.csv", "v1", 2)
+    assert starts.calls[1][0] == "a-csv-7e543a57185a8ba8-e2"  # the epoch is in the name
 
 
 def test_finished_file_is_not_started_again(routing: MemoryRoutingControl) -> None:

@@ -119,6 +119,22 @@ def test_replicator_rerun_after_lost_ack_copies_nothing_twice(tmp_path: Path, cl
     assert len(west.feed.read("trigger")) == 1  # one replica put, not two
 
 
+def test_identical_reupload_is_replicated_as_its_own_version(tmp_path: Path, clock: Clock) -> None:
+    east, west = _region(tmp_path, "east", clock), _region(tmp_path, "west", clock)
+    replicator = _replicator(east, west, clock)
+    first = east.put("input/a.csv", b"same bytes")
+    assert replicator.run_once() == 1
+    again = east.put("input/a.csv", b"same bytes")  # same ETag, new version
+    assert again.etag == first.etag and again.version_id != first.version_id
+    assert replicator.run_once() == 1
+    replica = west.head("input/a.csv")
+    assert (replica.version_id, replica.replication_status) == (again.version_id, REPLICA)
+    assert [c.version_id for c in west.feed.read("trigger")] == [
+        first.version_id,
+        again.version_id,
+    ]
+
+
 def test_replication_delay_holds_objects_back_and_reports_backlog(
     tmp_path: Path, clock: Clock
 ) -> None:

@@ -1,0 +1,104 @@
+"""Fencing in the handlers: work may commit only while its region is active under exactly
+the epoch it started under. Both halves matter: a region that lost activation must stop,
+and so must a region that became active again (A -> B -> A) while its old work still runs:
+that work belongs to epoch 1, the file is now driven under epoch 3."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from mrbatch.errors import FencedError
+from mrbatch.handlers.fencing import check_fence
+from mrbatch.handlers.region import Region, set_current_region
+from mrbatch.handlers.steps import email_the_file
+from mrbatch.pipeline import CsvFinancialSource, load_rules
+from mrbatch.ports import OutgoingEmail
+from mrbatch.runtime.metrics import MemoryMetrics
+from mrbatch.runtime.routing import MemoryRoutingControl
+from mrbatch.state import BATCH_STATE, ERRORS, MemoryTable
+from mrbatch.storage import MemoryObjectStore
+
+EAST, WEST = "us-east-1", "us-west-2"
+SAMPLE = Path(__file__).parents[2] / "data" / "aws-sample"
+
+
+class RecordingNotifier:
+    """A `Notifier` that keeps what it was asked to send (at most once per key)."""
+
+    def __init__(self) -> None:
+        self.sent: dict[str, OutgoingEmail] = {}
+
+    def send(self, message: OutgoingEmail, *, idempotency_key: str) -> bool:
+        if idempotency_key in self.sent:
+            return False
+        self.sent[idempotency_key] = message
+        return True
+
+
+@pytest.fixture
+def region() -> Iterator[Region]:
+    region = Region(
+        name=EAST,
+        store=MemoryObjectStore("east"),
+        batch_state=MemoryTable(BATCH_STATE),
+        errors=MemoryTable(ERRORS),
+        routing=MemoryRoutingControl([EAST, WEST]),
+        notifier=RecordingNotifier(),
+        metrics=MemoryMetrics(),
+        financials=CsvFinancialSource.from_path(SAMPLE / "testfile_financial_data.csv"),
+        rules=load_rules(),
+        chunk_size=100,
+        sender="mrbatch@example.com",
+        recipients=("owner@example.com",),
+        presign=lambda key: (f"http://127.0.0.1:9/{key}", 60),
+    )
+    set_current_region(region)
+    yield region
+    set_current_region(None)
+
+
+def _email_event(epoch: int) -> dict[str, object]:
+    counts = {"rowsRead": 1, "rowsWritten": 1, "rowsInvalid": 0, "rowsNotEnriched": 0}
+    return {
+        "fileId": "input/a.csv#v1", "key": "input/a.csv", "versionId": "v1", "epoch": epoch,
+        "region": EAST,
+        "merge": {"output": "output/completed/v1/a.csv", "errors": "output/errors/v1/a.csv",
+                  "counts": counts},
+    }  # fmt: skip
+
+
+def test_fence_passes_for_the_active_region_under_its_epoch(region: Region) -> None:
+    check_fence(region, 1)
+
+
+def test_fence_stops_a_region_that_lost_activation(region: Region) -> None:
+    region.routing.set_active(WEST, "failover")
+    with pytest.raises(FencedError, match="us-west-2 is active under epoch 2"):
+        check_fence(region, 1)
+
+
+def test_fence_stops_old_work_of_a_region_active_again(region: Region) -> None:
+    region.routing.set_active(WEST, "failover")
+    region.routing.set_active(EAST, "failback")  # EAST is active again, under epoch 3
+    with pytest.raises(FencedError, match="epoch 1"):
+        check_fence(region, 1)
+    check_fence(region, 3)
+
+
+def test_old_epoch_email_is_not_sent_after_failover_and_failback(region: Region) -> None:
+    region.batch_state.put(
+        {"file_id": "input/a.csv#v1", "key": "input/a.csv", "status": "RUNNING", "epoch": 3}
+    )
+    region.routing.set_active(WEST, "failover")
+    region.routing.set_active(EAST, "failback")
+    with pytest.raises(FencedError):
+        email_the_file(_email_event(1))
+    notifier = region.notifier
+    assert isinstance(notifier, RecordingNotifier) and notifier.sent == {}
+    assert region.batch_state.get({"file_id": "input/a.csv#v1"})["status"] == "RUNNING"  # type: ignore[index]
+    email_the_file(_email_event(3))  # the run of the current epoch completes the file
+    assert list(notifier.sent) == ["input/a.csv#v1"]
+    assert region.batch_state.get({"file_id": "input/a.csv#v1"})["status"] == "COMPLETED"  # type: ignore[index]
