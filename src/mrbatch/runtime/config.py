@@ -43,6 +43,9 @@ class StackConfig:
     presign_expiry_seconds: int = 3600
     gateway_port: int = 0
     smtp_port: int = 0
+    # keys under input/ that are processed (the AWS sample filters its S3 events on .csv);
+    # compared without case; empty: every key under input/
+    input_suffixes: tuple[str, ...] = (".csv",)
     extra: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -85,7 +88,7 @@ class StackConfig:
             raise ConfigError(f"unknown settings: {', '.join(sorted(unknown))}")
         values = dict(record)
         values["data_dir"] = Path(values["data_dir"])
-        for name in ("regions", "recipients"):
+        for name in ("regions", "recipients", "input_suffixes"):
             if name in values:
                 values[name] = tuple(values[name])
         return cls(**values)
