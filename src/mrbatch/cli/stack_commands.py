@@ -8,23 +8,19 @@ Every command finds the stack through its data directory (`--data-dir`, default
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
 from mrbatch.errors import ConfigError, MrBatchError
 from mrbatch.runtime.config import StackConfig
+from mrbatch.runtime.files import private_data_dir
 from mrbatch.runtime.supervisor import dumps, read_stack_file, wait_until
-
-if TYPE_CHECKING:
-    from mrbatch.runtime.health import HealthMonitor
-    from mrbatch.runtime.supervisor import Supervisor
 
 # The runtime (HTTP servers, boto3, polars) is imported inside the commands that use it,
 # so that `mrbatch process` and `--help` do not pay for it at start-up.
@@ -72,15 +68,6 @@ def _config_for_up(data_dir: Path, overrides: dict[str, Any]) -> StackConfig:
     return StackConfig.from_dict(record)
 
 
-def _running(data_dir: Path) -> dict[str, Any] | None:
-    try:
-        record = read_stack_file(data_dir)
-        os.kill(int(record["supervisor_pid"]), 0)
-    except (MrBatchError, OSError, KeyError, ValueError):
-        return None
-    return record
-
-
 def up(
     data_dir: DataDir = DEFAULT_DATA_DIR,
     detach: Annotated[bool, typer.Option("--detach", help="Run in the background.")] = False,
@@ -111,9 +98,9 @@ def up(
     Prints the endpoints and the local credentials. Runs until Ctrl-C (or `mrbatch down`);
     with --detach, returns once the stack is up.
     """
-    from mrbatch.runtime.health import HealthMonitor
+    from mrbatch.runtime.supervision import running_stack_record
 
-    if _running(data_dir.resolve()):
+    if running_stack_record(data_dir.resolve()):
         raise ConfigError(f"a stack is already running in {data_dir} (`mrbatch down` first)")
     overrides: dict[str, Any] = {
         "regions": tuple(regions.split(",")) if regions else None,
@@ -126,14 +113,14 @@ def up(
         "smtp_port": smtp_port,
     }
     config = _config_for_up(data_dir, overrides)
+    private_data_dir(config.data_dir)  # before the first file is written into it
     if "financials" not in config.extra:
         config = _with_sample_financials(config)
-    monitor = HealthMonitor(config, threshold=failure_threshold) if auto_failover else None
     if detach:
         extra = ["--auto-failover", "--failure-threshold", str(failure_threshold)]
         _up_detached(config, extra if auto_failover else [])
         return
-    _up_foreground(config, monitor)
+    _up_foreground(config, failure_threshold if auto_failover else None)
 
 
 def _with_sample_financials(config: StackConfig) -> StackConfig:
@@ -146,59 +133,29 @@ def _with_sample_financials(config: StackConfig) -> StackConfig:
     return replace(config, extra={**config.extra, "financials": str(financials)})
 
 
-def _up_foreground(config: StackConfig, monitor: HealthMonitor | None) -> None:
-    from mrbatch.runtime.stack import start_stack
+def _up_foreground(config: StackConfig, failure_threshold: int | None) -> None:
+    from mrbatch.runtime.supervision import serve_stack
 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     typer.echo(f"starting the stack in {config.data_dir} ...")
-    supervisor, record = start_stack(config)
-    try:
-        _print_endpoints(record)
+
+    def on_up(record: dict[str, Any]) -> None:
+        _print_endpoints(record, config)
         typer.echo("stack is up; Ctrl-C or `mrbatch down` stops it")
-        while not stop.wait(1.0):
-            if monitor is not None:
-                _watch_health(config, monitor)
-            _restart_dead(config, supervisor, leave_active_down=monitor is not None)
-    finally:
-        typer.echo("stopping the stack ...")
-        supervisor.stop()
-        config.stack_file.unlink(missing_ok=True)
-        typer.echo("stopped")
+
+    serve_stack(config, stop, failure_threshold=failure_threshold, say=_say, on_up=on_up)
+    typer.echo("stopped")
 
 
-def _watch_health(config: StackConfig, monitor: HealthMonitor) -> None:
-    from mrbatch.runtime.runbook import run_runbook
-
-    failing = monitor.observe()
-    if failing is None:
-        return
-    reason = f"auto-failover: {failing.region} failed {monitor.threshold} health checks: " + (
-        "; ".join(failing.failures)
-    )
-    typer.echo(reason, err=True)
-    try:
-        run_runbook(config, kind="failover", target=None, reason=reason, say=typer.echo)
-    except MrBatchError as exc:
-        typer.echo(f"auto-failover failed: {exc}", err=True)
-
-
-def _restart_dead(config: StackConfig, supervisor: Supervisor, *, leave_active_down: bool) -> None:
-    """Restart exited services; with auto-failover on, a dead active region is left for the
-    health monitor to fail over from (it restarts as the standby afterwards)."""
-    from mrbatch.runtime.wiring import open_routing
-
-    active = open_routing(config).state().active_region if leave_active_down else None
-    for name in supervisor.dead_children():
-        if name == active:
-            continue
-        typer.echo(f"warning: {name} exited; restarting it", err=True)
-        supervisor.restart(name)
+def _say(line: str) -> None:
+    """The supervisor's messages, flushed at once (a detached stack's log is a file)."""
+    typer.echo(line)
+    sys.stdout.flush()
 
 
 def _up_detached(config: StackConfig, extra_args: list[str]) -> None:
-    config.data_dir.mkdir(parents=True, exist_ok=True)
     config.save()
     config.stack_file.unlink(missing_ok=True)
     command = [sys.executable, "-m", "mrbatch.cli.app", "up", "--data-dir", str(config.data_dir)]
@@ -219,11 +176,15 @@ def _up_detached(config: StackConfig, extra_args: list[str]) -> None:
         return config.stack_file.exists()
 
     wait_until(started, timeout=120, what="the stack to start")
-    _print_endpoints(read_stack_file(config.data_dir))
+    _print_endpoints(read_stack_file(config.data_dir), config)
     typer.echo(f"stack is up in the background (pid {process.pid}); `mrbatch down` stops it")
 
 
-def _print_endpoints(record: dict[str, Any]) -> None:
+def _print_endpoints(record: dict[str, Any], config: StackConfig) -> None:
+    """The endpoints and the access key; the secret key only on an interactive terminal
+    (a detached stack's stdout is its log file, which must never carry a secret)."""
+    from mrbatch.runtime.wiring import credentials_file
+
     credentials = record["credentials"]
     typer.echo(f"  access point   {record['gateway']}  (bucket: {record['bucket']})")
     typer.echo(f"  control API    {record['control_api']}")
@@ -232,28 +193,21 @@ def _print_endpoints(record: dict[str, Any]) -> None:
         typer.echo(f"  {region:<14} enrichment API {info['enrichment_api']}")
     typer.echo("  credentials    (for aws s3 / boto3 with --endpoint-url)")
     typer.echo(f"    AWS_ACCESS_KEY_ID={credentials['aws_access_key_id']}")
-    typer.echo(f"    AWS_SECRET_ACCESS_KEY={credentials['aws_secret_access_key']}")
+    if sys.stdout.isatty():
+        typer.echo(f"    AWS_SECRET_ACCESS_KEY={credentials['aws_secret_access_key']}")
+    else:
+        typer.echo(f"    AWS_SECRET_ACCESS_KEY: in {credentials_file(config)} (owner-only)")
 
 
 def down(data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
-    """Stop the stack running in the data directory and wait until every process is gone."""
+    """Stop the stack running in the data directory and wait until every process is gone
+    (after a deadline, by SIGKILL of each of its process groups)."""
+    from mrbatch.runtime.supervision import stop_running_stack
+
     data_dir = data_dir.resolve()
-    record = _running(data_dir)
-    if record is None:
+    if not stop_running_stack(data_dir, say=_say):
         typer.echo(f"no stack is running in {data_dir}")
         return
-    pid = int(record["supervisor_pid"])
-    os.kill(pid, signal.SIGTERM)
-
-    def gone() -> bool:
-        try:
-            os.kill(pid, 0)
-        except OSError:
-            return True
-        return False
-
-    wait_until(gone, timeout=60, what=f"the supervisor (pid {pid}) to stop")
-    (data_dir / "stack.json").unlink(missing_ok=True)
     typer.echo("stack stopped")
 
 
@@ -277,6 +231,12 @@ def status(data_dir: DataDir = DEFAULT_DATA_DIR, as_json: JsonFlag = False) -> N
             f"object(s) pending ({objects.get('bytes_pending', '?')} bytes), "
             f"{objects.get('late', '?')} late against the SLA"
         )
+    for name, service in ((report.get("stack") or {}).get("services") or {}).items():
+        if service["state"] != "running":
+            typer.echo(
+                f"service {name}: {service['state'].upper()} after {service['failures']} "
+                f"failed restart(s): {service['last_error']}"
+            )
     for region, counts in report["files"].items():
         summary = ", ".join(f"{status}: {n}" for status, n in sorted(counts.items())) or "none"
         typer.echo(f"files in {region}: {summary}")

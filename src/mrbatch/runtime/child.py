@@ -20,7 +20,7 @@ from types import FrameType
 from typing import Any, Protocol
 
 from mrbatch.runtime.config import StackConfig
-from mrbatch.runtime.files import atomic_write_json
+from mrbatch.runtime.files import PRIVATE_UMASK, atomic_write_json
 
 __all__ = ["SERVICES", "Service", "main"]
 
@@ -58,6 +58,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data-dir", type=Path, required=True)
     parser.add_argument("--name", required=True)
     options, rest = parser.parse_known_args(argv)
+    os.umask(PRIVATE_UMASK)  # inherited from the supervisor too; explicit for any launcher
     logging.basicConfig(
         level=logging.INFO,
         format=f"%(asctime)s {options.name} %(levelname)s %(name)s: %(message)s",

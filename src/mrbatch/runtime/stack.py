@@ -3,7 +3,8 @@
 Start order matters: the mail sink and the gateway come first, because the regions'
 handlers need their endpoints (published in `endpoints.json`); then both regions and the
 replicator. The gateway keeps one port for the life of the data directory, so presigned
-links already emailed keep working after a restart.
+links already emailed keep working after a restart. The data directory is private to the
+user (`private_data_dir`) before anything is written into it.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import replace
 from typing import Any
 
 from mrbatch.runtime.config import StackConfig
+from mrbatch.runtime.files import private_data_dir
 from mrbatch.runtime.supervisor import ChildSpec, Supervisor, write_stack_file
 from mrbatch.runtime.wiring import ensure_credentials, open_routing, write_endpoints
 
@@ -28,13 +30,14 @@ def free_port() -> int:
 
 
 def prepare_config(config: StackConfig) -> StackConfig:
-    """Fix the ports the stack keeps (chosen now when 0) and save the settings."""
+    """Make the data directory private, fix the ports the stack keeps (chosen now when 0)
+    and save the settings."""
     config = replace(
         config,
         gateway_port=config.gateway_port or free_port(),
         smtp_port=config.smtp_port or free_port(),
     )
-    config.data_dir.mkdir(parents=True, exist_ok=True)
+    private_data_dir(config.data_dir)
     config.save()
     return config
 

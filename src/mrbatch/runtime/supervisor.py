@@ -8,6 +8,10 @@ Start-up handshake: a child writes `<data_dir>/run/<name>.json` (atomically) wit
 and the endpoints it bound once it is ready; the supervisor waits for every ready file
 with a deadline, then writes `stack.json` describing the whole stack for the other
 commands (`status`, `submit`, `down`, ...).
+
+`start` and `restart` wait for readiness (start-up, tests); a running stack restarts a
+service with `respawn` and `probe` instead, which never block, so that one service that
+cannot come back holds nothing else up (see `mrbatch.runtime.supervision`).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +33,7 @@ from mrbatch.errors import MrBatchError
 from mrbatch.runtime.config import StackConfig
 from mrbatch.runtime.files import atomic_write_json, read_json
 
-__all__ = ["ChildSpec", "StackStartError", "Supervisor", "wait_until"]
+__all__ = ["ChildSpec", "Probe", "Readiness", "StackStartError", "Supervisor", "wait_until"]
 
 
 class StackStartError(MrBatchError):
@@ -43,6 +48,24 @@ class ChildSpec:
     kind: str
     args: tuple[str, ...] = ()
     env: Mapping[str, str] = field(default_factory=dict)
+
+
+class Readiness(Enum):
+    """Where a (re)started child is in its start-up."""
+
+    STARTING = "starting"
+    READY = "ready"
+    EXITED = "exited"
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One look at a child: its readiness, its ready record once READY, its exit code once
+    EXITED."""
+
+    readiness: Readiness
+    record: dict[str, Any] = field(default_factory=dict)
+    exit_code: int | None = None
 
 
 def wait_until(
@@ -124,16 +147,52 @@ class Supervisor:
         return [name for name, proc in self.processes.items() if proc.poll() is not None]
 
     def restart(self, name: str, *, timeout: float = 60.0) -> dict[str, Any]:
-        """Stop (if running) and start one child again; returns its ready record."""
+        """Stop (if running) and start one child again; wait for and return its ready
+        record (tests and tools; a running stack uses `respawn` and `probe`)."""
+        self.respawn(name)
         spec = next(s for s in self.children if s.name == name)
-        self._terminate([name], grace=10.0)
+        return self._await_ready(spec, timeout)
+
+    def respawn(self, name: str, *, grace: float = 10.0) -> int:
+        """Stop `name` if it still runs, then start it again without waiting for it to be
+        ready; returns the new pid. Follow up with `probe`."""
+        spec = next(s for s in self.children if s.name == name)
+        self._terminate([name], grace=grace)
         (self.run_dir / f"{name}.json").unlink(missing_ok=True)
         self.processes[name] = self._spawn(spec)
-        return self._await_ready(spec, timeout)
+        return self.processes[name].pid
+
+    def probe(self, name: str) -> Probe:
+        """Whether child `name` is ready, still starting, or has exited (never blocks)."""
+        process = self.processes[name]
+        code = process.poll()
+        if code is not None:
+            return Probe(Readiness.EXITED, exit_code=code)
+        ready_file = self.run_dir / f"{name}.json"
+        if not ready_file.exists():
+            return Probe(Readiness.STARTING)
+        return Probe(Readiness.READY, record=read_json(ready_file))
+
+    def last_log_line(self, name: str, *, limit: int = 300) -> str:
+        """The last non-empty line of the child's log (its error, when it failed), at most
+        `limit` characters; empty when there is none."""
+        try:
+            with (self.run_dir / f"{name}.log").open("rb") as log:
+                log.seek(0, os.SEEK_END)
+                log.seek(max(0, log.tell() - 4096))
+                lines = log.read().decode("utf-8", "replace").splitlines()
+        except OSError:
+            return ""
+        tail = next((line.strip() for line in reversed(lines) if line.strip()), "")
+        return tail[-limit:]
 
     def kill(self, name: str) -> None:
         """SIGKILL one child and its workers (chaos and tests): no clean-up runs in them."""
         _kill_group(self.processes[name])
+
+    def pids(self) -> dict[str, int]:
+        """The current pid of every child (each leads its own process group)."""
+        return {name: process.pid for name, process in self.processes.items()}
 
     def stop(self, *, grace: float = 15.0) -> None:
         """Stop every child: SIGTERM, wait up to `grace` seconds, then SIGKILL."""
