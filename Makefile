@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench clean
+.PHONY: demo test lint typecheck unit bench mutation clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,17 +20,21 @@ demo: $(STAMP)
 test: $(STAMP) lint typecheck unit
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench tools
+	$(BIN)/ruff format --check src tests bench tools
 
 typecheck: $(STAMP)
-	$(BIN)/mypy
+	$(BIN)/mypy src tools
 
 unit: $(STAMP)
 	$(BIN)/pytest -q
 
 bench: $(STAMP)
 	$(BIN)/python bench/pipeline.py
+
+## mutation: mutation testing of the invariant modules (not part of `test`; docs/mutation.md)
+mutation: $(STAMP)
+	$(BIN)/python tools/mutation.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

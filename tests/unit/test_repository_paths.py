@@ -17,7 +17,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 # What the README's commands, CI and the tests read or run.
-SCANNED = ["src", "tests", "bench", ".ci", "Makefile", "README.md", "pyproject.toml"]
+SCANNED = ["src", "tests", "bench", "tools", ".ci", "Makefile", "README.md", "pyproject.toml"]
 TEXT_SUFFIXES = {"", ".py", ".md", ".json", ".toml", ".cfg", ".ini", ".sh", ".yml", ".yaml"}
 SKIPPED_DIRS = {"__pycache__", "data", ".mypy_cache", ".pytest_cache", ".ruff_cache"}
 # Folders of the workspace this repository was first built in (never inside a clone).

@@ -32,6 +32,7 @@ from mrbatch.pipeline import DEFAULT_CHUNK_SIZE, CsvFinancialSource, FinancialSo
 from mrbatch.ports import ObjectStore
 from mrbatch.runtime.enrichment import build_app, read_financial_csv
 from mrbatch.runtime.gateway.credentials import generate_credentials
+from mrbatch.runtime.gateway.iam import IamAuth
 from mrbatch.runtime.gateway.server import GatewayServer
 from mrbatch.runtime.mail import MailSink, SmtpNotifier
 from mrbatch.runtime.metrics import SqliteMetrics
@@ -95,7 +96,7 @@ class LocalRun:
         tables = open_region_tables(self.data_dir / "tables.db", origin=REGION)
         self._closers.append(tables)
         self.tables = tables
-        # this run's own credentials: the mail sink takes mail only from its notifier
+        # this run's own credentials: the mail sink and the enrichment API take only them
         self.credentials = generate_credentials()
         sink = MailSink(self.data_dir / "mail", credentials=self.credentials).start()
         self._closers.append(sink)
@@ -106,7 +107,10 @@ class LocalRun:
         self.engine = Engine(self.data_dir / "workflows.db", workers=1, region="us-east-1")
         self._closers.append(self.engine)
         self._resources: RegionResources = register_resources(
-            self.engine.resources, self.region, in_process=True
+            self.engine.resources,
+            self.region,
+            in_process=True,
+            role_auth=IamAuth(self.credentials, region=REGION),
         )
         self._closers.append(self._resources)
         self.arns = create_state_machines(
@@ -120,7 +124,8 @@ class LocalRun:
         """Load the financial CSV into the financial table and serve the enrichment API."""
         for row in read_financial_csv(financials):
             tables.financials.put(dict(row))
-        server = GatewayServer(build_app(tables.financials, region=REGION)).start()
+        app = build_app(tables.financials, region=REGION, credentials=[self.credentials])
+        server = GatewayServer(app).start()
         self._closers.append(server)
         return server.url
 

@@ -32,8 +32,10 @@ from mrbatch.runtime.changefeed import ChangeFeed
 from mrbatch.runtime.config import StackConfig
 from mrbatch.runtime.enrichment import build_app, read_financial_csv
 from mrbatch.runtime.gateway import GatewayServer
+from mrbatch.runtime.gateway.iam import IamAuth
 from mrbatch.runtime.takeover import TakeoverWatch
 from mrbatch.runtime.wiring import (
+    load_credentials,
     open_local_region,
     open_region_store,
     open_routing,
@@ -162,12 +164,17 @@ def serve(
     loaded = load_financials(tables.financials, config)
     if loaded:
         log.info("loaded %d financial records", loaded)
-    api = GatewayServer(build_app(tables.financials, region=region)).start()
+    credentials = load_credentials(config)  # the API, like the gateway, takes only the stack
+    api = GatewayServer(
+        build_app(tables.financials, region=region, credentials=[credentials])
+    ).start()
     os.environ["MRBATCH_ENRICHMENT_URL"] = api.url  # inherited by the worker pool
     ports = open_local_region(config.data_dir, region, api.url)
     # resources first: the engine resumes unfinished executions as it opens
     registry = ResourceRegistry()
-    resources = register_region_resources(registry, ports)
+    resources = register_region_resources(
+        registry, ports, role_auth=IamAuth(credentials, region=region)
+    )
     engine = Engine(
         config.workflows_db(region), resources=registry, workers=options.workers, region=region
     )

@@ -1,0 +1,210 @@
+"""Mutation testing of the modules that hold mrbatch's invariants (`make mutation`).
+
+mutmut plants one small bug at a time (a `<` turned into `<=`, a `True` into `False`, a
+string changed) and runs tests against it; a mutant that no test notices "survived" and
+marks behaviour nothing pins. Running the whole suite per mutant would take hours, so
+each module is run with only the tests that exercise it in process (`MODULES`): mutmut
+switches mutants inside the test process, so tests that start child processes see the
+unmutated code and are left out of the mapping.
+
+Every module runs in a throw-away copy of the repository (mutmut writes a `mutants/`
+tree beside the sources it mutates), so the checkout is never touched and several people
+can keep working in it meanwhile. The summary table and every survivor's diff are printed
+at the end; the exit status is 1 when any mutant survived.
+
+Usage:
+    python tools/mutation.py                      # every module in MODULES
+    python tools/mutation.py src/mrbatch/runtime/routing.py --max-children 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# module -> the tests that exercise it in process (their failures kill its mutants).
+MODULES: dict[str, list[str]] = {
+    "src/mrbatch/handlers/fencing.py": ["tests/unit/handlers/test_fencing.py"],
+    "src/mrbatch/handlers/naming.py": [
+        "tests/unit/handlers/test_trigger.py",
+        "tests/workflows/test_orchestrator_end_to_end.py",
+    ],
+    "src/mrbatch/handlers/trigger.py": ["tests/unit/handlers/test_trigger.py"],
+    "src/mrbatch/runtime/replication.py": ["tests/unit/runtime/test_replication.py"],
+    "src/mrbatch/runtime/replicator_service.py": [
+        "tests/unit/runtime/test_table_replication.py",
+        "tests/unit/runtime/test_replication.py",
+    ],
+    "src/mrbatch/runtime/gateway/sigv4.py": [
+        "tests/unit/gateway/test_sigv4.py",
+        "tests/unit/gateway/test_presign.py",
+        "tests/unit/gateway/test_chunked.py",
+    ],
+    "src/mrbatch/runtime/gateway/presign.py": ["tests/unit/gateway/test_presign.py"],
+    "src/mrbatch/runtime/mail.py": ["tests/contract/test_contract_notifier.py"],
+    "src/mrbatch/runtime/reconcile.py": ["tests/unit/runtime/test_reconcile.py"],
+    "src/mrbatch/runtime/routing.py": [
+        "tests/contract/test_contract_routing.py",
+        "tests/contract/test_contract_routing_errors.py",
+    ],
+}
+# Copied into each throw-away repository: what the tests import and read.
+COPIED = ["src", "tests", "pyproject.toml"]
+IGNORED = shutil.ignore_patterns(
+    "__pycache__", "*.pyc", ".mrbatch", ".pytest_cache", ".mypy_cache", "*.egg-info"
+)
+RESULT_LINE = re.compile(r"^\s*(\S+): (.+)$")
+SQL = re.compile(r"\b(SELECT|INSERT|UPDATE|DELETE|CREATE|PRAGMA|BEGIN)\b", re.IGNORECASE)
+EQUIVALENT = "equivalent (SQL is case-insensitive)"
+
+
+@dataclass
+class ModuleResult:
+    """The verdict on every mutant of one module."""
+
+    module: str
+    statuses: dict[str, str] = field(default_factory=dict)
+    diffs: dict[str, str] = field(default_factory=dict)
+    error: str = ""
+
+    def count(self, status: str) -> int:
+        return sum(1 for value in self.statuses.values() if value == status)
+
+    @property
+    def survivors(self) -> list[str]:
+        """Mutants no test noticed (and mutants that could not be judged)."""
+        return [name for name, value in self.statuses.items() if value not in DECIDED]
+
+
+DECIDED = {"killed", EQUIVALENT}
+
+
+def is_sql_case_change(diff: str) -> bool:
+    """Whether the mutant only changed the letter case of an SQL statement.
+
+    SQLite reads keywords and table names in any case, so such a mutant behaves exactly
+    like the original: no test can kill it, and counting it as a survivor would hide the
+    survivors that matter.
+    """
+    lines = diff.splitlines()
+    removed = [line[1:] for line in lines if line.startswith("-") and not line.startswith("---")]
+    added = [line[1:] for line in lines if line.startswith("+") and not line.startswith("+++")]
+    return (
+        bool(removed)
+        and len(removed) == len(added)
+        and all(
+            a != b and a.lower() == b.lower() and SQL.search(a)
+            for a, b in zip(removed, added, strict=True)
+        )
+    )
+
+
+def mutmut_config(module: str, tests: list[str]) -> str:
+    """The `[tool.mutmut]` section for one module (TOML strings are JSON strings here)."""
+    return (
+        "\n[tool.mutmut]\n"
+        'source_paths = ["src"]\n'
+        f"only_mutate = [{json.dumps(module)}]\n"
+        f"pytest_add_cli_args_test_selection = {json.dumps(tests)}\n"
+        'pytest_add_cli_args = ["-p", "no:cacheprovider", "-q"]\n'
+        # Workers fork from a server that has run no test: polars' thread pool, started by
+        # a test in mutmut's own process, would deadlock every forked child.
+        'process_isolation = "forkserver"\n'
+    )
+
+
+def prepare(workdir: Path, module: str, tests: list[str]) -> None:
+    """A copy of the repository in `workdir`, configured to mutate `module` only."""
+    for name in COPIED:
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, workdir / name, ignore=IGNORED)
+        else:
+            shutil.copy2(source, workdir / name)
+    pyproject = workdir / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text() + mutmut_config(module, tests))
+
+
+def mutmut(workdir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "mutmut", *args],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def run_module(module: str, tests: list[str], max_children: int) -> ModuleResult:
+    """Mutate `module`, run `tests` against each mutant, collect verdicts and survivors."""
+    result = ModuleResult(module)
+    with tempfile.TemporaryDirectory(prefix="mrbatch-mutation-") as tmp:
+        workdir = Path(tmp)
+        prepare(workdir, module, tests)
+        run = mutmut(workdir, "run", "--max-children", str(max_children))
+        listing = mutmut(workdir, "results", "--all", "true")
+        for line in listing.stdout.splitlines():
+            if match := RESULT_LINE.match(line):
+                result.statuses[match.group(1)] = match.group(2).strip()
+        if not result.statuses:
+            result.error = (run.stdout + run.stderr)[-3000:]
+        for name in result.survivors:
+            result.diffs[name] = mutmut(workdir, "show", name).stdout
+            if is_sql_case_change(result.diffs[name]):
+                result.statuses[name] = EQUIVALENT
+    return result
+
+
+def table(results: list[ModuleResult]) -> str:
+    """The summary as a Markdown table: mutants, killed, equivalent, survived, and any
+    other verdict (timeout, no tests, suspicious), which needs a look as much as a survivor."""
+    rows = [
+        "| module | mutants | killed | equivalent | survived | other |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        total, killed, survived = len(r.statuses), r.count("killed"), r.count("survived")
+        equivalent = r.count(EQUIVALENT)
+        other = total - killed - survived - equivalent
+        rows.append(f"| {r.module} | {total} | {killed} | {equivalent} | {survived} | {other} |")
+    return "\n".join(rows)
+
+
+def report(results: list[ModuleResult]) -> str:
+    parts = []
+    for r in results:
+        if r.error:
+            parts.append(f"## {r.module}: mutmut produced no results\n{r.error}")
+        parts += [f"## {r.statuses[n]}\n{r.diffs[n].strip()}" for n in r.survivors]
+    return "\n\n".join([*parts, table(results)])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("modules", nargs="*", help="modules to mutate (default: all)")
+    parser.add_argument("--max-children", type=int, default=2, help="mutants run at once")
+    args = parser.parse_args(argv)
+    unknown = [m for m in args.modules if m not in MODULES]
+    if unknown:
+        parser.error(f"no test mapping for {unknown}; known: {sorted(MODULES)}")
+    results = []
+    for module in args.modules or list(MODULES):
+        print(f"mutating {module} ...", flush=True)
+        results.append(run_module(module, MODULES[module], args.max_children))
+        print(table(results[-1:]).splitlines()[-1], flush=True)
+    print(report(results))
+    failed = any(r.error or r.survivors for r in results)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
