@@ -4,7 +4,10 @@ Parameters (as the AWS integration): `ApiEndpoint` (a host name, called over htt
 AWS, or a full `http://127.0.0.1:PORT` base URL for local services), `Method`, optional
 `Stage` (first path segment), `Path`, `Headers` and `QueryParameters` (maps of name to a
 list of values), `RequestBody` (an object is sent as JSON, a string as is), `AuthType`
-(`NO_AUTH`; `IAM_ROLE` and `RESOURCE_POLICY` are sent unsigned locally).
+(`NO_AUTH`, the default, sends the request unsigned; `IAM_ROLE` and `RESOURCE_POLICY` sign
+it with the state machine's credentials, SigV4 for `execute-api`: locally the `role_auth`
+the integration was given, the stack's credentials; without one such a task fails with
+`States.Runtime` rather than go out unsigned).
 
 Result: `{"ResponseBody", "StatusCode", "StatusText", "Headers"}`, the body parsed as JSON
 when the response says it is JSON, headers as lists of values. A response that is not 2xx
@@ -29,23 +32,28 @@ __all__ = ["ApiGatewayIntegration"]
 
 _PCHAR = ":@!$&'()*+,;="  # kept as is in a path segment (RFC 3986)
 _METHODS = {"GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"}
+_SIGNED = {"IAM_ROLE", "RESOURCE_POLICY"}
+_AUTH_TYPES = {"NO_AUTH", *_SIGNED}
 
 
 class ApiGatewayIntegration:
     """Calls HTTP endpoints with one pooled client; `close()` releases its connections.
 
     The blocking client runs on a thread, so a Map of many records keeps the engine's
-    event loop free and reuses keep-alive connections."""
+    event loop free and reuses keep-alive connections. `role_auth` signs the requests of
+    `IAM_ROLE` and `RESOURCE_POLICY` tasks (the runtime passes its SigV4 signer)."""
 
-    def __init__(self, *, timeout: float = 30.0) -> None:
+    def __init__(self, *, timeout: float = 30.0, role_auth: httpx.Auth | None = None) -> None:
         self._client = httpx.Client(timeout=timeout, follow_redirects=False)
+        self._role_auth = role_auth
 
     async def invoke(self, call: TaskCall) -> dict[str, Any]:
         """`apigateway:invoke`."""
         params = call.parameters if isinstance(call.parameters, dict) else {}
         request = _request(self._client, params)
+        auth = self._auth_for(str(params.get("AuthType") or "NO_AUTH"))
         try:
-            response = await asyncio.to_thread(self._client.send, request)
+            response = await asyncio.to_thread(self._client.send, request, auth=auth)
         except httpx.HTTPError as exc:
             raise StatesError(f"ApiGateway.{type(exc).__name__}", str(exc)) from exc
         result = _result(response)
@@ -56,6 +64,20 @@ class ApiGatewayIntegration:
     def close(self) -> None:
         """Close the pooled connections."""
         self._client.close()
+
+    def _auth_for(self, auth_type: str) -> httpx.Auth | None:
+        if auth_type not in _AUTH_TYPES:
+            raise StatesError(
+                "States.Runtime",
+                f"AuthType must be one of {sorted(_AUTH_TYPES)}, not {auth_type!r}",
+            )
+        if auth_type not in _SIGNED:
+            return None
+        if self._role_auth is None:
+            raise StatesError(
+                "States.Runtime", f"AuthType {auth_type} needs credentials to sign with; none set"
+            )
+        return self._role_auth
 
 
 def _request(client: httpx.Client, params: dict[str, Any]) -> httpx.Request:

@@ -20,6 +20,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import httpx
+
 from mrbatch.asl import ResourceRegistry
 from mrbatch.asl.resources import FunctionBody
 from mrbatch.handlers import per_record, steps
@@ -79,19 +81,21 @@ def register_region_resources(
     *,
     in_process: bool = False,
     extra_tables: Mapping[str, Table] | None = None,
+    role_auth: httpx.Auth | None = None,
 ) -> RegionResources:
     """Register every handler function and the region's integrations in `registry`.
 
     `in_process=True` runs the handlers on threads of the engine process (they then use the
     region installed with `set_current_region`); by default they run on the engine's worker
     pool. The `dynamodb:*` integrations reach `region.batch_state`, `region.errors` and
-    `extra_tables` by table name."""
+    `extra_tables` by table name; `apigateway:invoke` signs `IAM_ROLE` calls with
+    `role_auth` (the state machine's role, on AWS)."""
     for name, body in FUNCTION_NAMES.values():
         registry.register_function(name, body, in_process=in_process)
     tables = {table.name: table for table in (region.batch_state, region.errors)}
     tables.update(extra_tables or {})
     dynamodb = DynamoDBIntegration(tables)
-    apigateway = ApiGatewayIntegration()
+    apigateway = ApiGatewayIntegration(role_auth=role_auth)
     registry.register_integration("dynamodb:putItem", dynamodb.put_item)
     registry.register_integration("dynamodb:getItem", dynamodb.get_item)
     registry.register_integration("dynamodb:updateItem", dynamodb.update_item)

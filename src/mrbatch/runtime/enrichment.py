@@ -7,13 +7,20 @@
 Values are returned exactly as they were loaded (strings from the financial CSV), so the
 enriched output copies them byte for byte. The batch endpoint serves the batched chunk
 processor: one request per chunk instead of one per row.
+
+As an API Gateway API with IAM authorization: every route but /health takes only requests
+SigV4-signed for `execute-api` with the stack's credentials over their exact body (403
+otherwise, the table's contents are for the stack alone); a body is at most
+`MAX_BODY_BYTES` (413, refused before it is read) and a batch at most `MAX_BATCH` uuids.
 """
 
 from __future__ import annotations
 
 import csv
+import json
 import re
-from collections.abc import Iterator, Mapping, Sequence
+import time
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,10 +35,15 @@ from mrbatch.handlers.financials import record_from_item
 from mrbatch.model import FinancialRecord
 from mrbatch.pipeline import FINANCIAL_COLUMNS
 from mrbatch.ports import Table
+from mrbatch.runtime.gateway.credentials import Credentials
+from mrbatch.runtime.gateway.iam import EXECUTE_API, IamAuth, read_body, verify_signed
+from mrbatch.runtime.gateway.s3errors import S3Error
+from mrbatch.runtime.gateway.sigv4 import SigV4Verifier
 
 __all__ = [
     "FINANCIAL_COLUMNS",
     "MAX_BATCH",
+    "MAX_BODY_BYTES",
     "EnrichmentUnavailableError",
     "HttpFinancialSource",
     "build_app",
@@ -39,7 +51,10 @@ __all__ = [
 ]
 
 MAX_BATCH = 10_000
+MAX_BODY_BYTES = 256 * 1024  # a full batch of 9-digit uuids is about 130 KB of JSON
 _UUID = re.compile(r"[0-9]{9}")
+
+_Endpoint = Callable[[Request, bytes], Awaitable[JSONResponse]]
 
 
 def read_financial_csv(path: Path) -> Iterator[dict[str, str]]:
@@ -58,13 +73,44 @@ def _record(item: Mapping[str, Any]) -> dict[str, str]:
     return {name: str(item[name]) for name in FINANCIAL_COLUMNS if name in item}
 
 
-def build_app(table: Table, *, region: str) -> Starlette:
-    """The HTTP app over `table` (key: uuid)."""
+def _error(status: int, code: str, message: str) -> JSONResponse:
+    return JSONResponse({"error": code, "message": message}, status)
+
+
+def _signed_only(
+    verifier: SigV4Verifier, endpoint: _Endpoint
+) -> Callable[[Request], Awaitable[JSONResponse]]:
+    """`endpoint` behind IAM authorization: its body bounded, its signature checked."""
+
+    async def guarded(request: Request) -> JSONResponse:
+        try:
+            body = await read_body(request, limit=MAX_BODY_BYTES)
+        except S3Error as err:
+            return _error(err.status, err.code, err.message)
+        try:
+            verify_signed(verifier, request, body)
+        except S3Error as err:  # API Gateway answers every refused signature with 403
+            return _error(403, err.code, err.message)
+        return await endpoint(request, body)
+
+    return guarded
+
+
+def build_app(
+    table: Table,
+    *,
+    region: str,
+    credentials: Sequence[Credentials],
+    clock: Callable[[], float] = time.time,
+) -> Starlette:
+    """The HTTP app over `table` (key: uuid), for requests signed with `credentials`.
+    `clock` is the server's time for the signature's 15-minute window."""
+    verifier = SigV4Verifier(credentials, clock=clock, service=EXECUTE_API)
 
     async def health(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok", "region": region})
 
-    async def one(request: Request) -> JSONResponse:
+    async def one(request: Request, body: bytes) -> JSONResponse:
         uuid = request.path_params["uuid"]
         if not _UUID.fullmatch(uuid):
             return JSONResponse(
@@ -77,10 +123,9 @@ def build_app(table: Table, *, region: str) -> Starlette:
             )
         return JSONResponse(_record(item))
 
-    async def batch(request: Request) -> JSONResponse:
+    async def batch(request: Request, body: bytes) -> JSONResponse:
         try:
-            body = await request.json()
-            uuids = body["uuids"]
+            uuids = json.loads(body)["uuids"]
             if not isinstance(uuids, list) or not all(isinstance(u, str) for u in uuids):
                 raise TypeError
         except (ValueError, KeyError, TypeError):
@@ -100,8 +145,8 @@ def build_app(table: Table, *, region: str) -> Starlette:
     return Starlette(
         routes=[
             Route("/health", health),
-            Route("/financials:batch", batch, methods=["POST"]),
-            Route("/financials/{uuid}", one),
+            Route("/financials:batch", _signed_only(verifier, batch), methods=["POST"]),
+            Route("/financials/{uuid}", _signed_only(verifier, one)),
         ]
     )
 
@@ -111,15 +156,27 @@ class EnrichmentUnavailableError(MrBatchError):
 
 
 class HttpFinancialSource:
-    """`FinancialSource` over the enrichment API's batch endpoint: one request per chunk."""
+    """`FinancialSource` over the enrichment API's batch endpoint: one request per chunk,
+    signed with `credentials` (SigV4, `execute-api`, in `region`).
 
-    def __init__(self, base_url: str, *, timeout: float = 30.0) -> None:
-        self._client = httpx.Client(base_url=base_url, timeout=timeout)
+    Only well-formed uuids are asked for (no other can be found), so a batch's body stays
+    far under the API's limit."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        credentials: Credentials,
+        region: str = "us-east-1",
+        timeout: float = 30.0,
+    ) -> None:
+        auth = IamAuth(credentials, region=region)
+        self._client = httpx.Client(base_url=base_url, timeout=timeout, auth=auth)
 
     def lookup(self, uuids: Sequence[str]) -> Mapping[str, FinancialRecord]:
         """See `mrbatch.pipeline.FinancialSource.lookup`."""
         found: dict[str, FinancialRecord] = {}
-        unique = list(dict.fromkeys(uuids))
+        unique = [uuid for uuid in dict.fromkeys(uuids) if _UUID.fullmatch(uuid)]
         for start in range(0, len(unique), MAX_BATCH):
             batch = unique[start : start + MAX_BATCH]
             try:

@@ -99,7 +99,7 @@ def open_local_region(data_dir: Path, region: str, enrichment_url: str | None) -
     tables = open_tables(config, region)
     credentials = load_credentials(config)
     financials: FinancialSource = (
-        HttpFinancialSource(enrichment_url)
+        HttpFinancialSource(enrichment_url, credentials=credentials, region=region)
         if enrichment_url
         else TableFinancialSource(tables.financials)
     )

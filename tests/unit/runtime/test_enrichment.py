@@ -1,21 +1,32 @@
-"""The enrichment API over a real HTTP server, and the HTTP financial source on top of it."""
+"""The enrichment API over a real HTTP server, and the HTTP financial source on top of it.
+
+The API takes only requests SigV4-signed with the stack's credentials for `execute-api`,
+over their exact body, as API Gateway's IAM authorization does; tests sign with botocore
+(an independent signer), and bodies are bounded."""
 
 from __future__ import annotations
 
+import json
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials as BotoCredentials
 
 from mrbatch.errors import InputFileError
 from mrbatch.runtime.enrichment import (
+    MAX_BATCH,
+    MAX_BODY_BYTES,
     EnrichmentUnavailableError,
     HttpFinancialSource,
     build_app,
     read_financial_csv,
 )
-from mrbatch.runtime.gateway import GatewayServer
+from mrbatch.runtime.gateway import Credentials, GatewayServer, generate_credentials
 from mrbatch.state import FINANCIALS, MemoryTable
 
 ROW = {
@@ -27,23 +38,48 @@ ROW = {
     "totalCost": "91008.96",
     "totalProfit": "51500.76",
 }
+CREDENTIALS = generate_credentials()
 
 
 @pytest.fixture
 def api() -> Iterator[str]:
     table = MemoryTable(FINANCIALS)
     table.put(dict(ROW))
-    with GatewayServer(build_app(table, region="us-east-1")) as server:
+    with GatewayServer(build_app(table, region="us-east-1", credentials=[CREDENTIALS])) as server:
         yield server.url
 
 
+def signed(
+    method: str,
+    url: str,
+    body: bytes = b"",
+    *,
+    credentials: Credentials = CREDENTIALS,
+    service: str = "execute-api",
+    headers: dict[str, str] | None = None,
+) -> dict[str, str]:
+    """Headers that sign `method url body` with botocore's SigV4 signer."""
+    request = AWSRequest(method=method, url=url, data=body, headers=headers or {})
+    boto = BotoCredentials(credentials.access_key_id, credentials.secret_access_key)
+    SigV4Auth(boto, service, "us-east-1").add_auth(request)
+    return dict(request.headers.items())
+
+
+def get(url: str) -> httpx.Response:
+    return httpx.get(url, headers=signed("GET", url))
+
+
+def post(url: str, body: bytes) -> httpx.Response:
+    return httpx.post(url, content=body, headers=signed("POST", url, body))
+
+
 def test_known_uuid_returns_values_exactly_as_loaded(api: str) -> None:
-    response = httpx.get(f"{api}/financials/535113847")
+    response = get(f"{api}/financials/535113847")
     assert (response.status_code, response.json()) == (200, ROW)
 
 
 def test_unknown_uuid_is_404_json(api: str) -> None:
-    response = httpx.get(f"{api}/financials/999999999")
+    response = get(f"{api}/financials/999999999")
     assert response.status_code == 404
     assert response.json() == {
         "error": "NotFound",
@@ -53,28 +89,110 @@ def test_unknown_uuid_is_404_json(api: str) -> None:
 
 @pytest.mark.parametrize("bad", ["12345", "12345678X", "1234567890"])
 def test_malformed_uuid_is_400(api: str, bad: str) -> None:
-    response = httpx.get(f"{api}/financials/{bad}")
+    response = get(f"{api}/financials/{bad}")
     assert response.status_code == 400
     assert response.json()["error"] == "BadRequest"
 
 
 def test_batch_lookup_splits_found_and_missing_in_order(api: str) -> None:
-    response = httpx.post(
-        f"{api}/financials:batch", json={"uuids": ["999999999", "535113847", "bad", "535113847"]}
-    )
+    body = json.dumps({"uuids": ["999999999", "535113847", "bad", "535113847"]}).encode()
+    response = post(f"{api}/financials:batch", body)
     assert response.json() == {"found": {"535113847": ROW}, "missing": ["999999999", "bad"]}
 
 
 @pytest.mark.parametrize("body", [b"{}", b"not json", b'{"uuids": [1, 2]}', b'{"uuids": "x"}'])
 def test_batch_lookup_rejects_malformed_bodies(api: str, body: bytes) -> None:
-    response = httpx.post(f"{api}/financials:batch", content=body)
+    response = post(f"{api}/financials:batch", body)
     assert response.status_code == 400
 
 
-def test_http_financial_source_returns_records(api: str) -> None:
-    source = HttpFinancialSource(api)
+def test_health_needs_no_signature(api: str) -> None:
+    response = httpx.get(f"{api}/health")
+    assert (response.status_code, response.json()["status"]) == (200, "ok")
+
+
+@pytest.mark.parametrize("path", ["/financials/535113847", "/financials:batch"])
+def test_unsigned_request_is_refused_403(api: str, path: str) -> None:
+    method = "POST" if path.endswith("batch") else "GET"
+    response = httpx.request(method, f"{api}{path}", json={"uuids": ["535113847"]})
+    assert response.status_code == 403
+    assert "535113847" not in response.text
+    assert response.json()["message"]
+
+
+def test_request_signed_with_other_credentials_is_refused_403(api: str) -> None:
+    url = f"{api}/financials/535113847"
+    response = httpx.get(url, headers=signed("GET", url, credentials=generate_credentials()))
+    assert response.status_code == 403
+    assert response.json()["error"] == "InvalidAccessKeyId"
+
+
+def test_request_signed_with_a_wrong_secret_is_refused_403(api: str) -> None:
+    url = f"{api}/financials/535113847"
+    forged = Credentials(CREDENTIALS.access_key_id, "not-the-secret")
+    response = httpx.get(url, headers=signed("GET", url, credentials=forged))
+    assert (response.status_code, response.json()["error"]) == (403, "SignatureDoesNotMatch")
+
+
+def test_request_signed_for_another_service_is_refused_403(api: str) -> None:
+    url = f"{api}/financials/535113847"
+    response = httpx.get(url, headers=signed("GET", url, service="s3"))
+    assert response.status_code == 403
+
+
+def test_signed_request_with_another_body_is_refused_403(api: str) -> None:
+    url = f"{api}/financials:batch"
+    headers = signed("POST", url, b'{"uuids": ["111111111"]}')
+    response = httpx.post(url, content=b'{"uuids": ["535113847"]}', headers=headers)
+    assert response.status_code == 403
+    assert "535113847" not in response.text
+
+
+def test_unsigned_payload_is_refused_403(api: str) -> None:
+    url = f"{api}/financials:batch"
+    declared = {"X-Amz-Content-SHA256": "UNSIGNED-PAYLOAD"}
+    headers = signed("POST", url, b"", headers=declared)
+    response = httpx.post(url, content=b'{"uuids": ["535113847"]}', headers=headers)
+    assert response.status_code == 403
+    assert "535113847" not in response.text
+
+
+def _raw_exchange(url: str, head: bytes, body: bytes) -> bytes:
+    """Send `head` and `body` on one socket and return the status line of the answer."""
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as conn:
+        conn.sendall(head + body)
+        return conn.makefile("rb").readline()
+
+
+def test_declared_body_over_the_limit_is_refused_413_before_it_is_sent(api: str) -> None:
+    head = (
+        b"POST /financials:batch HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Content-Length: 33554432\r\n\r\n"
+    )
+    # only the head goes out: the answer must come without the 32 MB being read
+    assert _raw_exchange(api, head, b"").startswith(b"HTTP/1.1 413")
+
+
+def test_streamed_body_over_the_limit_is_refused_413(api: str) -> None:
+    head = b"POST /financials:batch HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+    chunk = b"8000\r\n" + b" " * 0x8000 + b"\r\n"
+    body = chunk * (MAX_BODY_BYTES // 0x8000 + 2)  # no terminating chunk: never complete
+    assert _raw_exchange(api, head, body).startswith(b"HTTP/1.1 413")
+
+
+def test_more_ids_than_a_batch_holds_are_refused_400(api: str) -> None:
+    body = json.dumps({"uuids": [f"{n:09d}" for n in range(MAX_BATCH + 1)]}).encode()
+    assert len(body) <= MAX_BODY_BYTES
+    response = post(f"{api}/financials:batch", body)
+    assert response.status_code == 400
+    assert "at most" in response.json()["message"]
+
+
+def test_http_financial_source_signs_and_returns_records(api: str) -> None:
+    source = HttpFinancialSource(api, credentials=CREDENTIALS)
     try:
-        found = source.lookup(["535113847", "999999999"])
+        found = source.lookup(["535113847", "999999999", "not-a-uuid"])
     finally:
         source.close()
     assert list(found) == ["535113847"]
@@ -84,10 +202,29 @@ def test_http_financial_source_returns_records(api: str) -> None:
     )
 
 
+def test_http_financial_source_sends_more_ids_than_a_batch_in_several_requests(api: str) -> None:
+    source = HttpFinancialSource(api, credentials=CREDENTIALS)
+    try:
+        found = source.lookup([f"{n:09d}" for n in range(MAX_BATCH * 2 + 5)] + ["535113847"])
+    finally:
+        source.close()
+    assert list(found) == ["535113847"]
+
+
+def test_http_financial_source_with_other_credentials_is_refused(api: str) -> None:
+    source = HttpFinancialSource(api, credentials=generate_credentials())
+    try:
+        with pytest.raises(EnrichmentUnavailableError, match="403"):
+            source.lookup(["535113847"])
+    finally:
+        source.close()
+
+
 def test_http_financial_source_reports_an_unreachable_api() -> None:
-    with GatewayServer(build_app(MemoryTable(FINANCIALS), region="x")) as server:
+    app = build_app(MemoryTable(FINANCIALS), region="x", credentials=[CREDENTIALS])
+    with GatewayServer(app) as server:
         url = server.url
-    source = HttpFinancialSource(url, timeout=2)
+    source = HttpFinancialSource(url, credentials=CREDENTIALS, timeout=2)
     with pytest.raises(EnrichmentUnavailableError, match="enrichment API failed"):
         source.lookup(["535113847"])
     source.close()
