@@ -338,12 +338,24 @@ def test_payload_template_dynamic_field_needs_a_path(value: Any) -> None:
         apply_payload_template({"x.$": value}, INPUT, CONTEXT)
 
 
-def test_validate_payload_template_accepts_a_good_template() -> None:
-    validate_payload_template(
-        {"a.$": "$.x", "b": [{"c.$": "$$.Execution.Id"}], "d.$": "States.Array($.y)"},
-        state="S",
-        field="Parameters",
-    )
+def test_validate_payload_template_accepts_a_good_template_that_then_applies() -> None:
+    # Paths, context paths and intrinsics under `.$` keys, nested in lists and objects; a
+    # plain value under a plain key is data, not a path, and is not checked.
+    template = {
+        "a.$": "$.who",
+        "b": [{"c.$": "$$.Execution.Id"}, "$.not-a-path"],
+        "d.$": "States.Array($.comment, 1)",
+        "e": {"f.$": "States.Format('{}!', $.details)"},
+        "g": "plain text",
+    }
+    validate_payload_template(template, state="S", field="Parameters")  # raises if refused
+    assert apply_payload_template(template, INPUT, CONTEXT) == {
+        "a": "Step Functions",
+        "b": [{"c": "arn:exec:1"}, "$.not-a-path"],
+        "d": ["This is a test", 1],
+        "e": {"f": "Default example!"},
+        "g": "plain text",
+    }
 
 
 @pytest.mark.parametrize(
