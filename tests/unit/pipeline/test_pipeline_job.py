@@ -123,10 +123,18 @@ def test_sample_is_deterministic_and_processes_with_the_expected_errors(tmp_path
 
 
 def test_sample_financial_totals_are_consistent(tmp_path: Path) -> None:
-    runner.invoke(app, ["sample", "--rows", "500", "--out", str(tmp_path)])
+    result = runner.invoke(app, ["sample", "--rows", "500", "--seed", "3", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
     from decimal import Decimal
 
+    orders = (tmp_path / "testfile.csv").read_text().splitlines()[1:]
     rows = (tmp_path / "testfile_financial_data.csv").read_text().splitlines()[1:]
+    assert len(rows) == 500
+    assert [row.split(",")[0] for row in rows] == [order.split(",")[0] for order in orders]
+    # Worked by hand: the first order (seed 3) is Cereal, 205.70 a unit, costing 117.11;
+    # 9517 units: revenue 1,957,646.90, cost 1,114,535.87, profit 843,111.03.
+    assert orders[0].startswith("355512575,Canada,Cereal,")
+    assert rows[0] == "355512575,9517,205.7,117.11,1957646.9,1114535.87,843111.03"
     for row in rows:
         _, units, price, cost, revenue, total_cost, profit = row.split(",")
         assert Decimal(revenue) == int(units) * Decimal(price)
@@ -135,8 +143,9 @@ def test_sample_financial_totals_are_consistent(tmp_path: Path) -> None:
 
 
 def test_parallel_workers_give_the_same_bytes(tmp_path: Path) -> None:
-    runner.invoke(app, ["sample", "--rows", "3000", "--seed", "2", "--invalid-fraction", "0.02",
-                        "--out", str(tmp_path)])  # fmt: skip
+    result = runner.invoke(app, ["sample", "--rows", "3000", "--seed", "2",
+                                 "--invalid-fraction", "0.02", "--out", str(tmp_path)])  # fmt: skip
+    assert result.exit_code == 0, result.output
     data, fin = tmp_path / "testfile.csv", tmp_path / "testfile_financial_data.csv"
     one = run_job(data, fin, tmp_path / "one", options=JobOptions(chunk_size=1000, workers=1))
     two = run_job(data, fin, tmp_path / "two", options=JobOptions(chunk_size=170, workers=2))
