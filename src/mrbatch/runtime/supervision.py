@@ -31,7 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from mrbatch.errors import MrBatchError
 from mrbatch.runtime.autofailover import RunbookProcess
@@ -39,8 +39,8 @@ from mrbatch.runtime.config import StackConfig
 from mrbatch.runtime.health import HealthMonitor
 from mrbatch.runtime.stack import start_stack
 from mrbatch.runtime.supervisor import (
+    Probe,
     Readiness,
-    Supervisor,
     read_stack_file,
     wait_until,
     write_stack_file,
@@ -57,6 +57,34 @@ __all__ = [
 ]
 
 Say = Callable[[str], None]
+
+
+class Processes(Protocol):
+    """What supervision needs from the process manager (`Supervisor` implements it)."""
+
+    def pids(self) -> dict[str, int]:
+        """Every service's name and current pid, in start order."""
+        ...
+
+    def probe(self, name: str) -> Probe:
+        """Ready, starting or exited; never blocks."""
+        ...
+
+    def respawn(self, name: str) -> int:
+        """Stop `name` if it runs and start it again without waiting; the new pid."""
+        ...
+
+    def kill(self, name: str) -> None:
+        """SIGKILL `name`'s process group."""
+        ...
+
+    def last_log_line(self, name: str) -> str:
+        """The last line `name` logged (its error when it failed), or ''."""
+        ...
+
+    def stop(self) -> None:
+        """Stop every service (SIGTERM, then SIGKILL after a grace period)."""
+        ...
 
 
 class ServiceState(Enum):
@@ -116,12 +144,13 @@ class Supervision:
     def __init__(
         self,
         config: StackConfig,
-        supervisor: Supervisor,
+        supervisor: Processes,
         record: dict[str, Any],
         *,
         monitor: HealthMonitor | None = None,
         policy: RestartPolicy = RestartPolicy(),
         say: Say = lambda _: None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.config = config
         self.supervisor = supervisor
@@ -129,7 +158,8 @@ class Supervision:
         self.monitor = monitor
         self.policy = policy
         self.say = say
-        self.services = {name: ServiceStatus() for name in supervisor.processes}
+        self.clock = clock
+        self.services = {name: ServiceStatus() for name in supervisor.pids()}
         self.runbook: RunbookProcess | None = None
         self._routing = open_routing(config)
         self._next_check = 0.0
@@ -143,7 +173,7 @@ class Supervision:
 
     def tick(self) -> None:
         """One round: services, health, runbook, then publish what changed. Never waits."""
-        now = time.monotonic()
+        now = self.clock()
         active = self._active_region_left_down()
         for name, service in self.services.items():
             self._supervise(name, service, now, active)
