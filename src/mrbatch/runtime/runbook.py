@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from dataclasses import asdict
 from typing import Any
 
-from mrbatch.errors import ConfigError, MrBatchError
+from mrbatch.errors import ConfigError, MrBatchError, RoutingError
 from mrbatch.runtime.config import StackConfig
 from mrbatch.runtime.replication_backlog import pending_replication
 from mrbatch.runtime.takeover import take_over
@@ -172,6 +172,11 @@ def run_runbook(
             detail.update(_wait_for_replication(config, before.active_region, target, limit, say))
         with log.step(run_id, 3, "Reconcile") as detail:
             reconciled = take_over(config, target, after.epoch)
+            if reconciled is None:
+                raise RoutingError(
+                    f"{target} is reconciling epoch {after.epoch} but gave no result in time;"
+                    " see `mrbatch files` (the region finishes it by itself)"
+                )
             detail.update(**asdict(reconciled), ReconciledFiles=len(reconciled.redriven))
             redriven, missing = len(detail["redriven"]), len(detail["missing"])
             say(f"  reconciled: {redriven} re-driven, {missing} missing (driven on arrival)")
