@@ -35,8 +35,8 @@ ROOT = Path(__file__).resolve().parents[1]
 MODULES: dict[str, list[str]] = {
     "src/mrbatch/handlers/fencing.py": ["tests/unit/handlers/test_fencing.py"],
     "src/mrbatch/handlers/naming.py": [
+        "tests/unit/handlers/test_naming.py",
         "tests/unit/handlers/test_trigger.py",
-        "tests/workflows/test_orchestrator_end_to_end.py",
     ],
     "src/mrbatch/handlers/trigger.py": ["tests/unit/handlers/test_trigger.py"],
     "src/mrbatch/runtime/replication.py": ["tests/unit/runtime/test_replication.py"],
@@ -50,7 +50,10 @@ MODULES: dict[str, list[str]] = {
         "tests/unit/gateway/test_chunked.py",
     ],
     "src/mrbatch/runtime/gateway/presign.py": ["tests/unit/gateway/test_presign.py"],
-    "src/mrbatch/runtime/mail.py": ["tests/contract/test_contract_notifier.py"],
+    "src/mrbatch/runtime/mail.py": [
+        "tests/contract/test_contract_notifier.py",
+        "tests/unit/runtime/test_mail_auth.py",
+    ],
     "src/mrbatch/runtime/reconcile.py": ["tests/unit/runtime/test_reconcile.py"],
     "src/mrbatch/runtime/routing.py": [
         "tests/contract/test_contract_routing.py",
