@@ -1,0 +1,66 @@
+"""The mutation harness (tools/mutation.py) points at files that exist, and tells an
+equivalent mutant (SQL keywords in another case) from one that changes behaviour.
+
+`make mutation` is not part of `make test`, so a module moved or a test file renamed would
+otherwise be found only by the next person who runs it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def tool() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("mutation_tool", ROOT / "tools" / "mutation.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while being made
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_every_mapped_module_and_test_file_exists(tool: ModuleType) -> None:
+    missing = [
+        path
+        for module, tests in tool.MODULES.items()
+        for path in [module, *tests]
+        if not (ROOT / path).is_file()
+    ]
+    assert tool.MODULES and missing == []
+
+
+def test_mutmut_config_mutates_one_module_with_its_tests(tool: ModuleType) -> None:
+    config = tool.mutmut_config("src/mrbatch/runtime/routing.py", ["tests/a.py", "tests/b.py"])
+    assert 'only_mutate = ["src/mrbatch/runtime/routing.py"]' in config
+    assert 'pytest_add_cli_args_test_selection = ["tests/a.py", "tests/b.py"]' in config
+    assert 'process_isolation = "forkserver"' in config
+
+
+SQL_CASE = """\
+@@ -1,3 +1,3 @@
+ def _latest(conn):
+-    row = conn.execute("SELECT epoch FROM routing_history LIMIT 1")
++    row = conn.execute("select epoch from routing_history limit 1")
+"""
+SQL_CHANGED = SQL_CASE.replace("limit 1", "limit 2")
+MESSAGE_CASE = """\
+-    raise RoutingError("the store is empty")
++    raise RoutingError("THE STORE IS EMPTY")
+"""
+
+
+def test_sql_case_change_is_equivalent(tool: ModuleType) -> None:
+    assert tool.is_sql_case_change(SQL_CASE) is True
+
+
+@pytest.mark.parametrize("diff", [SQL_CHANGED, MESSAGE_CASE, ""])
+def test_other_changes_are_not_equivalent(tool: ModuleType, diff: str) -> None:
+    assert tool.is_sql_case_change(diff) is False
