@@ -175,3 +175,20 @@ def test_bad_size_line_is_refused() -> None:
     with pytest.raises(S3Error) as caught:
         AwsChunkedDecoder().feed(b"zz\r\n")
     assert caught.value.code == "InvalidRequest"
+
+
+@pytest.mark.parametrize("size", [b"-5", b" 5", b"0x5", b"5_0", b"+5", b"140000001"])
+def test_size_line_int_would_read_is_refused(size: bytes) -> None:
+    # int(size, 16) reads every one of these (the last is past 5 GiB, the largest object).
+    with pytest.raises(S3Error) as caught:
+        AwsChunkedDecoder().feed(size + b"\r\nhello\r\n0\r\n\r\n")
+    assert (caught.value.code, caught.value.status) == ("InvalidRequest", 400)
+
+
+def test_line_longer_than_4096_bytes_is_refused_even_when_it_arrives_whole() -> None:
+    with pytest.raises(S3Error) as caught:
+        AwsChunkedDecoder().feed(b"0" * 5000 + b"5\r\nhello\r\n0\r\n\r\n")
+    assert (caught.value.code, caught.value.message) == (
+        "InvalidRequest",
+        "aws-chunked line too long",
+    )

@@ -19,6 +19,7 @@ import hashlib
 import hmac
 from dataclasses import dataclass, field
 
+from mrbatch.runtime.gateway.number import parse_hex
 from mrbatch.runtime.gateway.s3errors import S3Error, bad_request
 from mrbatch.runtime.gateway.sigv4 import (
     CredentialScope,
@@ -30,6 +31,7 @@ from mrbatch.runtime.gateway.sigv4 import (
 __all__ = ["AwsChunkedDecoder", "ChunkSigner"]
 
 _MAX_LINE = 4096
+_MAX_CHUNK = 5 * 1024**3  # no chunk can be larger than the largest object S3 takes
 _TRAILER_SIGNATURE = "x-amz-trailer-signature"
 
 
@@ -116,9 +118,9 @@ class AwsChunkedDecoder:
 
     def _take_line(self) -> bytes | None:
         end = self._buffer.find(b"\r\n")
+        if end > _MAX_LINE or (end < 0 and len(self._buffer) > _MAX_LINE):
+            raise bad_request("InvalidRequest", "aws-chunked line too long")
         if end < 0:
-            if len(self._buffer) > _MAX_LINE:
-                raise bad_request("InvalidRequest", "aws-chunked line too long")
             return None
         line = bytes(self._buffer[:end])
         del self._buffer[: end + 2]
@@ -127,7 +129,9 @@ class AwsChunkedDecoder:
     def _start_chunk(self, line: bytes) -> None:
         size_text, _, extension = line.partition(b";")
         try:
-            self._remaining = int(size_text, 16)
+            # int(x, 16) would take a sign, spaces, underscores and 0x: a negative size
+            # would swallow the rest of the body as data.
+            self._remaining = parse_hex(size_text.decode("latin-1"), high=_MAX_CHUNK)
         except ValueError:
             raise bad_request(
                 "InvalidRequest", f"bad aws-chunked size line {line[:80]!r}"

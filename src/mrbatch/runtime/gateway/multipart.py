@@ -46,6 +46,7 @@ from typing import BinaryIO, TypeVar, cast
 
 from mrbatch.errors import StorageError
 from mrbatch.runtime.gateway.concat import open_concatenated
+from mrbatch.runtime.gateway.number import parse_decimal
 from mrbatch.runtime.gateway.s3errors import (
     entity_too_small,
     invalid_argument,
@@ -109,13 +110,14 @@ def multipart_etag(part_etags: Sequence[str]) -> str:
 
 def check_part_number(text: str) -> int:
     """The part number of a `partNumber` parameter. Raises 400 InvalidArgument."""
-    if not text.isdigit() or not 1 <= int(text) <= MAX_PART_NUMBER:
+    try:
+        return parse_decimal(text, low=1, high=MAX_PART_NUMBER)
+    except ValueError:
         raise invalid_argument(
             f"Part number must be an integer between 1 and {MAX_PART_NUMBER}, inclusive",
             "partNumber",
             text,
-        )
-    return int(text)
+        ) from None
 
 
 class MultipartStaging:

@@ -33,6 +33,7 @@ from mrbatch.runtime.gateway.multipart import (
     Upload,
     check_part_number,
 )
+from mrbatch.runtime.gateway.number import INT32_MAX, parse_decimal
 from mrbatch.runtime.gateway.responses import (
     complete_multipart_xml,
     initiate_multipart_xml,
@@ -75,10 +76,15 @@ def parse_part_list(document: bytes) -> list[tuple[int, str]]:
         if _local(part.tag) != "Part":
             continue
         fields = {_local(child.tag): (child.text or "").strip() for child in part}
-        number, etag = fields.get("PartNumber", ""), fields.get("ETag", "")
-        if not number.isdigit() or not 1 <= int(number) <= MAX_PART_NUMBER or not etag:
+        etag = fields.get("ETag", "")
+        try:
+            # Stripped above: an xsd:int may carry white space around its digits.
+            number = parse_decimal(fields.get("PartNumber", ""), low=1, high=MAX_PART_NUMBER)
+        except ValueError:
+            number = 0
+        if not number or not etag:
             raise malformed_xml("each Part needs a PartNumber (1-10000) and an ETag")
-        pairs.append((int(number), etag))
+        pairs.append((number, etag))
     return pairs
 
 
@@ -236,12 +242,18 @@ def _echoed_checksums(headers: Mapping[str, str], digests: BodyDigests) -> dict[
 
 
 def _bounded_int(params: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    """A paging parameter, clamped to [low, high]. Like S3, any non-negative value that fits a
+    32-bit integer is accepted (then clamped); anything else is 400 InvalidArgument."""
     text = params.get(name)
     if text is None:
         return default
-    if not text.isdigit():
-        raise invalid_argument(f"{name} must be an integer", name, text)
-    return min(max(int(text), low), high)
+    try:
+        value = parse_decimal(text, high=INT32_MAX)
+    except ValueError:
+        raise invalid_argument(
+            f"Provided {name} not an integer or within integer range", name, text
+        ) from None
+    return min(max(value, low), high)
 
 
 def _not_implemented(method: str, target: str) -> S3Error:

@@ -33,6 +33,7 @@ from mrbatch.runtime.gateway.body import receive_body
 from mrbatch.runtime.gateway.keys import decode_key
 from mrbatch.runtime.gateway.multipart import MultipartStaging
 from mrbatch.runtime.gateway.multipartapi import MultipartApi
+from mrbatch.runtime.gateway.number import INT32_MAX, clamp_decimal, parse_decimal
 from mrbatch.runtime.gateway.responses import (
     ListResult,
     error_xml,
@@ -57,7 +58,8 @@ __all__ = ["S3Api", "signed_request"]
 
 _READ_CHUNK = 64 * 1024
 _XML = "application/xml"
-_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+_RANGE = re.compile(r"^bytes=([0-9]*)-([0-9]*)$")  # ASCII digits only (\d is any script's)
+_FAR = 2**63 - 1  # a byte position past any object: larger numbers mean the same
 _SUBRESOURCES = {
     "acl",
     "tagging",
@@ -283,19 +285,28 @@ def _content_headers(region: str, info: ObjectInfo, params: dict[str, str]) -> d
 
 
 def _parse_range(value: str | None, size: int) -> tuple[int, int] | None:
-    """The inclusive byte span of a single `bytes=` range, None for the whole object."""
+    """The inclusive byte span of a single `bytes=` range, None for the whole object.
+
+    As S3 does: a Range it cannot parse, or whose last byte comes before its first, is
+    ignored (200, whole object; RFC 9110 lets a server ignore Range); a last byte or suffix
+    past the end is clamped to the object (206); a first byte at or past the end, or a suffix
+    of 0 bytes, is unsatisfiable (416 InvalidRange). Numbers of any length are read, capped
+    at `_FAR`, which changes none of these answers.
+    """
     if value is None:
         return None
     match = _RANGE.match(value.strip())
     if match is None or match.group(1) == match.group(2) == "":
-        return None  # S3 ignores ranges it cannot parse and sends the whole object
-    first, last = match.groups()
-    if first == "":
-        start, end = max(size - int(last), 0), size - 1
+        return None
+    first, last = (clamp_decimal(g, high=_FAR) if g else None for g in match.groups())
+    if first is not None and last is not None and last < first:
+        return None
+    if first is None:  # bytes=-N: the last N bytes (N = 0 asks for none)
+        suffix = last or 0
+        start, end = (size - min(suffix, size) if suffix else size), size - 1
     else:
-        start = int(first)
-        end = min(int(last), size - 1) if last else size - 1
-    if start >= size or end < start:
+        start, end = first, size - 1 if last is None else min(last, size - 1)
+    if start >= size:
         raise S3Error(
             "InvalidRange",
             "The requested range is not satisfiable",
@@ -322,11 +333,16 @@ def _read_span(stream: BinaryIO, start: int, length: int) -> Iterator[bytes]:
 
 
 def _max_keys(value: str | None) -> int:
+    """S3 accepts any non-negative max-keys that fits a 32-bit integer and returns at most
+    1,000 keys; anything else is 400 InvalidArgument."""
     if value is None:
         return 1000
-    if not value.isdigit():
-        raise invalid_argument("max-keys must be a non-negative integer", "max-keys", value)
-    return min(int(value), 1000)
+    try:
+        return min(parse_decimal(value, high=INT32_MAX), 1000)
+    except ValueError:
+        raise invalid_argument(
+            "Provided max-keys not an integer or within integer range", "max-keys", value
+        ) from None
 
 
 def _encoding_type(value: str | None) -> bool:
