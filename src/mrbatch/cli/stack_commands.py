@@ -145,14 +145,8 @@ def _up_foreground(config: StackConfig, failure_threshold: int | None) -> None:
         _print_endpoints(record, config)
         typer.echo("stack is up; Ctrl-C or `mrbatch down` stops it")
 
-    serve_stack(config, stop, failure_threshold=failure_threshold, say=_say, on_up=on_up)
+    serve_stack(config, stop, failure_threshold=failure_threshold, say=typer.echo, on_up=on_up)
     typer.echo("stopped")
-
-
-def _say(line: str) -> None:
-    """The supervisor's messages, flushed at once (a detached stack's log is a file)."""
-    typer.echo(line)
-    sys.stdout.flush()
 
 
 def _up_detached(config: StackConfig, extra_args: list[str]) -> None:
@@ -205,7 +199,7 @@ def down(data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
     from mrbatch.runtime.supervision import stop_running_stack
 
     data_dir = data_dir.resolve()
-    if not stop_running_stack(data_dir, say=_say):
+    if not stop_running_stack(data_dir, say=typer.echo):
         typer.echo(f"no stack is running in {data_dir}")
         return
     typer.echo("stack stopped")
@@ -231,18 +225,26 @@ def status(data_dir: DataDir = DEFAULT_DATA_DIR, as_json: JsonFlag = False) -> N
             f"object(s) pending ({objects.get('bytes_pending', '?')} bytes), "
             f"{objects.get('late', '?')} late against the SLA"
         )
-    for name, service in ((report.get("stack") or {}).get("services") or {}).items():
-        if service["state"] != "running":
-            typer.echo(
-                f"service {name}: {service['state'].upper()} after {service['failures']} "
-                f"failed restart(s): {service['last_error']}"
-            )
+    _print_services(report.get("stack") or {})
     for region, counts in report["files"].items():
         summary = ", ".join(f"{status}: {n}" for status, n in sorted(counts.items())) or "none"
         typer.echo(f"files in {region}: {summary}")
     for region, counters in report["metrics"].items():
         shown = ", ".join(f"{name} {value:g}" for name, value in counters.items() if value)
         typer.echo(f"metrics of {region}: {shown or 'nothing yet'}")
+
+
+def _print_services(stack: dict[str, Any]) -> None:
+    """The services that are not running, and the auto-failover runbook in progress."""
+    for name, service in (stack.get("services") or {}).items():
+        if service["state"] != "running":
+            typer.echo(
+                f"service {name}: {service['state'].upper()} after {service['failures']} "
+                f"failed restart(s): {service['last_error']}"
+            )
+    runbook = stack.get("runbook")
+    if runbook:
+        typer.echo(f"auto-failover runbook in progress (pid {runbook['pid']}): {runbook['reason']}")
 
 
 def submit(

@@ -10,7 +10,15 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from detached import alive, detached_stack, kill_service, sample_financials, stack_record, status
+from detached import (
+    alive,
+    detached_stack,
+    kill_service,
+    mrbatch,
+    sample_financials,
+    stack_record,
+    status,
+)
 
 from mrbatch.runtime.supervisor import wait_until
 
@@ -64,6 +72,8 @@ def test_gateway_returns_on_its_port_when_the_port_was_taken_during_restart(
             gateway = _service(data_dir, "gateway")
             assert gateway["state"] in ("failing", "starting")
             assert "Address already in use" in gateway["last_error"]
+            shown = mrbatch("status", "--data-dir", str(data_dir)).stdout
+            assert "service gateway: " in shown and "Address already in use" in shown
             assert {name: alive(pid) for name, pid in others.items()} == dict.fromkeys(others, True)
             assert stack_record(data_dir)["supervisor_pid"] == before["supervisor_pid"]
 
