@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from urllib.parse import quote, unquote_to_bytes
 
 from mrbatch.runtime.gateway.credentials import Credentials
+from mrbatch.runtime.gateway.number import parse_decimal
 from mrbatch.runtime.gateway.s3errors import S3Error, access_denied, bad_request
 
 __all__ = [
@@ -428,12 +429,14 @@ def invalid_authorization(message: str) -> S3Error:
 
 
 def _parse_expires(text: str) -> int:
-    if not text.isdigit() or not 1 <= int(text) <= MAX_PRESIGN_EXPIRES:
+    # Read before any signature is checked, so reachable without credentials.
+    try:
+        return parse_decimal(text, low=1, high=MAX_PRESIGN_EXPIRES)
+    except ValueError:
         raise bad_request(
             "AuthorizationQueryParametersError",
             f"X-Amz-Expires must be a number of seconds from 1 to {MAX_PRESIGN_EXPIRES}",
-        )
-    return int(text)
+        ) from None
 
 
 def _check_signed_header_set(request: SignedRequest, signed: Sequence[str]) -> None:
