@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from mrbatch.asl import errors as errors_module
 from mrbatch.asl import pathfilter, pathsyntax
 from mrbatch.asl import paths as paths_module
+from mrbatch.asl import template as template_module
 from mrbatch.asl.errors import (
     PARAMETER_PATH_FAILURE,
     RESULT_PATH_MATCH_FAILURE,
@@ -25,14 +26,13 @@ from mrbatch.asl.errors import (
     StatesError,
 )
 from mrbatch.asl.paths import (
-    apply_payload_template,
     apply_result_path,
     is_reference_path,
     parse_path,
     select,
     validate_path,
-    validate_payload_template,
 )
+from mrbatch.asl.template import apply_payload_template, validate_payload_template
 
 # The example document of the AWS "Paths" page, plus a store for filters and slices.
 DOC: dict[str, Any] = {
@@ -408,6 +408,8 @@ def test_result_path_then_select_gives_back_the_result(
     }
 
 
-@pytest.mark.parametrize("module", [paths_module, pathsyntax, pathfilter, errors_module])
+@pytest.mark.parametrize(
+    "module", [paths_module, template_module, pathsyntax, pathfilter, errors_module]
+)
 def test_docstring_examples_hold(module: ModuleType) -> None:
     assert doctest.testmod(module, optionflags=doctest.ELLIPSIS).failed == 0

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any, Final
 
-from mrbatch.asl import paths
+from mrbatch.asl import intrinsics, paths, template
 from mrbatch.asl.definition import UNSET, JsonValue
 from mrbatch.asl.errors import (
     DATA_LIMIT_EXCEEDED,
@@ -52,19 +52,17 @@ def check_path(
 ) -> None:
     """Validate a path field at load (an intrinsic call is allowed where `intrinsic`)."""
     if intrinsic and value.startswith("States."):
-        from mrbatch.asl.intrinsics import parse
-
         try:
-            parse(value)
+            intrinsics.parse(value)
         except DefinitionError as exc:
             raise DefinitionError(f"{field}: {exc.message}", state=state) from None
         return
     paths.validate_path(value, state=state, field=field, reference=reference)
 
 
-def check_template(template: JsonValue, state: str, field: str) -> None:
+def check_template(payload: JsonValue, state: str, field: str) -> None:
     """Validate a payload template (Parameters, ResultSelector, ItemSelector) at load."""
-    paths.validate_payload_template(template, state=state, field=field)
+    template.validate_payload_template(payload, state=state, field=field)
 
 
 def parse_timestamp(text: str) -> datetime | None:
@@ -97,7 +95,7 @@ def select(
 
 
 def apply_template(
-    template: Any,
+    payload: Any,
     data: JsonValue,
     context: JsonValue,
     rng: random.Random,
@@ -105,18 +103,16 @@ def apply_template(
     error: str = PARAMETER_PATH_FAILURE,
 ) -> JsonValue:
     """Apply a payload template, or pass `data` through when the template is absent."""
-    if template is UNSET:
+    if payload is UNSET:
         return data
-    from mrbatch.asl.intrinsics import evaluate
-
-    ev = partial(_evaluate, evaluate, rng, error)
-    return paths.apply_payload_template(template, data, context, ev, error=error)
+    ev = partial(_evaluate, rng, error)
+    return template.apply_payload_template(payload, data, context, ev, error=error)
 
 
 def _evaluate(
-    evaluate: Any, rng: random.Random, error: str, expr: str, data: JsonValue, context: JsonValue
+    rng: random.Random, error: str, expr: str, data: JsonValue, context: JsonValue
 ) -> JsonValue:
-    return evaluate(expr, data, context, rng=rng, path_error=error)
+    return intrinsics.evaluate(expr, data, context, rng=rng, path_error=error)
 
 
 def dumps(value: JsonValue) -> str:

@@ -16,10 +16,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator, Sequence
 
+from mrbatch.asl.call import BodyFailure, StateCall
 from mrbatch.asl.dataflow import apply_template, select
 from mrbatch.asl.definition import UNSET, JsonValue, MapState, ParallelState
 from mrbatch.asl.errors import EXCEED_TOLERATED_FAILURE_THRESHOLD, RUNTIME, StatesError
-from mrbatch.asl.interpreter import BodyFailure, StateCall, run_program
 
 __all__ = ["run_map", "run_parallel"]
 
@@ -37,7 +37,7 @@ async def run_parallel(
     run.emit(call.frame, f"{attempt_key}:started", "ParallelStateStarted")
     frames = [call.frame.child(f"{attempt_key}/Branch[{i}]") for i in range(len(state.branches))]
     tasks = [
-        asyncio.ensure_future(run_program(run, branch, data, frame))
+        asyncio.ensure_future(call.run_program(branch, data, frame))
         for branch, frame in zip(state.branches, frames, strict=True)
     ]
     try:
@@ -135,7 +135,7 @@ async def run_map(
         run.emit(frame, f"{frame.path}:started", "MapIterationStarted", ev)
         started.add(index)
         try:
-            results[index] = await run_program(run, state.iterator, data, frame)
+            results[index] = await call.run_program(state.iterator, data, frame)
         except StatesError as err:
             started.discard(index)
             run.emit(frame, f"{frame.path}:failed", "MapIterationFailed", ev)

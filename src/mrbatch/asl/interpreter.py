@@ -13,9 +13,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import UTC
-from typing import NamedTuple
 
 from mrbatch.asl import dataflow
+from mrbatch.asl.call import BodyFailure, Outcome, StateCall
 from mrbatch.asl.dataflow import apply_template, check_payload_size, select
 from mrbatch.asl.definition import (
     UNSET,
@@ -31,52 +31,14 @@ from mrbatch.asl.definition import (
     WaitState,
 )
 from mrbatch.asl.errors import RUNTIME, StatesError
+from mrbatch.asl.fanout import run_map, run_parallel
+from mrbatch.asl.intrinsics import evaluate
 from mrbatch.asl.paths import apply_result_path
 from mrbatch.asl.retry import RetryState, find_catcher
 from mrbatch.asl.run import Frame, Run
+from mrbatch.asl.task import run_task
 
-__all__ = ["BodyFailure", "StateCall", "run_program"]
-
-
-class BodyFailure(StatesError):
-    """A body's failure plus the history event that records it (TaskFailed, MapStateFailed...)."""
-
-    def __init__(self, err: StatesError, event_type: str, details: dict[str, JsonValue]) -> None:
-        super().__init__(err.error, err.cause)
-        self.event_type = event_type
-        self.details = details
-
-
-class Outcome(NamedTuple):
-    """Where to go (None: the frame ends) and with what data."""
-
-    next: str | None
-    output: JsonValue
-
-
-class StateCall:
-    """One visit of one state: what a body needs to know about where it runs."""
-
-    def __init__(self, run: Run, state: State, frame: Frame, key: str, entered: float) -> None:
-        self.run = run
-        self.state = state
-        self.frame = frame
-        self.key = key
-        self.entered = entered
-
-    def context(self, retry_count: int = 0, **extra: JsonValue) -> dict[str, JsonValue]:
-        """The context object `$$` for this visit."""
-        ctx: dict[str, JsonValue] = {
-            "Execution": self.run.execution_context,
-            "StateMachine": self.run.state_machine_context,
-            "State": {
-                "EnteredTime": dataflow.iso_timestamp(self.entered),
-                "Name": self.state.name,
-                "RetryCount": retry_count,
-            },
-        }
-        ctx.update(extra)
-        return ctx
+__all__ = ["run_program"]
 
 
 async def run_program(run: Run, program: Program, data: JsonValue, frame: Frame) -> JsonValue:
@@ -97,7 +59,7 @@ async def run_state(run: Run, state: State, data: JsonValue, frame: Frame) -> Ou
         frame, f"{key}:in", f"{state.type}StateEntered", {"name": state.name, "input": text}
     )
     check_payload_size(data, "input", state.name)
-    call = StateCall(run, state, frame, key, entered)
+    call = StateCall(run, state, frame, key, entered, run_program)
     outcome = await _BODIES[state.type](call, data)
     out_text = check_payload_size(outcome.output, "output", state.name)
     run.emit(
@@ -162,20 +124,14 @@ def _record_failure(
 
 
 async def _task(call: StateCall, data: JsonValue) -> Outcome:
-    from mrbatch.asl.task import run_task
-
     return await _handled(call, data, run_task)
 
 
 async def _map(call: StateCall, data: JsonValue) -> Outcome:
-    from mrbatch.asl.fanout import run_map
-
     return await _handled(call, data, run_map)
 
 
 async def _parallel(call: StateCall, data: JsonValue) -> Outcome:
-    from mrbatch.asl.fanout import run_parallel
-
     return await _handled(call, data, run_parallel)
 
 
@@ -244,8 +200,6 @@ async def _fail(call: StateCall, data: JsonValue) -> Outcome:
 
 def _fail_field(path: str, data: JsonValue, call: StateCall) -> str:
     if path.startswith("States."):
-        from mrbatch.asl.intrinsics import evaluate
-
         value = evaluate(path, data, call.context(), rng=call.run.rng(call.key))
     else:
         value = select(path, data, call.context())

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import Any, Final, TypeAlias
 
 from mrbatch.asl.errors import INTRINSIC_FAILURE, StatesError
-from mrbatch.asl.intrinsics import Call, Literal
+from mrbatch.asl.intrinsicsyntax import Call, Literal
 
 __all__ = ["FUNCTIONS", "Function", "Invocation"]
 

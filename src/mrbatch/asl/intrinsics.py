@@ -27,10 +27,12 @@ from __future__ import annotations
 import functools
 import random
 import re
-from dataclasses import dataclass
 from typing import Any, Final, TypeAlias
 
 from mrbatch.asl.errors import INTRINSIC_FAILURE, RUNTIME, DefinitionError, StatesError
+from mrbatch.asl.intrinsic_funcs import FUNCTIONS, Invocation
+from mrbatch.asl.intrinsicsyntax import Arg, Call, Literal, PathArg
+from mrbatch.asl.paths import select
 from mrbatch.asl.pathsyntax import parse_path
 
 __all__ = ["Call", "Literal", "PathArg", "evaluate", "parse"]
@@ -43,32 +45,6 @@ MAX_NESTING: Final = 10
 _NAME = re.compile(r"States\.([A-Za-z0-9]+)\(")
 _NUMBER = re.compile(r"-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?")
 _ESCAPABLE: Final = "'{}\\"
-
-
-@dataclass(frozen=True)
-class Literal:
-    """A literal argument. For strings, `raw` keeps the escapes, which States.Format needs."""
-
-    value: Json
-    raw: str | None = None
-
-
-@dataclass(frozen=True)
-class PathArg:
-    """A path argument, `$...` into the data or `$$...` into the context object."""
-
-    path: str
-
-
-@dataclass(frozen=True)
-class Call:
-    """`States.<name>(args...)`."""
-
-    name: str
-    args: tuple[Arg, ...]
-
-
-Arg: TypeAlias = Literal | PathArg | Call
 
 
 class _Parser:
@@ -92,8 +68,6 @@ class _Parser:
         if depth > MAX_NESTING:
             raise self.fail(f"more than {MAX_NESTING} nested intrinsic functions")
         name = f"States.{match.group(1)}"
-        from mrbatch.asl.intrinsic_funcs import FUNCTIONS
-
         if name not in FUNCTIONS:
             raise DefinitionError(f"unknown intrinsic function {name!r}")
         self.pos = match.end()
@@ -231,9 +205,6 @@ def evaluate(
 
 
 def _eval(call: Call, data: Json, context: Json, rng: random.Random, path_error: str) -> Json:
-    from mrbatch.asl.intrinsic_funcs import FUNCTIONS, Invocation
-    from mrbatch.asl.paths import select
-
     values: list[Json] = []
     for arg in call.args:
         if isinstance(arg, Call):

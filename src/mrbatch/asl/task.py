@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import asyncio
 
+from mrbatch.asl.call import BodyFailure, StateCall
 from mrbatch.asl.dataflow import apply_template, check_payload_size, dumps, select
 from mrbatch.asl.definition import JsonValue, TaskState
 from mrbatch.asl.errors import RUNTIME, TIMEOUT, StatesError
-from mrbatch.asl.interpreter import BodyFailure, StateCall
 from mrbatch.asl.resources import Resource, TaskCall, parse_resource
 
 __all__ = ["run_task"]

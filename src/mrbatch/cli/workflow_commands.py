@@ -69,7 +69,9 @@ def run(
     name = state_machine or definition.name.split(".")[0]
     mock = None
     if mock_config is not None and test_case is not None:
-        mock = MockConfig.from_file(mock_config, state_machine, test_case)
+        # the default name (the file's) selects among several machines; a mock file with a
+        # single machine is taken whatever it is called, as before
+        mock = MockConfig.from_file(mock_config, name, test_case)
         name = state_machine or mock.state_machine
     with Engine(db, mock=mock, no_wait=no_wait, resume=False) as engine:
         arn = engine.create_state_machine(name, definition)

@@ -1,0 +1,76 @@
+"""One visit of one state, as the state bodies see it, and how a body reports failure.
+
+Shared by the interpreter (which runs the life cycle) and the bodies in task.py and fanout.py,
+so the bodies depend on this small module and not on the interpreter that calls them. A body
+that runs sub-programs (Map, Parallel) does so through `StateCall.run_program`, which the
+interpreter injects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import NamedTuple, TypeAlias
+
+from mrbatch.asl import dataflow
+from mrbatch.asl.definition import JsonValue, Program, State
+from mrbatch.asl.errors import StatesError
+from mrbatch.asl.run import Frame, Run
+
+__all__ = ["BodyFailure", "Outcome", "ProgramRunner", "StateCall"]
+
+ProgramRunner: TypeAlias = Callable[[Run, Program, JsonValue, Frame], Awaitable[JsonValue]]
+"""Runs a (sub-)program from its StartAt in a frame and returns the frame's output."""
+
+
+class BodyFailure(StatesError):
+    """A body's failure plus the history event that records it (TaskFailed, MapStateFailed...)."""
+
+    def __init__(self, err: StatesError, event_type: str, details: dict[str, JsonValue]) -> None:
+        super().__init__(err.error, err.cause)
+        self.event_type = event_type
+        self.details = details
+
+
+class Outcome(NamedTuple):
+    """Where to go (None: the frame ends) and with what data."""
+
+    next: str | None
+    output: JsonValue
+
+
+class StateCall:
+    """One visit of one state: what a body needs to know about where it runs."""
+
+    def __init__(
+        self,
+        run: Run,
+        state: State,
+        frame: Frame,
+        key: str,
+        entered: float,
+        runner: ProgramRunner,
+    ) -> None:
+        self.run = run
+        self.state = state
+        self.frame = frame
+        self.key = key
+        self.entered = entered
+        self._runner = runner
+
+    def run_program(self, program: Program, data: JsonValue, frame: Frame) -> Awaitable[JsonValue]:
+        """Run a branch or iteration of this state in `frame` (the interpreter's loop)."""
+        return self._runner(self.run, program, data, frame)
+
+    def context(self, retry_count: int = 0, **extra: JsonValue) -> dict[str, JsonValue]:
+        """The context object `$$` for this visit."""
+        ctx: dict[str, JsonValue] = {
+            "Execution": self.run.execution_context,
+            "StateMachine": self.run.state_machine_context,
+            "State": {
+                "EnteredTime": dataflow.iso_timestamp(self.entered),
+                "Name": self.state.name,
+                "RetryCount": retry_count,
+            },
+        }
+        ctx.update(extra)
+        return ctx
