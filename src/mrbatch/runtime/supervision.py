@@ -362,10 +362,16 @@ def _kill_group_if_same(pid: int) -> None:
 
 
 def _exists(pid: int) -> bool:
+    """Whether `pid` is a live process; a zombie (dead, not yet reaped by whoever adopted
+    it) counts as gone."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True  # no /proc: trust the signal check
+    return stat.rpartition(")")[2].split()[0] != "Z"

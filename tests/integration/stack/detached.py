@@ -32,12 +32,13 @@ def mrbatch(
 
 
 def alive(pid: int) -> bool:
-    """Whether a process with this pid exists (and is not a zombie we could reap)."""
+    """Whether a process with this pid runs (a zombie nobody reaped yet does not)."""
     try:
         os.kill(pid, 0)
+        stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return False
-    return True
+    return stat.rpartition(")")[2].split()[0] != "Z"
 
 
 def status(data_dir: Path) -> dict[str, Any]:
