@@ -21,7 +21,6 @@ from __future__ import annotations
 import hashlib
 import shutil
 import tempfile
-import time
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -30,6 +29,7 @@ from dataclasses import dataclass
 from typing import IO, Any, BinaryIO, cast
 
 from mrbatch.errors import InputFileError, ObjectNotFoundError
+from mrbatch.handlers import batch_state as records
 from mrbatch.handlers import naming
 from mrbatch.handlers.drill import hold_point
 from mrbatch.handlers.fencing import check_fence
@@ -46,7 +46,7 @@ from mrbatch.pipeline import (
     read_header,
     split,
 )
-from mrbatch.ports import Condition, OutgoingEmail
+from mrbatch.ports import OutgoingEmail
 
 __all__ = [
     "COUNT_NAMES",
@@ -78,15 +78,6 @@ def _seekable(body: BinaryIO) -> Iterator[BinaryIO]:
             yield copy  # type: ignore[misc]
 
 
-def _fenced_update(region: Region, event: dict[str, Any], changes: dict[str, Any]) -> None:
-    """Update the file's batch-state item unless a later epoch has taken it over."""
-    region.batch_state.update(
-        {"file_id": event["fileId"]},
-        {**changes, "updated_at": time.time()},
-        condition=Condition(at_most={"epoch": int(event["epoch"])}),
-    )
-
-
 def _put_if_changed(region: Region, key: str, data: bytes, metadata: dict[str, str]) -> None:
     """Write `data` under `key` unless the same bytes are already there."""
     try:
@@ -116,7 +107,7 @@ def split_input_file(event: dict[str, Any]) -> dict[str, Any]:
         stream.seek(0)
         pieces = _split_to_spool(stream, region.chunk_size, key, cast(BinaryIO, spool))
         chunks = _put_chunks(region, cast(BinaryIO, spool), pieces, version)
-    _fenced_update(region, event, {"status": "RUNNING", "chunks_total": len(chunks)})
+    records.mark_running(region.batch_state, event["fileId"], epoch, chunks_total=len(chunks))
     region.metrics.count("FilesSplit", region=region.name)
     return {"chunks": chunks, "rows": sum(piece.records for piece in pieces)}
 
@@ -301,7 +292,9 @@ def merge_all_files(event: dict[str, Any]) -> dict[str, Any]:
             report = pool.submit(_put_stream, region, errors_key, errors)
             _put_stream(region, output_key, merged)
             report.result()
-    _fenced_update(region, event, {"output": output_key, "counts": counts})
+    records.record_merge(
+        region.batch_state, event["fileId"], epoch, output=output_key, counts=counts
+    )
     return {"output": output_key, "errors": errors_key, "counts": counts}
 
 
@@ -336,11 +329,7 @@ def email_the_file(event: dict[str, Any]) -> dict[str, Any]:
     check_fence(region, epoch)
     sent = region.notifier.send(message, idempotency_key=event["fileId"])
     check_fence(region, epoch)
-    _fenced_update(
-        region,
-        event,
-        {"status": "COMPLETED", "completed_region": region.name, "completed_at": time.time()},
-    )
+    records.mark_completed(region.batch_state, event["fileId"], epoch, region=region.name)
     region.metrics.count("FilesProcessed", region=region.name)
     return {"sent": sent, "url": url}
 
@@ -364,9 +353,10 @@ def _email_body(key: str, version: str, merged: dict[str, Any], url: str, expire
 def record_failed_file(event: dict[str, Any]) -> dict[str, Any]:
     """Mark the file FAILED with the error and cause that stopped it."""
     region = current_region()
-    check_fence(region, int(event["epoch"]))
+    epoch = int(event["epoch"])
+    check_fence(region, epoch)
     failure = event.get("failure") or {}
     error, cause = str(failure.get("Error", "")), str(failure.get("Cause", ""))
-    _fenced_update(region, event, {"status": "FAILED", "error": error, "cause": cause})
+    records.mark_failed(region.batch_state, event["fileId"], epoch, error=error, cause=cause)
     region.metrics.count("FilesFailed", region=region.name)
     return {"status": "FAILED", "error": error}

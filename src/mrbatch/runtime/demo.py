@@ -21,6 +21,7 @@ import httpx
 
 from mrbatch.errors import ConfigError, MrBatchError
 from mrbatch.handlers import naming
+from mrbatch.model import FileStatus
 from mrbatch.pipeline.job import JobOptions, run_job
 from mrbatch.pipeline.sample import write_sample_files
 from mrbatch.runtime.config import StackConfig
@@ -71,7 +72,7 @@ def _wait_for_file(
             if status != last:
                 say(f"  {region}: {status}")
                 last = status
-            if status in ("COMPLETED", "FAILED"):
+            if status in (FileStatus.COMPLETED, FileStatus.FAILED):
                 return item
             time.sleep(0.2)  # polling a human-facing progress display, not synchronisation
     finally:
@@ -130,7 +131,7 @@ def _report(
     say: Callable[[str], None],
 ) -> DemoReport:
     messages = mail_messages(config.data_dir)
-    if item.get("status") != "COMPLETED" or not messages:
+    if item.get("status") != FileStatus.COMPLETED or not messages:
         raise MrBatchError(
             f"the file ended {item.get('status')}: {item.get('error', '')} {item.get('cause', '')}"
         )

@@ -19,6 +19,7 @@ from typing import Any
 
 from mrbatch.errors import ObjectNotFoundError
 from mrbatch.handlers import naming
+from mrbatch.model import FileStatus
 from mrbatch.pipeline.job import JobOptions, run_job
 from mrbatch.pipeline.sample import write_sample_files
 from mrbatch.runtime.config import StackConfig
@@ -85,7 +86,7 @@ def _items(config: StackConfig, region: str) -> dict[str, dict[str, Any]]:
 
 def _all_completed(config: StackConfig, region: str, keys: list[str]) -> bool:
     items = _items(config, region)
-    return all(items.get(key, {}).get("status") == "COMPLETED" for key in keys)
+    return all(items.get(key, {}).get("status") == FileStatus.COMPLETED for key in keys)
 
 
 def run_drill(
@@ -130,7 +131,7 @@ def _upload(config: StackConfig, paths: list[Path], say: Say) -> None:
 def _wait_for_first_completion(config: StackConfig, region: str, keys: list[str]) -> None:
     def one_done() -> bool:
         items = _items(config, region)
-        return any(items.get(k, {}).get("status") == "COMPLETED" for k in keys)
+        return any(items.get(k, {}).get("status") == FileStatus.COMPLETED for k in keys)
 
     wait_until(one_done, timeout=300, what="the first file to complete")
 
@@ -140,7 +141,7 @@ def _fail_over(
 ) -> float:
     items = _items(config, config.peer_of(target))
     report.in_flight_at_failover = sum(
-        1 for key in keys if items.get(key, {}).get("status") != "COMPLETED"
+        1 for key in keys if items.get(key, {}).get("status") != FileStatus.COMPLETED
     )
     say(f"failing over to {target} with {report.in_flight_at_failover} file(s) unfinished ...")
     started = time.time()
@@ -174,10 +175,16 @@ def _check_invariants(
     report.outputs_identical = identical
     for region in config.regions:
         report.completed_records[region] = sum(
-            1 for item in _items(config, region).values() if item.get("status") == "COMPLETED"
+            1
+            for item in _items(config, region).values()
+            if item.get("status") == FileStatus.COMPLETED
         )
     home = _items(config, config.regions[0])
-    lost = [p.name for p in paths if home.get(f"input/{p.name}", {}).get("status") != "COMPLETED"]
+    lost = [
+        p.name
+        for p in paths
+        if home.get(f"input/{p.name}", {}).get("status") != FileStatus.COMPLETED
+    ]
     report.rpo_files_lost = len(lost)
     report.violations.extend(f"{name}: not COMPLETED" for name in lost)
 

@@ -18,6 +18,7 @@ from botocore.config import Config as BotoConfig
 
 from mrbatch.errors import ConfigError, MrBatchError
 from mrbatch.handlers import naming
+from mrbatch.model import FileStatus
 from mrbatch.runtime.config import StackConfig
 from mrbatch.runtime.gateway import presign_get_url
 from mrbatch.runtime.mail import read_mailbox
@@ -196,7 +197,7 @@ def latest_output_key(data_dir: Path, name: str) -> str:
     completed = [
         row
         for row in file_rows(data_dir)
-        if row["key"] == key and row["status"] == "COMPLETED" and row["output"]
+        if row["key"] == key and row["status"] == FileStatus.COMPLETED and row["output"]
     ]
     if not completed:
         raise MrBatchError(f"no completed output for {key} yet (see `mrbatch files`)")

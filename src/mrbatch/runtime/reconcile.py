@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 from mrbatch.errors import ObjectNotFoundError
 from mrbatch.handlers import naming
-from mrbatch.handlers.trigger import FINISHED, FileStatus
+from mrbatch.handlers.batch_state import unfinished_files
 from mrbatch.ports import Metrics, Table
 from mrbatch.runtime.recorded_store import RecordedObjectStore
 
@@ -45,21 +45,6 @@ class ReconcileResult:
     already_present: int = 0
 
 
-def unfinished_files(tables: list[Table]) -> dict[str, dict[str, object]]:
-    """Items not COMPLETED/FAILED in any of `tables`, by file id, through the status index.
-    An item finished in one table is finished (replication may lag in the other)."""
-    found: dict[str, dict[str, object]] = {}
-    finished: set[str] = set()
-    for table in tables:
-        for status in FileStatus:
-            for item in table.query("status", status.value):
-                if status.value in FINISHED:
-                    finished.add(str(item["file_id"]))
-                else:
-                    found.setdefault(str(item["file_id"]), item)
-    return {fid: item for fid, item in sorted(found.items()) if fid not in finished}
-
-
 def reconcile(
     *,
     region: str,
@@ -73,8 +58,8 @@ def reconcile(
     table has a record of."""
     result = ReconcileResult(region)
     _redrive_unrecorded(store, tables, result, suffixes)
-    for file_id, item in unfinished_files(tables).items():
-        key, version = str(item["key"]), str(item["version_id"])
+    for file_id, record in unfinished_files(tables).items():
+        key, version = record.key, record.version_id
         try:
             info = store.head(key)
         except ObjectNotFoundError:

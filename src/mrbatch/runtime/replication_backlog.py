@@ -8,9 +8,9 @@ replicating would redo them, while waiting for those objects lets the re-drive r
 from __future__ import annotations
 
 from mrbatch.handlers import naming
+from mrbatch.handlers.batch_state import unfinished_files
 from mrbatch.runtime.changefeed import ChangeFeed
 from mrbatch.runtime.config import StackConfig
-from mrbatch.runtime.reconcile import unfinished_files
 from mrbatch.runtime.wiring import open_tables
 
 __all__ = ["pending_replication"]
@@ -27,8 +27,8 @@ def pending_replication(config: StackConfig, source: str, destination: str) -> l
             t.close()
     if not items:
         return []
-    inputs = {str(item["key"]) for item in items.values()}
-    work = tuple(naming.work_prefix(str(item["version_id"])) for item in items.values())
+    inputs = {record.key for record in items.values()}
+    work = tuple(naming.work_prefix(record.version_id) for record in items.values())
     feed = ChangeFeed(config.feed_db(source))
     try:
         pending = feed.read(f"replicate-to-{destination}", limit=1_000_000)

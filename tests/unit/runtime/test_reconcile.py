@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from mrbatch.handlers.batch_state import unfinished_files
 from mrbatch.runtime.changefeed import ChangeFeed
 from mrbatch.runtime.metrics import MemoryMetrics
-from mrbatch.runtime.reconcile import reconcile, unfinished_files
+from mrbatch.runtime.reconcile import reconcile
 from mrbatch.runtime.recorded_store import RecordedObjectStore
 from mrbatch.state import BATCH_STATE, MemoryTable
 from mrbatch.storage.memory import MemoryObjectStore
