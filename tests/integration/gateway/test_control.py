@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import httpx
 import pytest
-from botocore.auth import SigV4Auth
+from botocore.auth import SigV4Auth, SigV4QueryAuth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials as BotoCredentials
 
@@ -69,12 +70,28 @@ def test_bad_flip_requests_are_400(gateway: Gateway, body: object, status: int, 
     assert (response.status_code, response.json()["error"]) == (status, error)
 
 
-def _sigv4_post(gateway: Gateway, body: bytes) -> AWSRequest:
+@pytest.mark.parametrize(("method", "path"), [("POST", "/active"), ("GET", "/state")])
+def test_body_over_64_kib_is_413_and_changes_nothing(
+    gateway: Gateway, method: str, path: str
+) -> None:
+    body = json.dumps({"region": WEST, "reason": "x" * 70_000}).encode()
+    response = httpx.request(
+        method, f"{gateway.url}/control{path}", content=body, headers=_bearer(gateway)
+    )
+    assert (response.status_code, response.json()["error"]) == (413, "RequestTooLarge")
+    assert gateway.routing.state().epoch == 1
+
+
+def _sigv4_post(gateway: Gateway, body: bytes, **headers: str) -> AWSRequest:
+    """POST /control/active signed by botocore; an `x_amz_content_sha256` header is signed as
+    the payload hash instead of the body's (botocore puts that header's value in the
+    canonical request)."""
     request = AWSRequest(
         method="POST",
         url=f"{gateway.url}/control/active",
         data=body,
-        headers={"content-type": "application/json"},
+        headers={"content-type": "application/json"}
+        | {name.replace("_", "-"): value for name, value in headers.items()},
     )
     creds = BotoCredentials(
         gateway.credentials.access_key_id, gateway.credentials.secret_access_key
@@ -93,6 +110,48 @@ def test_sigv4_signed_flip_is_accepted_and_a_changed_body_is_refused(gateway: Ga
     refused = httpx.post(signed.url, content=changed, headers=headers)
     assert (refused.status_code, refused.json()["error"]) == (403, "SignatureDoesNotMatch")
     assert gateway.routing.state().reason == "signed"
+
+
+def test_sigv4_with_unsigned_payload_is_refused_so_it_cannot_be_replayed(
+    gateway: Gateway,
+) -> None:
+    # A captured request whose signature covers UNSIGNED-PAYLOAD would verify with any body
+    # for 15 minutes: the control API refuses it whatever the body.
+    body = json.dumps({"region": WEST, "reason": "captured"}).encode()
+    signed = _sigv4_post(gateway, body, x_amz_content_sha256="UNSIGNED-PAYLOAD")
+    headers = dict(signed.headers.items())
+    for sent in (body, body.replace(b"captured", b"replayed")):
+        refused = httpx.post(signed.url, content=sent, headers=headers)
+        assert (refused.status_code, refused.json()["error"]) == (403, "AccessDenied")
+        assert "payload" in refused.json()["message"]
+    assert (gateway.routing.state().active_region, gateway.routing.state().epoch) == (EAST, 1)
+
+
+def test_sigv4_with_signed_body_hash_is_accepted_once_and_refused_with_another_body(
+    gateway: Gateway,
+) -> None:
+    body = json.dumps({"region": WEST, "reason": "hashed"}).encode()
+    digest = hashlib.sha256(body).hexdigest()
+    signed = _sigv4_post(gateway, body, x_amz_content_sha256=digest)
+    headers = dict(signed.headers.items())
+    replayed = httpx.post(signed.url, content=body.replace(b"hashed", b"forged"), headers=headers)
+    assert (replayed.status_code, replayed.json()["error"]) == (400, "XAmzContentSHA256Mismatch")
+    assert gateway.routing.state().epoch == 1
+    ok = httpx.post(signed.url, content=body, headers=headers)
+    assert (ok.status_code, ok.json()["reason"]) == (200, "hashed")
+
+
+def test_presigned_control_request_without_payload_hash_is_refused(gateway: Gateway) -> None:
+    request = AWSRequest(method="POST", url=f"{gateway.url}/control/active")
+    creds = BotoCredentials(
+        gateway.credentials.access_key_id, gateway.credentials.secret_access_key
+    )
+    SigV4QueryAuth(creds, "execute-api", "us-east-1", expires=60).add_auth(request)
+    body = json.dumps({"region": WEST, "reason": "presigned"}).encode()
+    refused = httpx.post(request.url, content=body)
+    # Only the Authorization header authenticates here: a presigned URL carries no body hash.
+    assert (refused.status_code, refused.json()["error"]) == (401, "Unauthorized")
+    assert gateway.routing.state().epoch == 1
 
 
 def test_http_routing_control_client_round_trip(gateway: Gateway) -> None:

@@ -7,9 +7,11 @@
     GET  /control/history  -> {"history": [state, ...]} oldest first
 
 Authentication (every route but health): either `Authorization: Bearer <token>` with the
-token from `control_token(credentials)`, or a SigV4-signed request with the same credentials
-(any service name in the scope, e.g. `execute-api`). Errors are JSON:
-`{"error": "<Code>", "message": "..."}`.
+token from `control_token(credentials)`, or a SigV4 Authorization header with the same
+credentials (any service name in the scope, e.g. `execute-api`) whose signature covers the
+body's SHA-256: a signature over `UNSIGNED-PAYLOAD` would let a captured request be replayed
+with another body while its date is within the 15 minutes of skew. Bodies are at most 64 KiB.
+Errors are JSON: `{"error": "<Code>", "message": "..."}`.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -30,12 +33,13 @@ from mrbatch.errors import ConditionFailedError, RoutingError
 from mrbatch.ports import RoutingControl, RoutingState
 from mrbatch.runtime.gateway.credentials import Credentials, control_token
 from mrbatch.runtime.gateway.s3api import signed_request
-from mrbatch.runtime.gateway.s3errors import S3Error
-from mrbatch.runtime.gateway.sigv4 import SigV4Verifier
+from mrbatch.runtime.gateway.s3errors import S3Error, access_denied, bad_request
+from mrbatch.runtime.gateway.sigv4 import SigV4Verifier, Verified
 
 __all__ = ["ControlApi", "HttpRoutingControl", "state_to_json"]
 
 _MAX_BODY = 64 * 1024
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 
 def state_to_json(state: RoutingState) -> dict[str, Any]:
@@ -80,9 +84,9 @@ class ControlApi:
         return JSONResponse({"status": "ok"})
 
     async def _state(self, request: Request) -> Response:
-        refusal = await self._authenticate(request, b"")
-        if refusal is not None:
-            return refusal
+        body = await self._authenticated_body(request)
+        if isinstance(body, Response):
+            return body
         try:
             state = await run_in_threadpool(self.routing.state)
         except RoutingError as exc:
@@ -90,9 +94,9 @@ class ControlApi:
         return JSONResponse(state_to_json(state))
 
     async def _history(self, request: Request) -> Response:
-        refusal = await self._authenticate(request, b"")
-        if refusal is not None:
-            return refusal
+        body = await self._authenticated_body(request)
+        if isinstance(body, Response):
+            return body
         try:
             states = await run_in_threadpool(self.routing.history)
         except RoutingError as exc:
@@ -100,12 +104,9 @@ class ControlApi:
         return JSONResponse({"history": [state_to_json(s) for s in states]})
 
     async def _set_active(self, request: Request) -> Response:
-        body = await request.body()
-        if len(body) > _MAX_BODY:
-            return _error(413, "RequestTooLarge", "the request body is too large")
-        refusal = await self._authenticate(request, body)
-        if refusal is not None:
-            return refusal
+        body = await self._authenticated_body(request)
+        if isinstance(body, Response):
+            return body
         try:
             region, reason, expected = _parse_set_active(body)
         except ValueError as exc:
@@ -120,7 +121,15 @@ class ControlApi:
             return _error(400, "InvalidRegion", str(exc))
         return JSONResponse(state_to_json(state))
 
-    async def _authenticate(self, request: Request, body: bytes) -> Response | None:
+    async def _authenticated_body(self, request: Request) -> bytes | Response:
+        """The request's body when the caller is authenticated, else the refusal to send."""
+        body = await _bounded_body(request)
+        if body is None:
+            return _error(413, "RequestTooLarge", "the request body is too large")
+        refusal = self._authenticate(request, body)
+        return body if refusal is None else refusal
+
+    def _authenticate(self, request: Request, body: bytes) -> Response | None:
         """None when the caller is authenticated, else the refusal to send."""
         authorization = request.headers.get("authorization", "")
         if authorization.startswith("Bearer "):
@@ -130,15 +139,43 @@ class ControlApi:
             return _error(403, "AccessDenied", "the bearer token is not valid")
         if authorization.startswith("AWS4-HMAC-SHA256 "):
             try:
-                self._verifier.verify(
-                    signed_request(request), body_sha256=hashlib.sha256(body).hexdigest()
-                )
+                digest = hashlib.sha256(body).hexdigest()
+                verified = self._verifier.verify(signed_request(request), body_sha256=digest)
+                _check_payload_signed(verified, digest)
             except S3Error as err:
                 return _error(err.status, err.code, err.message)
             return None
         response = _error(401, "Unauthorized", "send a bearer token or a SigV4 signature")
         response.headers["www-authenticate"] = "Bearer"
         return response
+
+
+async def _bounded_body(request: Request) -> bytes | None:
+    """The request body, or None as soon as it passes `_MAX_BODY` (never held whole)."""
+    body = bytearray()
+    async for piece in request.stream():
+        body += piece
+        if len(body) > _MAX_BODY:
+            return None
+    return bytes(body)
+
+
+def _check_payload_signed(verified: Verified, body_sha256: str) -> None:
+    """Raise unless the verified signature covers exactly the body whose hash is given: the
+    payload hash signed (from x-amz-content-sha256, or the body's own when that header is
+    absent, as botocore's SigV4Auth signs) must be that hash, not UNSIGNED-PAYLOAD nor a
+    streaming mode."""
+    declared = verified.payload_hash
+    if not _HEX64.match(declared):
+        raise access_denied(
+            "the control API needs a signed payload: x-amz-content-sha256 must be the "
+            f"SHA-256 of the body (or absent), not {declared!r}"
+        )
+    if not hmac.compare_digest(declared, body_sha256):
+        raise bad_request(
+            "XAmzContentSHA256Mismatch",
+            "The provided 'x-amz-content-sha256' header does not match what was computed.",
+        )
 
 
 def _parse_set_active(body: bytes) -> tuple[str, str, int | None]:
