@@ -176,7 +176,10 @@ class Supervision:
         now = self.clock()
         active = self._active_region_left_down()
         for name, service in self.services.items():
-            self._supervise(name, service, now, active)
+            try:
+                self._supervise(name, service, now, active)
+            except (MrBatchError, OSError) as exc:  # e.g. fork failed: this service's problem
+                self._failed(name, service, f"cannot restart: {exc}", now)
         self._watch_runbook()
         if self.monitor is not None and self.runbook is None and now >= self._next_check:
             self._next_check = now + 1.0  # the monitor's threshold counts 1-second checks
@@ -239,7 +242,7 @@ class Supervision:
         service.state, service.failures = ServiceState.RUNNING, 0
         if name in self.record["regions"]:
             region = self.record["regions"][name]
-            region.update(pid=ready["pid"], enrichment_api=ready["enrichment_url"])
+            region.update(pid=ready.get("pid"), enrichment_api=ready.get("enrichment_url"))
 
     def _failed(self, name: str, service: ServiceStatus, why: str, now: float) -> None:
         service.failures += 1

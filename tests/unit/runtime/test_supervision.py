@@ -26,6 +26,7 @@ class ScriptedProcesses:
         self.scripts: dict[str, list[Probe]] = {}
         self.respawned: list[str] = []
         self.killed: list[str] = []
+        self.cannot_spawn: set[str] = set()
         self._pids = {name: 100 + i for i, name in enumerate(names)}
 
     def pids(self) -> dict[str, int]:
@@ -36,6 +37,8 @@ class ScriptedProcesses:
 
     def respawn(self, name: str) -> int:
         self.respawned.append(name)
+        if name in self.cannot_spawn:
+            raise OSError(11, "Resource temporarily unavailable")
         script = self.scripts.get(name, [])
         self.current[name] = script.pop(0) if len(script) > 1 else script[0]
         self._pids[name] += 1000
@@ -150,3 +153,26 @@ def test_restart_not_ready_within_the_timeout_is_killed_and_retried(tmp_path: Pa
     supervision.tick()
     assert _published(tmp_path)["replicator"]["state"] == "running"
     assert _published(tmp_path)["us-west-2"]["state"] == "running"
+
+
+def test_service_that_cannot_be_spawned_is_retried_and_leaves_others_alone(
+    tmp_path: Path,
+) -> None:
+    processes = ScriptedProcesses(["mail", "gateway"])
+    processes.scripts["mail"] = [READY]
+    processes.cannot_spawn.add("mail")
+    clock = Clock()
+    supervision = _supervision(tmp_path, processes, clock)
+    processes.current["mail"] = EXITED
+
+    supervision.tick()
+
+    services = _published(tmp_path)
+    assert services["mail"]["state"] == "failing"
+    assert "Resource temporarily unavailable" in str(services["mail"]["last_error"])
+    assert services["gateway"]["state"] == "running"
+    processes.cannot_spawn.clear()
+    clock.now += 0.5
+    supervision.tick()
+    supervision.tick()
+    assert _published(tmp_path)["mail"]["state"] == "running"
