@@ -104,7 +104,7 @@ def handlers_in_sequence(run: LocalRun, source: Path, key: str) -> bytes:
     }
     event["split"] = steps.split_input_file(event)
     for index, chunk in enumerate(event["split"]["chunks"]):
-        item = {k: event[k] for k in ("fileId", "key", "epoch")}
+        item = {k: event[k] for k in ("fileId", "key", "versionId", "epoch")}
         steps.process_chunk_batched({**item, "chunk": chunk, "index": index})
     event["merge"] = steps.merge_all_files(event)
     steps.email_the_file(event)

@@ -24,6 +24,7 @@ from typing import Any
 
 from mrbatch.errors import ConditionFailedError
 from mrbatch.handlers import naming
+from mrbatch.handlers.payloads import ChunkCounts
 from mrbatch.model import BatchFile, FileStatus
 from mrbatch.ports import Condition, Table
 
@@ -104,10 +105,10 @@ def mark_running(table: Table, file_id: str, epoch: int, *, chunks_total: int) -
 
 
 def record_merge(
-    table: Table, file_id: str, epoch: int, *, output: str, counts: Mapping[str, int]
+    table: Table, file_id: str, epoch: int, *, output: str, counts: ChunkCounts
 ) -> None:
     """The merge is done: record where the output is and the row counts."""
-    _fenced(table, file_id, epoch, {"output": output, "counts": dict(counts)})
+    _fenced(table, file_id, epoch, {"output": output, "counts": counts})
 
 
 def mark_completed(table: Table, file_id: str, epoch: int, *, region: str) -> None:

@@ -31,6 +31,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from mrbatch.errors import MrBatchError, ValidationError
+from mrbatch.handlers import payloads
+from mrbatch.handlers.payloads import ChunkTask, ChunkWrite, ReadRecords
 from mrbatch.handlers.region import Region, current_region
 from mrbatch.handlers.steps import commit_chunk, reused_chunk
 from mrbatch.model import FinancialRecord
@@ -59,7 +61,7 @@ class ChunkVerdictMismatchError(MrBatchError):
 # --- Read File ---------------------------------------------------------------------------
 
 
-def read_file(event: dict[str, Any]) -> dict[str, Any]:
+def read_file(event: ChunkTask) -> ReadRecords:
     """The chunk's header and its non-blank records with their row numbers in the file.
 
     Returns no records when the chunk's output already exists for the same chunk bytes
@@ -178,7 +180,7 @@ class _FetchedSource:
         return {uuid: self._found[uuid] for uuid in uuids if uuid in self._found}
 
 
-def write_output_file(event: dict[str, Any]) -> dict[str, Any]:
+def write_output_file(event: ChunkWrite) -> payloads.ChunkResult:
     """Write the processed chunk from the per-record results; returns the chunk's counts
     (`{"name", "reused", "rowsRead", ...}`, as the batched processor)."""
     region = current_region()
@@ -186,7 +188,7 @@ def write_output_file(event: dict[str, Any]) -> dict[str, Any]:
     if reused is not None:
         return reused
     chunk = event["chunk"]
-    results: list[dict[str, Any]] = event["read"]["records"]
+    results = event["read"]["records"]
     found = {
         str(values[0]): FinancialRecord(*(str(v) for v in values[1:]))
         for values in (result["financials"] for result in results if "financials" in result)

@@ -22,17 +22,18 @@ import hashlib
 import shutil
 import tempfile
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
-from typing import IO, Any, BinaryIO, cast
+from typing import IO, BinaryIO, cast
 
 from mrbatch.errors import InputFileError, ObjectNotFoundError
 from mrbatch.handlers import batch_state as records
-from mrbatch.handlers import naming
+from mrbatch.handlers import naming, payloads
 from mrbatch.handlers.drill import hold_point
 from mrbatch.handlers.fencing import check_fence
+from mrbatch.handlers.payloads import ChunkTask, FailedFile, FileRun, MergedFile, SplitFile
 from mrbatch.handlers.region import Region, current_region
 from mrbatch.model import ErrorRecord
 from mrbatch.pipeline import (
@@ -49,7 +50,6 @@ from mrbatch.pipeline import (
 from mrbatch.ports import OutgoingEmail
 
 __all__ = [
-    "COUNT_NAMES",
     "commit_chunk",
     "email_the_file",
     "merge_all_files",
@@ -59,7 +59,6 @@ __all__ = [
     "split_input_file",
 ]
 
-COUNT_NAMES = ("rowsRead", "rowsWritten", "rowsInvalid", "rowsNotEnriched")
 _SPOOL_LIMIT = 8 << 20
 _PUT_THREADS = 4  # concurrent chunk puts in the split; more gains nothing on a local disk
 _PUT_WINDOW = 8  # chunks handed to the put threads at once (the rest wait in the spool)
@@ -91,7 +90,7 @@ def _put_if_changed(region: Region, key: str, data: bytes, metadata: dict[str, s
 # --- Split Input File into chunks --------------------------------------------------------
 
 
-def split_input_file(event: dict[str, Any]) -> dict[str, Any]:
+def split_input_file(event: FileRun) -> payloads.SplitResult:
     """Cut the input into chunk objects; returns `{"chunks": [...], "rows": n}`."""
     region = current_region()
     epoch, key, version = int(event["epoch"]), event["key"], event["versionId"]
@@ -139,11 +138,11 @@ def _split_to_spool(stream: BinaryIO, chunk_size: int, key: str, spool: BinaryIO
 
 def _put_chunks(
     region: Region, spool: BinaryIO, pieces: list[_Spooled], version: str
-) -> list[dict[str, Any]]:
+) -> list[payloads.ChunkRef]:
     """Store every chunk object (unless already there), a few puts at a time, at most
     `_PUT_WINDOW` chunks out of the spool at once; returns the chunk list in order once all
     are stored. A failed put raises after the puts already started have finished."""
-    listed: list[dict[str, Any]] = []
+    listed: list[payloads.ChunkRef] = []
     with ThreadPoolExecutor(_PUT_THREADS, thread_name_prefix="mrbatch-split-put") as pool:
         pending: deque[Future[None]] = deque()
         for piece in pieces:
@@ -163,7 +162,7 @@ def _put_chunks(
 # --- Process chunk (the batched chunk processor's one task) ------------------------------
 
 
-def process_chunk_batched(event: dict[str, Any]) -> dict[str, Any]:
+def process_chunk_batched(event: ChunkTask) -> payloads.ChunkResult:
     """Validate, enrich and write one chunk; reuse its output if it already exists for the
     same chunk bytes (chunk-level resume after a failover). Returns the chunk's counts."""
     region = current_region()
@@ -171,7 +170,7 @@ def process_chunk_batched(event: dict[str, Any]) -> dict[str, Any]:
     if reused is not None:
         return reused
     chunk = event["chunk"]
-    hold_point("process_chunk", region=region.name, key=event["key"], chunk=_number(chunk))
+    hold_point("process_chunk", region=region.name, key=event["key"], chunk=event["index"] + 1)
     source_etag = region.store.head(chunk["key"]).etag
     result = process_chunk(
         region.store.get_bytes(chunk["key"]),
@@ -183,16 +182,11 @@ def process_chunk_batched(event: dict[str, Any]) -> dict[str, Any]:
     return commit_chunk(region, event, result, source_etag)
 
 
-def _number(chunk: dict[str, Any]) -> int:
-    """The 1-based number of a chunk, from its name `part-00003-of-00010.csv`."""
-    return int(str(chunk["name"]).split("-")[1])
-
-
-def reused_chunk(region: Region, event: dict[str, Any]) -> dict[str, Any] | None:
+def reused_chunk(region: Region, event: ChunkTask) -> payloads.ChunkResult | None:
     """The chunk processor's result when the chunk's processed object already exists for
     the same chunk bytes (its `source-etag`), else None. Shared by both chunk processors."""
     chunk = event["chunk"]
-    out_key = naming.processed_key(_version(event), chunk["name"])
+    out_key = naming.processed_key(event["versionId"], chunk["name"])
     source_etag = region.store.head(chunk["key"]).etag
     try:
         meta = region.store.head(out_key).metadata
@@ -200,18 +194,36 @@ def reused_chunk(region: Region, event: dict[str, Any]) -> dict[str, Any] | None
         return None
     if meta.get("source-etag") != source_etag:
         return None
-    counts = {name: int(meta[name.lower()]) for name in COUNT_NAMES}
-    return {"name": chunk["name"], "reused": True, **counts}
+    return {"name": chunk["name"], "reused": True, **_counts(meta)}
+
+
+def _counts(metadata: Mapping[str, str]) -> payloads.ChunkCounts:
+    """The counts a processed chunk's metadata carries (0 for a missing one)."""
+    return {
+        "rowsRead": int(metadata.get("rowsread", 0)),
+        "rowsWritten": int(metadata.get("rowswritten", 0)),
+        "rowsInvalid": int(metadata.get("rowsinvalid", 0)),
+        "rowsNotEnriched": int(metadata.get("rowsnotenriched", 0)),
+    }
+
+
+def _add_counts(a: payloads.ChunkCounts, b: payloads.ChunkCounts) -> payloads.ChunkCounts:
+    return {
+        "rowsRead": a["rowsRead"] + b["rowsRead"],
+        "rowsWritten": a["rowsWritten"] + b["rowsWritten"],
+        "rowsInvalid": a["rowsInvalid"] + b["rowsInvalid"],
+        "rowsNotEnriched": a["rowsNotEnriched"] + b["rowsNotEnriched"],
+    }
 
 
 def commit_chunk(
-    region: Region, event: dict[str, Any], result: ChunkResult, source_etag: str
-) -> dict[str, Any]:
+    region: Region, event: ChunkTask, result: ChunkResult, source_etag: str
+) -> payloads.ChunkResult:
     """Store a processed chunk (fenced): its errors in the error table and as a CSV part,
     then the output object, whose metadata carries the counts and the chunk's ETag. Shared
     by both chunk processors, so they write the same keys, bytes and metadata."""
-    chunk, version = event["chunk"], _version(event)
-    counts = {
+    chunk, version = event["chunk"], event["versionId"]
+    counts: payloads.ChunkCounts = {
         "rowsRead": result.rows_read,
         "rowsWritten": result.rows_written,
         "rowsInvalid": result.rows_invalid,
@@ -222,11 +234,6 @@ def commit_chunk(
     metadata = {"source-etag": source_etag, **{k.lower(): str(v) for k, v in counts.items()}}
     region.store.put(naming.processed_key(version, chunk["name"]), result.output, metadata=metadata)
     return {"name": chunk["name"], "reused": False, **counts}
-
-
-def _version(event: dict[str, Any]) -> str:
-    """The file version a chunk event belongs to (the part of the file id after `#`)."""
-    return str(event["fileId"]).rsplit("#", 1)[1]
 
 
 def _store_errors(
@@ -263,7 +270,7 @@ def _store_error_rows(region: Region, file_id: str, errors: tuple[ErrorRecord, .
 # --- Merge all Files ---------------------------------------------------------------------
 
 
-def merge_all_files(event: dict[str, Any]) -> dict[str, Any]:
+def merge_all_files(event: SplitFile) -> payloads.MergeResult:
     """Merge the processed chunks in chunk order into the output, and the errors parts into
     the errors report. Returns `{"output", "errors", "counts"}`."""
     region = current_region()
@@ -271,14 +278,13 @@ def merge_all_files(event: dict[str, Any]) -> dict[str, Any]:
     hold_point("merge_all_files", region=region.name, key=key)
     names = [chunk["name"] for chunk in event["split"]["chunks"]]
     output_key, errors_key = naming.output_key(key, version), naming.errors_key(key, version)
-    counts = dict.fromkeys(COUNT_NAMES, 0)
+    counts = _counts({})
     with ExitStack() as stack:
         parts = []
         for name in names:
             info, body = region.store.get(naming.processed_key(version, name))
             parts.append(stack.enter_context(_seekable(body)))
-            for count in COUNT_NAMES:
-                counts[count] += int(info.metadata[count.lower()])
+            counts = _add_counts(counts, _counts(info.metadata))
         merged = stack.enter_context(tempfile.SpooledTemporaryFile(_SPOOL_LIMIT))
         merge(
             parts, cast(BinaryIO, merged), header=_output_header(region, key) if not names else b""
@@ -312,7 +318,7 @@ def _put_stream(region: Region, key: str, stream: IO[bytes]) -> None:
 # --- Email the file ----------------------------------------------------------------------
 
 
-def email_the_file(event: dict[str, Any]) -> dict[str, Any]:
+def email_the_file(event: MergedFile) -> payloads.EmailResult:
     """Email a presigned link to the output (once per file version), then mark the file
     COMPLETED. Returns `{"sent": bool, "url": str}`."""
     region = current_region()
@@ -334,7 +340,9 @@ def email_the_file(event: dict[str, Any]) -> dict[str, Any]:
     return {"sent": sent, "url": url}
 
 
-def _email_body(key: str, version: str, merged: dict[str, Any], url: str, expires_in: int) -> str:
+def _email_body(
+    key: str, version: str, merged: payloads.MergeResult, url: str, expires_in: int
+) -> str:
     counts = merged["counts"]
     return (
         f"The file {key} (version {version}) has been processed.\n\n"
@@ -350,13 +358,15 @@ def _email_body(key: str, version: str, merged: dict[str, Any], url: str, expire
 # --- Record the failed file --------------------------------------------------------------
 
 
-def record_failed_file(event: dict[str, Any]) -> dict[str, Any]:
+def record_failed_file(event: FailedFile) -> dict[str, str]:
     """Mark the file FAILED with the error and cause that stopped it."""
     region = current_region()
     epoch = int(event["epoch"])
     check_fence(region, epoch)
-    failure = event.get("failure") or {}
-    error, cause = str(failure.get("Error", "")), str(failure.get("Cause", ""))
+    failure = event.get("failure")
+    # a Catch stores both fields, but a hand-written input may lack one: absent is ""
+    error = str(failure.get("Error") or "") if failure else ""
+    cause = str(failure.get("Cause") or "") if failure else ""
     records.mark_failed(region.batch_state, event["fileId"], epoch, error=error, cause=cause)
     region.metrics.count("FilesFailed", region=region.name)
     return {"status": "FAILED", "error": error}
