@@ -19,7 +19,6 @@ import pytest
 from mrbatch.asl import intrinsic_funcs
 from mrbatch.asl import intrinsics as intrinsics_module
 from mrbatch.asl.errors import (
-    INTRINSIC_FAILURE,
     PARAMETER_PATH_FAILURE,
     RUNTIME,
     DefinitionError,
@@ -215,7 +214,7 @@ def test_evaluate_gives_exact_output(expr: str, expected: Any) -> None:
 def test_bad_argument_fails_with_intrinsic_failure(expr: str, message: str) -> None:
     with pytest.raises(StatesError) as caught:
         evaluate(expr, DOC_INPUT)
-    assert caught.value.error == INTRINSIC_FAILURE
+    assert caught.value.error == RUNTIME
     function = expr.split("(")[0]
     assert caught.value.cause.startswith(f"{function}: ")
     assert message in caught.value.cause
@@ -228,7 +227,7 @@ def test_encoding_input_is_limited_to_10000_characters(function: str) -> None:
     assert evaluate(f"States.{function}($.s{extra})", {"s": ok}) is not None
     with pytest.raises(StatesError) as caught:
         evaluate(f"States.{function}($.s{extra})", {"s": ok + "QUJD"})
-    assert caught.value.error == INTRINSIC_FAILURE
+    assert caught.value.error == RUNTIME
     assert "has 10004 characters (max 10000)" in caught.value.cause
 
 
@@ -270,7 +269,7 @@ def test_missing_path_argument_fails_with_the_path_error() -> None:
 def test_evaluate_bad_syntax_at_run_time_is_an_intrinsic_failure() -> None:
     with pytest.raises(StatesError) as caught:
         evaluate("States.Array(", {})
-    assert caught.value.error == INTRINSIC_FAILURE
+    assert caught.value.error == RUNTIME
 
 
 def test_evaluate_accepts_a_parsed_call() -> None:

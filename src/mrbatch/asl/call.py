@@ -61,6 +61,13 @@ class StateCall:
         """Run a branch or iteration of this state in `frame` (the interpreter's loop)."""
         return self._runner(self.run, program, data, frame)
 
+    def select(self, path: str | None, data: JsonValue, retry_count: int = 0) -> JsonValue:
+        """InputPath/OutputPath/ItemsPath/…Path: AWS lets these read the context object
+        (`$$`), which is built only for such a path, to keep the common case fast."""
+        if path is not None and path.startswith("$$"):
+            return dataflow.select(path, data, self.context(retry_count))
+        return dataflow.select(path, data)
+
     def context(self, retry_count: int = 0, **extra: JsonValue) -> dict[str, JsonValue]:
         """The context object `$$` for this visit."""
         ctx: dict[str, JsonValue] = {

@@ -18,7 +18,6 @@ from mrbatch.asl import intrinsics, paths, template
 from mrbatch.asl.definition import UNSET, JsonValue
 from mrbatch.asl.errors import (
     DATA_LIMIT_EXCEEDED,
-    PARAMETER_PATH_FAILURE,
     RUNTIME,
     DefinitionError,
     StatesError,
@@ -100,9 +99,13 @@ def apply_template(
     context: JsonValue,
     rng: random.Random,
     *,
-    error: str = PARAMETER_PATH_FAILURE,
+    error: str = RUNTIME,
 ) -> JsonValue:
-    """Apply a payload template, or pass `data` through when the template is absent."""
+    """Apply a payload template, or pass `data` through when the template is absent.
+
+    A path that selects nothing fails with States.Runtime, as AWS records it ("The JSONPath
+    '$.x' specified for the field 'x.$' could not be found in the input"), not with the
+    catchable States.ParameterPathFailure the specification names."""
     if payload is UNSET:
         return data
     ev = partial(_evaluate, rng, error)

@@ -343,7 +343,7 @@ class Engine:
                 frame,
                 ExecutionStatus.FAILED,
                 "ExecutionFailed",
-                {"error": err.error, "cause": err.cause},
+                {k: v for k, v in (("error", err.error), ("cause", err.cause)) if v is not None},
                 err.error,
                 err.cause,
             )

@@ -88,8 +88,10 @@ class StatesError(MrBatchError):
     ('States.Runtime', "path '$.a' not found in the input")
     """
 
-    def __init__(self, error: str, cause: str) -> None:
+    def __init__(self, error: str | None, cause: str | None) -> None:
         super().__init__(f"{error}: {cause}")
+        # None only for a Fail state without Error/Cause: AWS then reports no error and no
+        # cause at all (absent fields), not empty strings
         self.error = error
         self.cause = cause
 

@@ -15,13 +15,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator, Sequence
+from typing import Final
 
 from mrbatch.asl.call import BodyFailure, StateCall
 from mrbatch.asl.dataflow import apply_template, select
 from mrbatch.asl.definition import UNSET, JsonValue, MapState, ParallelState
 from mrbatch.asl.errors import EXCEED_TOLERATED_FAILURE_THRESHOLD, RUNTIME, StatesError
 
-__all__ = ["run_map", "run_parallel"]
+__all__ = ["STATE_DATA", "run_map", "run_parallel"]
+
+STATE_DATA: Final = "STATE_DATA"
+"""`$$.Map.Item.Source` of an item read from the state's input (not from an ItemReader)."""
 
 
 async def run_parallel(
@@ -103,7 +107,7 @@ async def run_map(
     state = call.state
     assert isinstance(state, MapState)
     run = call.run
-    items = select(state.items_path, effective)
+    items = call.select(state.items_path, effective, retry_count)
     if not isinstance(items, list):
         raise StatesError(
             RUNTIME,
@@ -122,7 +126,8 @@ async def run_map(
 
     async def iteration(index: int) -> None:
         item = items[index]
-        ctx = dict(base_ctx, Map={"Item": {"Index": index, "Value": item}})
+        # "STATE_DATA": the items came from the state's input (AWS context object, Map)
+        ctx = dict(base_ctx, Map={"Item": {"Index": index, "Value": item, "Source": STATE_DATA}})
         data = (
             item
             if state.item_selector is UNSET

@@ -82,7 +82,7 @@ async def _handled(call: StateCall, raw_input: JsonValue, body: Body) -> Outcome
     while True:
         attempt_key = f"{call.key}.{attempt}"
         try:
-            effective = select(state.input_path, raw_input)
+            effective = call.select(state.input_path, raw_input)
             result = await body(call, effective, attempt_key, retry.retry_count)
             result = apply_template(
                 state.result_selector,
@@ -91,7 +91,7 @@ async def _handled(call: StateCall, raw_input: JsonValue, body: Body) -> Outcome
                 call.run.rng(attempt_key),
             )
             output = apply_result_path(raw_input, result, state.result_path)
-            return Outcome(state.next, select(state.output_path, output))
+            return Outcome(state.next, call.select(state.output_path, output))
         except StatesError as err:
             delay = (
                 None
@@ -106,7 +106,9 @@ async def _handled(call: StateCall, raw_input: JsonValue, body: Body) -> Outcome
             catcher = find_catcher(state.catch, err.error)
             if catcher is None:
                 raise StatesError(err.error, err.cause) from None
-            error_output = {"Error": err.error, "Cause": err.cause}
+            error_output = {
+                k: v for k, v in (("Error", err.error), ("Cause", err.cause)) if v is not None
+            }
             return Outcome(
                 catcher.next, apply_result_path(raw_input, error_output, catcher.result_path)
             )
@@ -141,31 +143,33 @@ async def _parallel(call: StateCall, data: JsonValue) -> Outcome:
 async def _pass(call: StateCall, data: JsonValue) -> Outcome:
     state = call.state
     assert isinstance(state, PassState)
-    effective = select(state.input_path, data)
+    effective = call.select(state.input_path, data)
     if state.result is not UNSET:
         result = state.result
     else:
         result = apply_template(state.parameters, effective, call.context(), call.run.rng(call.key))
     output = apply_result_path(data, result, state.result_path)
-    return Outcome(state.next, select(state.output_path, output))
+    return Outcome(state.next, call.select(state.output_path, output))
 
 
 async def _choice(call: StateCall, data: JsonValue) -> Outcome:
     state = call.state
     assert isinstance(state, ChoiceState)
-    effective = select(state.input_path, data)
+    effective = call.select(state.input_path, data)
     target = state.rules.next_state(effective, call.context())
-    return Outcome(target, select(state.output_path, effective))
+    return Outcome(target, call.select(state.output_path, effective))
 
 
 async def _wait(call: StateCall, data: JsonValue) -> Outcome:
     state = call.state
     assert isinstance(state, WaitState)
-    effective = select(state.input_path, data)
+    effective = call.select(state.input_path, data)
     run = call.run
     if state.seconds is not None or state.seconds_path is not None:
         seconds = (
-            state.seconds if state.seconds is not None else select(state.seconds_path, effective)
+            state.seconds
+            if state.seconds is not None
+            else call.select(state.seconds_path, effective)
         )
         if not isinstance(seconds, int) or isinstance(seconds, bool) or seconds < 0:
             raise StatesError(
@@ -174,7 +178,7 @@ async def _wait(call: StateCall, data: JsonValue) -> Outcome:
             )
         await run.durable_sleep(f"{call.key}:wake", float(seconds))
     else:
-        text = state.timestamp or select(state.timestamp_path, effective)
+        text = state.timestamp or call.select(state.timestamp_path, effective)
         when = dataflow.parse_timestamp(text) if isinstance(text, str) else None
         if when is None:
             raise StatesError(
@@ -182,12 +186,12 @@ async def _wait(call: StateCall, data: JsonValue) -> Outcome:
                 f"TimestampPath {state.timestamp_path!r} gave {text!r}, not an RFC3339 timestamp",
             )
         await run.sleep_until(f"{call.key}:wake", when.astimezone(UTC).timestamp())
-    return Outcome(state.next, select(state.output_path, effective))
+    return Outcome(state.next, call.select(state.output_path, effective))
 
 
 async def _succeed(call: StateCall, data: JsonValue) -> Outcome:
-    effective = select(call.state.input_path, data)
-    return Outcome(None, select(call.state.output_path, effective))
+    effective = call.select(call.state.input_path, data)
+    return Outcome(None, call.select(call.state.output_path, effective))
 
 
 async def _fail(call: StateCall, data: JsonValue) -> Outcome:
@@ -195,7 +199,7 @@ async def _fail(call: StateCall, data: JsonValue) -> Outcome:
     assert isinstance(state, FailState)
     error = state.error if state.error_path is None else _fail_field(state.error_path, data, call)
     cause = state.cause if state.cause_path is None else _fail_field(state.cause_path, data, call)
-    raise StatesError(error or "", cause or "")
+    raise StatesError(error, cause)
 
 
 def _fail_field(path: str, data: JsonValue, call: StateCall) -> str:

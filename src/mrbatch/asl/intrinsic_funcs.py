@@ -1,7 +1,7 @@
 """The body of every intrinsic function, with the argument rules of the AWS documentation.
 
 Each function receives an `Invocation` (the parsed call, its evaluated arguments, the random
-source) and returns a JSON value or raises `StatesError(States.IntrinsicFailure)` through
+source) and returns a JSON value or raises `StatesError(States.Runtime)` through
 `Invocation.fail`, with a cause that names the function and the rule broken. Split from
 intrinsics.py (syntax and evaluation) to keep both modules small.
 
@@ -32,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final, TypeAlias
 
-from mrbatch.asl.errors import INTRINSIC_FAILURE, StatesError
+from mrbatch.asl.errors import RUNTIME, StatesError
 from mrbatch.asl.intrinsicsyntax import Call, Literal
 
 __all__ = ["FUNCTIONS", "Function", "Invocation"]
@@ -61,7 +61,9 @@ class Invocation:
     rng: random.Random
 
     def fail(self, message: str) -> StatesError:
-        return StatesError(INTRINSIC_FAILURE, f"{self.call.name}: {message}")
+        # AWS fails the execution with States.Runtime (not the reserved, catchable
+        # States.IntrinsicFailure) when an intrinsic's arguments are wrong at run time
+        return StatesError(RUNTIME, f"{self.call.name}: {message}")
 
     def array(self, i: int) -> list[Json]:
         value = self.args[i]

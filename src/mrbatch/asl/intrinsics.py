@@ -4,7 +4,7 @@
 the syntax, that each function exists, its number of arguments, the nesting depth (AWS allows
 10 nested calls), and the syntax of path arguments. It raises `DefinitionError`. `evaluate`
 runs a tree against the state's data and the context object and raises
-`StatesError(States.IntrinsicFailure)` when an argument is wrong at run time (wrong type, out of
+`StatesError(States.Runtime)` when an argument is wrong at run time (wrong type, out of
 range, too long), with a cause naming the function, as AWS Step Functions does.
 
 Arguments are string literals in single quotes (escapes `\\'`, `\\{`, `\\}`, `\\\\`; any other
@@ -29,7 +29,7 @@ import random
 import re
 from typing import Any, Final, TypeAlias
 
-from mrbatch.asl.errors import INTRINSIC_FAILURE, RUNTIME, DefinitionError, StatesError
+from mrbatch.asl.errors import RUNTIME, DefinitionError, StatesError
 from mrbatch.asl.intrinsic_funcs import FUNCTIONS, Invocation
 from mrbatch.asl.intrinsicsyntax import Arg, Call, Literal, PathArg
 from mrbatch.asl.paths import select
@@ -187,7 +187,7 @@ def evaluate(
 ) -> Json:
     """Evaluate an intrinsic call against `data` (for `$` paths) and `context` (for `$$`).
 
-    Raises StatesError(States.IntrinsicFailure) for bad arguments, and StatesError(path_error)
+    Raises StatesError(States.Runtime) for bad arguments, and StatesError(path_error)
     when a path argument matches nothing. `rng` is the random source for MathRandom (without
     a seed) and UUID; pass a seeded `random.Random` to make them reproducible.
 
@@ -200,7 +200,7 @@ def evaluate(
         try:
             expr = parse(expr)
         except DefinitionError as exc:
-            raise StatesError(INTRINSIC_FAILURE, str(exc)) from None
+            raise StatesError(RUNTIME, str(exc)) from None
     return _eval(expr, data, context, rng or _SYSTEM_RANDOM, path_error)
 
 

@@ -10,13 +10,20 @@
 
 For the selected state machine and test case, each Task state named in the test case answers
 from its mocked response: invocation n (counted per execution and state, from 0, retries and
-Map iterations included) uses the entry whose key ("n" or "a-b") contains n; past the last
-entry the last one is repeated. Other states call their registered resources.
+Map iterations included) uses the entry whose key ("n" or "a-b") contains n. An invocation
+that no entry covers fails the execution with States.Runtime naming the state and the
+invocation, as Step Functions Local does ("you must specify a mocked response for every
+invocation"): an incomplete mock file must not pass by repeating its last answer. Other
+states call their registered resources.
 
 >>> mock = MockConfig.from_json({"StateMachines": {"M": {"TestCases": {"T": {"A": "R"}}}},
 ...     "MockedResponses": {"R": {"0": {"Return": 1}, "1-2": {"Return": 2}}}}, "M", "T")
->>> [mock.respond("M", "e", "A") for _ in range(4)]
-[1, 2, 2, 2]
+>>> [mock.respond("M", "e", "A") for _ in range(3)]
+[1, 2, 2]
+>>> mock.respond("M", "e", "A")
+Traceback (most recent call last):
+...
+mrbatch.asl.errors.StatesError: States.Runtime: no mocked response for invocation 3 of state 'A' ...
 """
 
 from __future__ import annotations
@@ -28,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from mrbatch.asl.definition import JsonValue
-from mrbatch.asl.errors import StatesError
+from mrbatch.asl.errors import RUNTIME, StatesError
 from mrbatch.errors import MrBatchError
 
 __all__ = ["MockConfig", "MockConfigError"]
@@ -85,7 +92,14 @@ class MockConfig:
             return None
         n = self._calls[(execution_arn, state)]
         self._calls[(execution_arn, state)] += 1
-        entry = next((e for lo, hi, e in entries if lo <= n <= hi), entries[-1][2])
+        entry = next((e for lo, hi, e in entries if lo <= n <= hi), None)
+        if entry is None:
+            raise StatesError(
+                RUNTIME,
+                f"no mocked response for invocation {n} of state {state!r} (counted from 0) "
+                f"in the mock config of {state_machine!r}: you must specify a mocked response "
+                "for every invocation",
+            )
         if "Throw" in entry:
             throw = entry["Throw"]
             raise StatesError(str(throw.get("Error", "")), str(throw.get("Cause", "")))

@@ -6,6 +6,10 @@ arithmetic is testable on its own. The rules follow AWS Step Functions:
 - a rule matches when the error name is in its ErrorEquals, or ErrorEquals is States.ALL;
 - States.ALL matches neither States.Runtime nor States.DataLimitExceeded (terminal errors);
   States.Runtime cannot be retried or caught at all;
+- States.TaskFailed "acts as a wildcard that matches any known error name except for
+  States.Timeout" (AWS error-handling guide), terminal errors excepted like States.ALL.
+  LocalStack's reimplementation matches only non-`States.` errors with it; we follow the
+  AWS documentation, which is wider (e.g. States.HeartbeatTimeout matches);
 - each retrier counts its own attempts; once a matching retrier is exhausted, no later
   retrier is tried (the error goes to Catch);
 - delay = IntervalSeconds * BackoffRate ** (attempt - 1), capped at MaxDelaySeconds, then
@@ -18,27 +22,33 @@ import random
 from collections.abc import Sequence
 
 from mrbatch.asl.definition import Catcher, Retrier
-from mrbatch.asl.errors import ALL, DATA_LIMIT_EXCEEDED, RUNTIME
+from mrbatch.asl.errors import ALL, DATA_LIMIT_EXCEEDED, RUNTIME, TASK_FAILED, TIMEOUT
 
 __all__ = ["RetryState", "find_catcher", "matches", "retry_delay"]
 
 _TERMINAL = frozenset({RUNTIME, DATA_LIMIT_EXCEEDED})
 
 
-def matches(error_equals: Sequence[str], error: str) -> bool:
-    """Whether a rule with this ErrorEquals applies to the error name.
+def matches(error_equals: Sequence[str], error: str | None) -> bool:
+    """Whether a rule with this ErrorEquals applies to the error name (None: a Fail state
+    without Error, which only States.ALL matches).
 
     >>> matches(["States.ALL"], "States.TaskFailed"), matches(["States.ALL"], "States.Runtime")
+    (True, False)
+    >>> task_failed = ["States.TaskFailed"]
+    >>> matches(task_failed, "Custom.Error"), matches(task_failed, "States.Timeout")
     (True, False)
     """
     if error == RUNTIME:
         return False
-    if error in error_equals:
+    if error is not None and error in error_equals:
         return True
-    return ALL in error_equals and error not in _TERMINAL
+    if error in _TERMINAL:
+        return False
+    return ALL in error_equals or (TASK_FAILED in error_equals and error not in (TIMEOUT, None))
 
 
-def find_catcher(catchers: Sequence[Catcher], error: str) -> Catcher | None:
+def find_catcher(catchers: Sequence[Catcher], error: str | None) -> Catcher | None:
     """The first catcher whose ErrorEquals matches, or None."""
     return next((c for c in catchers if matches(c.error_equals, error)), None)
 
@@ -65,7 +75,7 @@ class RetryState:
         """Retries done so far (the context object's `$$.State.RetryCount`)."""
         return sum(self._used)
 
-    def next_retry(self, error: str, rng: random.Random) -> float | None:
+    def next_retry(self, error: str | None, rng: random.Random) -> float | None:
         """Consume one attempt of the first matching retrier and return its delay, or None
         when no retrier matches or the matching one is exhausted."""
         for i, retrier in enumerate(self._retriers):
