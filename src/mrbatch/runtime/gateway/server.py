@@ -32,6 +32,7 @@ from mrbatch.ports import RoutingControl
 from mrbatch.runtime.gateway.accesspoint import AccessPoint
 from mrbatch.runtime.gateway.control import ControlApi
 from mrbatch.runtime.gateway.credentials import Credentials
+from mrbatch.runtime.gateway.headtimeout import DEFAULT_HEAD_TIMEOUT, with_head_timeout
 from mrbatch.runtime.gateway.multipart import MultipartStaging
 from mrbatch.runtime.gateway.s3api import S3Api
 from mrbatch.runtime.gateway.sigv4 import SigV4Verifier
@@ -83,9 +84,21 @@ def build_app(
 
 class GatewayServer:
     """Runs an ASGI app with uvicorn in a background thread, bound to `host:port`
-    (port 0 picks a free port; `port` tells which after `start`)."""
+    (port 0 picks a free port; `port` tells which after `start`).
 
-    def __init__(self, app: ASGIApp, *, host: str = "127.0.0.1", port: int = 0) -> None:
+    A connection whose request head (request line and headers) is not complete
+    `head_timeout` seconds after it opened, or after the request's first byte, is closed:
+    one slow socket cannot hold a connection open (see `headtimeout`).
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        head_timeout: float = DEFAULT_HEAD_TIMEOUT,
+    ) -> None:
         # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets whose proto says
         # TCP, and without it every response body waits ~40 ms for a delayed ACK (Nagle).
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
@@ -97,7 +110,12 @@ class GatewayServer:
             raise MrBatchError(f"cannot listen on {host}:{port}: {exc}") from exc
         self.host, self.port = self._socket.getsockname()[:2]
         config = uvicorn.Config(
-            app, log_level="warning", access_log=False, lifespan="off", ws="none", http="h11"
+            app,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            ws="none",
+            http=with_head_timeout(head_timeout),
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
