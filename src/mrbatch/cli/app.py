@@ -43,6 +43,7 @@ def _register_commands() -> None:
     # Imported here so that `mrbatch --version` stays fast and import cycles stay impossible.
     from mrbatch.cli import (
         demo_command,
+        financials_commands,
         pipeline_commands,
         run_local_commands,
         runbook_commands,
@@ -55,6 +56,7 @@ def _register_commands() -> None:
         pipeline_commands,
         workflow_commands,
         stack_commands,
+        financials_commands,
         runbook_commands,
         run_local_commands,
     ):

@@ -73,7 +73,11 @@ def up(
     detach: Annotated[bool, typer.Option("--detach", help="Run in the background.")] = False,
     regions: Annotated[str | None, typer.Option(help="Two region names, comma-separated.")] = None,
     financials: Annotated[
-        Path | None, typer.Option(help="Financial-data CSV loaded into both regions.")
+        Path | None,
+        typer.Option(
+            help="Financial-data CSV, loaded into the active region (and replicated) when "
+            "its table is empty; later, `mrbatch financials load FILE`."
+        ),
     ] = None,
     schema: Annotated[Path | None, typer.Option(help="JSON Schema for the rows.")] = None,
     chunk_size: Annotated[int | None, typer.Option(min=1, help="Records per chunk.")] = None,
@@ -114,23 +118,11 @@ def up(
     }
     config = _config_for_up(data_dir, overrides)
     private_data_dir(config.data_dir)  # before the first file is written into it
-    if "financials" not in config.extra:
-        config = _with_sample_financials(config)
     if detach:
         extra = ["--auto-failover", "--failure-threshold", str(failure_threshold)]
         _up_detached(config, extra if auto_failover else [])
         return
     _up_foreground(config, failure_threshold if auto_failover else None)
-
-
-def _with_sample_financials(config: StackConfig) -> StackConfig:
-    """Generate the default financial data (the sample's, seed 1) into the data dir."""
-    from dataclasses import replace
-
-    from mrbatch.pipeline.sample import write_sample_files
-
-    _, financials = write_sample_files(config.data_dir / "sample", "sample", 10_000, 1, 0.0)
-    return replace(config, extra={**config.extra, "financials": str(financials)})
 
 
 def _up_foreground(config: StackConfig, failure_threshold: int | None) -> None:
@@ -191,6 +183,25 @@ def _print_endpoints(record: dict[str, Any], config: StackConfig) -> None:
         typer.echo(f"    AWS_SECRET_ACCESS_KEY={credentials['aws_secret_access_key']}")
     else:
         typer.echo(f"    AWS_SECRET_ACCESS_KEY: in {credentials_file(config)} (owner-only)")
+    _warn_without_financials(config)
+
+
+def _warn_without_financials(config: StackConfig) -> None:
+    """Say loudly when the active region has no financial data: every row would end
+    "not enriched", which looks like a bug rather than a missing step."""
+    from mrbatch.runtime.financials import has_financials
+    from mrbatch.runtime.wiring import open_routing
+
+    active = open_routing(config).state().active_region
+    if has_financials(config, active):
+        return
+    typer.secho(
+        f"WARNING: no financial data is loaded in {active}: every row will be written"
+        " 'not enriched'.\n"
+        f"  Load it with: mrbatch financials load FILE --data-dir {config.data_dir}",
+        fg=typer.colors.YELLOW,
+        bold=True,
+    )
 
 
 def down(data_dir: DataDir = DEFAULT_DATA_DIR) -> None:

@@ -104,7 +104,11 @@ class StackConfig:
         try:
             record = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError as exc:
-            raise ConfigError(f"no mrbatch stack in {data_dir} (no config.json)") from exc
+            raise ConfigError(
+                f"no mrbatch stack in {data_dir} (no config.json); start one with"
+                f" `mrbatch up --detach --data-dir {data_dir}`, or pass the --data-dir"
+                " (or MRBATCH_DATA_DIR) of an existing one"
+            ) from exc
         except ValueError as exc:
             raise ConfigError(f"{path} is not valid JSON: {exc}") from exc
         return cls.from_dict(record)

@@ -20,17 +20,15 @@ import logging
 import os
 import threading
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from mrbatch.asl import Engine, ExecutionStatus, ResourceRegistry
 from mrbatch.handlers.integrations import create_state_machines, register_region_resources
 from mrbatch.handlers.trigger import drive_file
-from mrbatch.pipeline import CsvFinancialSource
 from mrbatch.ports import RoutingControl, Table
 from mrbatch.runtime.changefeed import ChangeFeed
 from mrbatch.runtime.config import StackConfig
-from mrbatch.runtime.enrichment import build_app, read_financial_csv
+from mrbatch.runtime.enrichment import build_app
 from mrbatch.runtime.gateway import GatewayServer
 from mrbatch.runtime.gateway.iam import IamAuth
 from mrbatch.runtime.takeover import TakeoverWatch
@@ -49,23 +47,6 @@ log = logging.getLogger(__name__)
 MAIN_ORCHESTRATOR = "main_orchestrator"
 TRIGGER_CONSUMER = "trigger"
 LOST_ACTIVATION = "mrbatch.RegionNotActive"
-
-
-def load_financials(table: Table, config: StackConfig, *, batch: int = 5000) -> int:
-    """Load the stack's financial data into the region's table if it is empty; returns the
-    number of records loaded (0 when already loaded)."""
-    path = config.extra.get("financials")
-    if not path or next(iter(table.scan()), None) is not None:
-        return 0
-    CsvFinancialSource.from_path(path)  # validates the whole file first: clear errors
-    count, pending = 0, []
-    for record in read_financial_csv(Path(path)):  # streamed: memory stays one batch
-        pending.append(dict(record))
-        if len(pending) == batch:
-            table.put_many(pending)
-            count, pending = count + len(pending), []
-    table.put_many(pending)
-    return count + len(pending)
 
 
 class RegionLoop:
@@ -161,9 +142,6 @@ def serve(
     os.environ["MRBATCH_DATA_DIR"] = str(config.data_dir)
     os.environ["MRBATCH_REGION"] = region
     tables = open_tables(config, region)
-    loaded = load_financials(tables.financials, config)
-    if loaded:
-        log.info("loaded %d financial records", loaded)
     credentials = load_credentials(config)  # the API, like the gateway, takes only the stack
     api = GatewayServer(
         build_app(tables.financials, region=region, credentials=[credentials])

@@ -187,7 +187,11 @@ def open_directions(config: StackConfig) -> Iterator[list[Direction]]:
             src, dst = tables[source], tables[destination]
             replicated = [
                 TableReplicator(s, d, source_region=source, cursor_store=cursors)
-                for s, d in ((src.batch_state, dst.batch_state), (src.errors, dst.errors))
+                for s, d in (
+                    (src.batch_state, dst.batch_state),
+                    (src.errors, dst.errors),
+                    (src.financials, dst.financials),  # a global table, as in the AWS sample
+                )
             ]
             directions.append(Direction(source, destination, objects, replicated))
         yield directions

@@ -12,11 +12,13 @@ from __future__ import annotations
 import os
 import socket
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from mrbatch.runtime.config import StackConfig
 from mrbatch.runtime.files import private_data_dir
-from mrbatch.runtime.supervisor import ChildSpec, Supervisor, write_stack_file
+from mrbatch.runtime.financials import has_financials, load_financials_file, wait_for_financials
+from mrbatch.runtime.supervisor import ChildSpec, StackStartError, Supervisor, write_stack_file
 from mrbatch.runtime.wiring import ensure_credentials, open_routing, write_endpoints
 
 __all__ = ["free_port", "prepare_config", "start_stack"]
@@ -86,4 +88,25 @@ def start_stack(config: StackConfig, *, timeout: float = 90.0) -> tuple[Supervis
         "pids": {name: proc.pid for name, proc in supervisor.processes.items()},
     }
     write_stack_file(config, record)
+    try:
+        _load_configured_financials(config)
+    except BaseException:
+        supervisor.stop()
+        raise
     return supervisor, record
+
+
+def _load_configured_financials(config: StackConfig) -> None:
+    """Load the financial file named in the settings (`up --financials`) into the active
+    region, once: when the table already holds data (an earlier start loaded it, or
+    `mrbatch financials load`), nothing is loaded again. Waits for the replica, so both
+    regions enrich the same way from the first file on."""
+    path = config.extra.get("financials")
+    active = open_routing(config).state().active_region
+    if not path or has_financials(config, active):
+        return
+    report = load_financials_file(config, Path(path))
+    if not wait_for_financials(config, report):
+        raise StackStartError(
+            f"the {report.rows} financial records loaded into {active} did not replicate"
+        )
