@@ -1,8 +1,9 @@
 """The ports: the small typed interfaces every region is built from.
 
-Each port has a local implementation (the default, one machine) and an AWS one, and one
-contract test suite in `tests/contract/` that every implementation passes. Handlers and the
-workflow engine only ever see these interfaces, never boto3 or sqlite3.
+Each port has a local implementation (the default, one machine) and one contract test
+suite in `tests/contract/` that every implementation passes; ObjectStore and Table also
+have their AWS implementations (S3, DynamoDB, tested under moto), the others do not yet.
+Handlers and the workflow engine only ever see these interfaces, never boto3 or sqlite3.
 
 Contracts are written on each method: what it returns, what it raises, whether it is
 idempotent. Errors come from `mrbatch.errors`.
