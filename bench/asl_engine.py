@@ -17,6 +17,11 @@ from pathlib import Path
 from mrbatch.asl import Engine
 
 CHAIN = 1000
+INLINE_ITEMS = 6_000
+"""An inline Map writes 4 events per item (iteration started/succeeded, Pass entered/exited);
+AWS fails an execution at 25,000 history events, so 10,000 inline items cannot succeed there
+(or here). The 10,000-item target belongs to the Distributed Map, whose items run as child
+executions with their own histories."""
 
 
 def _chain() -> dict[str, object]:
@@ -47,7 +52,7 @@ def _timed(db: str, definition: dict[str, object], data: object) -> float:
         start = time.perf_counter()
         done = engine.wait_for(engine.start_execution(arn, data), timeout=600)
         elapsed = time.perf_counter() - start
-        assert done.status.value == "SUCCEEDED", done
+        assert done.status.value == "SUCCEEDED", (done.error, done.cause)
     return elapsed
 
 
@@ -59,12 +64,12 @@ def main() -> None:
             ("baseline (SQLite :memory:)", ":memory:"),
         ):
             chain = _timed(db, _chain(), {})
-            items = _timed(db, MAP, {"items": list(range(10_000))})
+            items = _timed(db, MAP, {"items": list(range(INLINE_ITEMS))})
             rows.append((label, chain / (CHAIN + 1) * 1e6, items))
-    print(f"{'history':28} {'us/transition':>14} {'10k-item Map (s)':>17}")
+    print(f"{'history':28} {'us/transition':>14} {f'{INLINE_ITEMS}-item Map (s)':>17}")
     for label, per, items in rows:
         print(f"{label:28} {per:14.1f} {items:17.2f}")
-    print("targets: < 200 us per transition (durable); 10,000-item Map < 5 s")
+    print(f"targets: < 200 us per transition (durable); {INLINE_ITEMS}-item inline Map < 3 s")
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import json
+import re
 import threading
 import time
 import uuid
@@ -38,7 +39,7 @@ from mrbatch.asl.invoke import Invoker, MockSource
 from mrbatch.asl.loader import load_definition, load_definition_file
 from mrbatch.asl.nested import nested_integrations
 from mrbatch.asl.resources import ResourceRegistry
-from mrbatch.asl.run import Frame, Run
+from mrbatch.asl.run import HISTORY_LIMIT_CAUSE, Frame, HistoryLimitReachedError, Run
 from mrbatch.asl.store import (
     ExecutionRecord,
     ExecutionStatus,
@@ -55,8 +56,34 @@ __all__ = [
     "ExecutionAlreadyExistsError",
     "ExecutionDoesNotExistError",
     "ExecutionWaitTimeoutError",
+    "InvalidNameError",
     "StateMachineDoesNotExistError",
+    "check_execution_name",
 ]
+
+MAX_NAME_LENGTH = 80
+"""StartExecution `name`: "Length Constraints: Minimum length of 1. Maximum length of 80."."""
+
+_FORBIDDEN_IN_NAMES = re.compile(r"[\s<>{}\[\]?*\"#%\\^|~`$&,;:/\x00-\x1f\x7f-\x9f]")
+"""What AWS forbids in names: white space, brackets, wildcards, special characters and
+control characters."""
+
+
+def check_execution_name(name: str) -> str:
+    """Return `name` if AWS would accept it as an execution name, else raise InvalidNameError.
+
+    >>> check_execution_name("orders-2024-e1")
+    'orders-2024-e1'
+    """
+    if not 1 <= len(name) <= MAX_NAME_LENGTH:
+        raise InvalidNameError(
+            f"Invalid Name: {name!r} has {len(name)} characters (1 to {MAX_NAME_LENGTH} allowed)"
+        )
+    bad = _FORBIDDEN_IN_NAMES.search(name)
+    if bad is not None:
+        raise InvalidNameError(f"Invalid Name: {name!r} contains {bad.group(0)!r}")
+    return name
+
 
 DEFAULT_DB_PATH = Path(".mrbatch/workflows.db")
 T = TypeVar("T")
@@ -64,6 +91,10 @@ T = TypeVar("T")
 
 class ExecutionAlreadyExistsError(MrBatchError):
     """An execution with this name exists for the state machine, with another input."""
+
+
+class InvalidNameError(MrBatchError):
+    """An execution name AWS would refuse (StartExecution's InvalidName)."""
 
 
 class ExecutionDoesNotExistError(MrBatchError):
@@ -153,9 +184,8 @@ class Engine:
         The same name with the same input returns the existing execution; with another
         input, raises ExecutionAlreadyExistsError."""
         arn = self._machine_arn(state_machine)
-        record = self._call(
-            self._start(arn, name or str(uuid.uuid4()), {} if input is None else input)
-        )
+        execution_name = str(uuid.uuid4()) if name is None else check_execution_name(name)
+        record = self._call(self._start(arn, execution_name, {} if input is None else input))
         return record.arn
 
     def describe_execution(self, execution_arn: str) -> ExecutionRecord:
@@ -216,7 +246,9 @@ class Engine:
         """Start a nested execution (used by the startExecution integrations)."""
         try:
             self._machine(state_machine_arn)
-            return await self._start(state_machine_arn, name, input)
+            return await self._start(state_machine_arn, check_execution_name(name), input)
+        except InvalidNameError as exc:
+            raise StatesError("StepFunctions.InvalidNameException", str(exc)) from None
         except ExecutionAlreadyExistsError as exc:
             raise StatesError("StepFunctions.ExecutionAlreadyExistsException", str(exc)) from None
         except StateMachineDoesNotExistError as exc:
@@ -357,6 +389,16 @@ class Engine:
                 {"error": "States.Timeout", "cause": cause},
                 "States.Timeout",
                 cause,
+            )
+        except HistoryLimitReachedError:
+            self._finish(
+                run,
+                frame,
+                ExecutionStatus.FAILED,
+                "ExecutionFailed",
+                {"error": RUNTIME, "cause": HISTORY_LIMIT_CAUSE},
+                RUNTIME,
+                HISTORY_LIMIT_CAUSE,
             )
         except asyncio.CancelledError:
             if not run.stopped:

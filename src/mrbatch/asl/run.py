@@ -16,7 +16,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from mrbatch.asl.dataflow import iso_timestamp
 from mrbatch.asl.definition import JsonValue, StateMachineDefinition
@@ -26,7 +26,23 @@ if TYPE_CHECKING:
     from mrbatch.asl.invoke import Invoker
     from mrbatch.asl.resources import ExecutionHost
 
-__all__ = ["Frame", "Run"]
+__all__ = ["MAX_HISTORY_EVENTS", "Frame", "HistoryLimitReachedError", "Run"]
+
+MAX_HISTORY_EVENTS: Final = 25_000
+"""AWS's hard quota of events in one execution's history; the last is kept for its end."""
+
+HISTORY_LIMIT_CAUSE: Final = "The execution reached the maximum number of history events (25000)."
+"""The cause AWS records in the ExecutionFailed event (error States.Runtime)."""
+
+_EXECUTION_ENDS: Final = frozenset(
+    {"ExecutionSucceeded", "ExecutionFailed", "ExecutionAborted", "ExecutionTimedOut"}
+)
+
+
+class HistoryLimitReachedError(Exception):
+    """Event 25,000 would not end the execution. Deliberately not a StatesError: no Catch,
+    no Retry, no tolerated Map failure may absorb it; the engine fails the execution with
+    States.Runtime and ExecutionFailed as event 25,000, as AWS records it."""
 
 
 @dataclass
@@ -112,6 +128,8 @@ class Run:
             if frame is not None:
                 frame.last_event_id = event_id
             return ts
+        if self._next_id >= MAX_HISTORY_EVENTS and type_ not in _EXECUTION_ENDS:
+            raise HistoryLimitReachedError(HISTORY_LIMIT_CAUSE)
         ts = self.clock()
         previous = frame.last_event_id if frame is not None else self._next_id - 1
         event = HistoryEvent(self._next_id, previous, ts, type_, details)
