@@ -157,7 +157,7 @@ def test_select_length_of_a_number_fails() -> None:
         "$.a[?(@.b < 1]",
         "$.a[?('x')]",
         "$.a.length().b",
-        "$a",
+        "$1a",  # `$a` is the variable a; a name cannot start with a digit
     ],
 )
 def test_parse_path_rejects_bad_syntax(path: str) -> None:

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import NamedTuple, TypeAlias
 
-from mrbatch.asl import dataflow
-from mrbatch.asl.definition import JsonValue, Program, State
+from mrbatch.asl import dataflow, variables
+from mrbatch.asl.definition import UNSET, JsonValue, Program, State
 from mrbatch.asl.errors import StatesError
 from mrbatch.asl.run import Frame, Run
 
@@ -66,7 +66,43 @@ class StateCall:
         (`$$`), which is built only for such a path, to keep the common case fast."""
         if path is not None and path.startswith("$$"):
             return dataflow.select(path, data, self.context(retry_count))
-        return dataflow.select(path, data)
+        return dataflow.select(path, data, variables=self.frame.variables)
+
+    def template(
+        self, payload: JsonValue, data: JsonValue, retry_count: int = 0, key: str | None = None
+    ) -> JsonValue:
+        """A payload template (Parameters, ResultSelector) applied with this visit's context,
+        variables and durable random source (`key`: the attempt's, by default the visit's)."""
+        if payload is UNSET:
+            return data
+        return dataflow.apply_template(
+            payload,
+            data,
+            self.context(retry_count),
+            self.run.rng(key or self.key),
+            variables=self.frame.variables,
+        )
+
+    def assign(
+        self, assign: JsonValue, source: JsonValue, retry_count: int = 0
+    ) -> dict[str, JsonValue]:
+        """The variables an Assign (None: none) gives, evaluated against `source` and the
+        variables as they were when the state was entered; written later by `commit`."""
+        if assign is None:
+            return {}
+        return variables.evaluate_assign(
+            assign,
+            source,
+            self.context(retry_count),
+            self.frame.variables,
+            self.run.rng(f"{self.key}:assign"),
+            self.state.name,
+        )
+
+    def commit(self, values: dict[str, JsonValue]) -> None:
+        """Write assigned variables into this frame's scope (at the end of the state)."""
+        if values:
+            self.frame.variables.update(values)
 
     def context(self, retry_count: int = 0, **extra: JsonValue) -> dict[str, JsonValue]:
         """The context object `$$` for this visit."""

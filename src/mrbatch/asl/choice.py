@@ -49,6 +49,8 @@ __all__ = [
 ]
 
 Json: TypeAlias = Any
+Vars: TypeAlias = "Mapping[str, Any] | None"
+"""The workflow variables visible to the rule (`$name` paths)."""
 
 _TIMESTAMP = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})"
@@ -138,13 +140,13 @@ class Rule(ABC):
     """A Boolean test of the state's input (and the context object, for `$$` paths)."""
 
     @abstractmethod
-    def matches(self, data: Json, context: Json = None) -> bool:
+    def matches(self, data: Json, context: Json = None, variables: Vars = None) -> bool:
         """Whether the rule holds; StatesError(States.Runtime) for a missing path."""
 
 
-def _resolve(path: str, data: Json, context: Json) -> Json:
+def _resolve(path: str, data: Json, context: Json, variables: Vars) -> Json:
     try:
-        return select(path, data, context=context)
+        return select(path, data, context=context, variables=variables)
     except StatesError:
         raise StatesError(
             RUNTIME,
@@ -162,9 +164,9 @@ class Comparison(Rule):
     value: Json
     value_is_path: bool
 
-    def matches(self, data: Json, context: Json = None) -> bool:
-        left = _resolve(self.variable, data, context)
-        right = _resolve(self.value, data, context) if self.value_is_path else self.value
+    def matches(self, data: Json, context: Json = None, variables: Vars = None) -> bool:
+        left = _resolve(self.variable, data, context, variables)
+        right = _resolve(self.value, data, context, variables) if self.value_is_path else self.value
         return _compare(self.operator, left, right)
 
 
@@ -208,14 +210,14 @@ class TypeTest(Rule):
     operator: str
     expected: bool
 
-    def matches(self, data: Json, context: Json = None) -> bool:
+    def matches(self, data: Json, context: Json = None, variables: Vars = None) -> bool:
         if self.operator == "IsPresent":
             try:
-                select(self.variable, data, context=context)
+                select(self.variable, data, context=context, variables=variables)
             except StatesError:
                 return not self.expected
             return self.expected
-        value = _resolve(self.variable, data, context)
+        value = _resolve(self.variable, data, context, variables)
         return _TYPE_TESTS[self.operator](value) == self.expected
 
 
@@ -225,8 +227,8 @@ class And(Rule):
 
     rules: tuple[Rule, ...]
 
-    def matches(self, data: Json, context: Json = None) -> bool:
-        return all(rule.matches(data, context) for rule in self.rules)
+    def matches(self, data: Json, context: Json = None, variables: Vars = None) -> bool:
+        return all(rule.matches(data, context, variables) for rule in self.rules)
 
 
 @dataclass(frozen=True)
@@ -235,8 +237,8 @@ class Or(Rule):
 
     rules: tuple[Rule, ...]
 
-    def matches(self, data: Json, context: Json = None) -> bool:
-        return any(rule.matches(data, context) for rule in self.rules)
+    def matches(self, data: Json, context: Json = None, variables: Vars = None) -> bool:
+        return any(rule.matches(data, context, variables) for rule in self.rules)
 
 
 @dataclass(frozen=True)
@@ -245,8 +247,8 @@ class Not(Rule):
 
     rule: Rule
 
-    def matches(self, data: Json, context: Json = None) -> bool:
-        return not self.rule.matches(data, context)
+    def matches(self, data: Json, context: Json = None, variables: Vars = None) -> bool:
+        return not self.rule.matches(data, context, variables)
 
 
 @dataclass(frozen=True)
@@ -255,6 +257,8 @@ class ChoiceRule:
 
     rule: Rule
     next: str
+    assign: Json = None
+    """The rule's Assign object (None: the rule assigns nothing)."""
 
 
 @dataclass(frozen=True)
@@ -265,13 +269,19 @@ class ChoiceState:
     choices: tuple[ChoiceRule, ...]
     default: str | None
 
-    def next_state(self, data: Json, context: Json = None) -> str:
+    def next_state(self, data: Json, context: Json = None, variables: Vars = None) -> str:
         """The first matching rule's Next, else Default, else States.NoChoiceMatched."""
+        rule = self.choose(data, context, variables)
+        return rule.next if rule is not None else str(self.default)
+
+    def choose(self, data: Json, context: Json = None, variables: Vars = None) -> ChoiceRule | None:
+        """The first matching rule, else None when there is a Default, else
+        States.NoChoiceMatched."""
         for choice in self.choices:
-            if choice.rule.matches(data, context):
-                return choice.next
+            if choice.rule.matches(data, context, variables):
+                return choice
         if self.default is not None:
-            return self.default
+            return None
         raise StatesError(
             NO_CHOICE_MATCHED, f"no choice rule matched and no Default in state {self.name!r}"
         )
@@ -312,7 +322,8 @@ def parse_rule(rule: Mapping[str, Json], state_name: str, *, top_level: bool = T
     if not isinstance(rule, Mapping):
         raise DefinitionError(f"Choices: a rule must be an object, got {rule!r}", state=state_name)
     operators = [key for key in rule if key in ALL_OPERATORS]
-    allowed = {"Variable", "Comment", *operators, *(("Next",) if top_level else ())}
+    top = ("Next", "Assign") if top_level else ()
+    allowed = {"Variable", "Comment", *operators, *top}
     unknown = sorted(set(rule) - allowed)
     if unknown:
         what = "'Next' inside a nested rule" if "Next" in unknown else f"unknown fields {unknown}"
@@ -393,7 +404,7 @@ def parse_choice_state(state: Mapping[str, Json], state_name: str) -> ChoiceStat
             raise DefinitionError(
                 f"Choices: a top-level rule needs 'Next': {rule!r}", state=state_name
             )
-        parsed.append(ChoiceRule(rule_obj, target))
+        parsed.append(ChoiceRule(rule_obj, target, rule.get("Assign")))
     default = state.get("Default")
     if default is not None and not isinstance(default, str):
         raise DefinitionError(f"'Default' must be a state name, got {default!r}", state=state_name)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import random
 import re
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any, Final
@@ -83,14 +84,18 @@ def iso_timestamp(ts: float) -> str:
 
 
 def select(
-    path: str | None, data: JsonValue, context: JsonValue = None, error: str = RUNTIME
+    path: str | None,
+    data: JsonValue,
+    context: JsonValue = None,
+    error: str = RUNTIME,
+    variables: Mapping[str, JsonValue] | None = None,
 ) -> JsonValue:
     """InputPath/OutputPath/ItemsPath semantics: `None` (JSON null) gives `{}`."""
     if path is None:
         return {}
     if path == "$":
         return data
-    return paths.select(path, data, context=context, error=error)
+    return paths.select(path, data, context=context, error=error, variables=variables)
 
 
 def apply_template(
@@ -100,6 +105,7 @@ def apply_template(
     rng: random.Random,
     *,
     error: str = RUNTIME,
+    variables: Mapping[str, JsonValue] | None = None,
 ) -> JsonValue:
     """Apply a payload template, or pass `data` through when the template is absent.
 
@@ -108,14 +114,21 @@ def apply_template(
     catchable States.ParameterPathFailure the specification names."""
     if payload is UNSET:
         return data
-    ev = partial(_evaluate, rng, error)
-    return template.apply_payload_template(payload, data, context, ev, error=error)
+    ev = partial(_evaluate, rng, error, variables)
+    return template.apply_payload_template(
+        payload, data, context, ev, error=error, variables=variables
+    )
 
 
 def _evaluate(
-    rng: random.Random, error: str, expr: str, data: JsonValue, context: JsonValue
+    rng: random.Random,
+    error: str,
+    variables: Mapping[str, JsonValue] | None,
+    expr: str,
+    data: JsonValue,
+    context: JsonValue,
 ) -> JsonValue:
-    return intrinsics.evaluate(expr, data, context, rng=rng, path_error=error)
+    return intrinsics.evaluate(expr, data, context, rng=rng, path_error=error, variables=variables)
 
 
 def dumps(value: JsonValue) -> str:

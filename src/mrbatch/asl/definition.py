@@ -38,6 +38,8 @@ class Catcher:
     error_equals: tuple[str, ...]
     next: str
     result_path: str | None = "$"
+    assign: JsonValue = None
+    """The catcher's Assign object (None: none); `$` in it is the error output."""
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,8 @@ class State:
     end: bool = False
     input_path: str | None = "$"
     output_path: str | None = "$"
+    assign: JsonValue = None
+    """The state's Assign object (None: the state assigns no variable)."""
 
 
 @dataclass(frozen=True)

@@ -35,9 +35,7 @@ async def run_parallel(
     state = call.state
     assert isinstance(state, ParallelState)
     run = call.run
-    data = apply_template(
-        state.parameters, effective, call.context(retry_count), run.rng(attempt_key)
-    )
+    data = call.template(state.parameters, effective, retry_count, attempt_key)
     run.emit(call.frame, f"{attempt_key}:started", "ParallelStateStarted")
     frames = [call.frame.child(f"{attempt_key}/Branch[{i}]") for i in range(len(state.branches))]
     tasks = [
@@ -132,7 +130,11 @@ async def run_map(
             item
             if state.item_selector is UNSET
             else apply_template(
-                state.item_selector, effective, ctx, run.rng(f"{attempt_key}[{index}]")
+                state.item_selector,
+                effective,
+                ctx,
+                run.rng(f"{attempt_key}[{index}]"),
+                variables=call.frame.variables,
             )
         )
         frame = call.frame.child(f"{attempt_key}[{index}]")

@@ -16,7 +16,7 @@ from datetime import UTC
 
 from mrbatch.asl import dataflow
 from mrbatch.asl.call import BodyFailure, Outcome, StateCall
-from mrbatch.asl.dataflow import apply_template, check_payload_size, select
+from mrbatch.asl.dataflow import check_payload_size, select
 from mrbatch.asl.definition import (
     UNSET,
     ChoiceState,
@@ -84,14 +84,12 @@ async def _handled(call: StateCall, raw_input: JsonValue, body: Body) -> Outcome
         try:
             effective = call.select(state.input_path, raw_input)
             result = await body(call, effective, attempt_key, retry.retry_count)
-            result = apply_template(
-                state.result_selector,
-                result,
-                call.context(retry.retry_count),
-                call.run.rng(attempt_key),
-            )
+            assigned = call.assign(state.assign, result, retry.retry_count)
+            result = call.template(state.result_selector, result, retry.retry_count, attempt_key)
             output = apply_result_path(raw_input, result, state.result_path)
-            return Outcome(state.next, call.select(state.output_path, output))
+            output = call.select(state.output_path, output)
+            call.commit(assigned)
+            return Outcome(state.next, output)
         except StatesError as err:
             delay = (
                 None
@@ -109,9 +107,10 @@ async def _handled(call: StateCall, raw_input: JsonValue, body: Body) -> Outcome
             error_output = {
                 k: v for k, v in (("Error", err.error), ("Cause", err.cause)) if v is not None
             }
-            return Outcome(
-                catcher.next, apply_result_path(raw_input, error_output, catcher.result_path)
-            )
+            assigned = call.assign(catcher.assign, error_output, retry.retry_count)
+            output = apply_result_path(raw_input, error_output, catcher.result_path)
+            call.commit(assigned)
+            return Outcome(catcher.next, output)
 
 
 def _record_failure(
@@ -147,23 +146,32 @@ async def _pass(call: StateCall, data: JsonValue) -> Outcome:
     if state.result is not UNSET:
         result = state.result
     else:
-        result = apply_template(state.parameters, effective, call.context(), call.run.rng(call.key))
+        result = call.template(state.parameters, effective)
+    assigned = call.assign(state.assign, result)
     output = apply_result_path(data, result, state.result_path)
-    return Outcome(state.next, call.select(state.output_path, output))
+    output = call.select(state.output_path, output)
+    call.commit(assigned)
+    return Outcome(state.next, output)
 
 
 async def _choice(call: StateCall, data: JsonValue) -> Outcome:
     state = call.state
     assert isinstance(state, ChoiceState)
     effective = call.select(state.input_path, data)
-    target = state.rules.next_state(effective, call.context())
-    return Outcome(target, call.select(state.output_path, effective))
+    rule = state.rules.choose(effective, call.context(), call.frame.variables)
+    # a matching rule assigns its own Assign; the state's Assign goes with Default
+    target, assign = (state.default, state.assign) if rule is None else (rule.next, rule.assign)
+    assigned = call.assign(assign, effective)
+    output = call.select(state.output_path, effective)
+    call.commit(assigned)
+    return Outcome(target, output)
 
 
 async def _wait(call: StateCall, data: JsonValue) -> Outcome:
     state = call.state
     assert isinstance(state, WaitState)
     effective = call.select(state.input_path, data)
+    assigned = call.assign(state.assign, effective)
     run = call.run
     if state.seconds is not None or state.seconds_path is not None:
         seconds = (
@@ -186,7 +194,9 @@ async def _wait(call: StateCall, data: JsonValue) -> Outcome:
                 f"TimestampPath {state.timestamp_path!r} gave {text!r}, not an RFC3339 timestamp",
             )
         await run.sleep_until(f"{call.key}:wake", when.astimezone(UTC).timestamp())
-    return Outcome(state.next, call.select(state.output_path, effective))
+    output = call.select(state.output_path, effective)
+    call.commit(assigned)
+    return Outcome(state.next, output)
 
 
 async def _succeed(call: StateCall, data: JsonValue) -> Outcome:
@@ -204,9 +214,11 @@ async def _fail(call: StateCall, data: JsonValue) -> Outcome:
 
 def _fail_field(path: str, data: JsonValue, call: StateCall) -> str:
     if path.startswith("States."):
-        value = evaluate(path, data, call.context(), rng=call.run.rng(call.key))
+        value = evaluate(
+            path, data, call.context(), rng=call.run.rng(call.key), variables=call.frame.variables
+        )
     else:
-        value = select(path, data, call.context())
+        value = select(path, data, call.context(), variables=call.frame.variables)
     if not isinstance(value, str):
         raise StatesError(
             RUNTIME, f"{path!r} in Fail state {call.state.name!r} gave {value!r}, not a string"

@@ -27,6 +27,7 @@ from __future__ import annotations
 import functools
 import random
 import re
+from collections.abc import Mapping
 from typing import Any, Final, TypeAlias
 
 from mrbatch.asl.errors import RUNTIME, DefinitionError, StatesError
@@ -184,6 +185,7 @@ def evaluate(
     *,
     rng: random.Random | None = None,
     path_error: str = RUNTIME,
+    variables: Mapping[str, Json] | None = None,
 ) -> Json:
     """Evaluate an intrinsic call against `data` (for `$` paths) and `context` (for `$$`).
 
@@ -201,16 +203,25 @@ def evaluate(
             expr = parse(expr)
         except DefinitionError as exc:
             raise StatesError(RUNTIME, str(exc)) from None
-    return _eval(expr, data, context, rng or _SYSTEM_RANDOM, path_error)
+    return _eval(expr, data, context, rng or _SYSTEM_RANDOM, path_error, variables)
 
 
-def _eval(call: Call, data: Json, context: Json, rng: random.Random, path_error: str) -> Json:
+def _eval(
+    call: Call,
+    data: Json,
+    context: Json,
+    rng: random.Random,
+    path_error: str,
+    variables: Mapping[str, Json] | None,
+) -> Json:
     values: list[Json] = []
     for arg in call.args:
         if isinstance(arg, Call):
-            values.append(_eval(arg, data, context, rng, path_error))
+            values.append(_eval(arg, data, context, rng, path_error, variables))
         elif isinstance(arg, PathArg):
-            values.append(select(arg.path, data, context=context, error=path_error))
+            values.append(
+                select(arg.path, data, context=context, error=path_error, variables=variables)
+            )
         else:
             values.append(arg.value)
     return FUNCTIONS[call.name].run(Invocation(call, values, rng))

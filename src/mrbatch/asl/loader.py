@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from mrbatch.asl import choice, dataflow
+from mrbatch.asl import choice, dataflow, variables
 from mrbatch.asl.definition import (
     UNSET,
     Catcher,
@@ -38,6 +38,7 @@ from mrbatch.asl.definition import (
     WaitState,
 )
 from mrbatch.asl.errors import ALL, DefinitionError
+from mrbatch.asl.pathsyntax import parse_path
 
 __all__ = ["load_definition", "load_definition_file", "substitute"]
 
@@ -79,6 +80,8 @@ _ALLOWED: dict[str, set[str]] = {
         "Label",
     },
 }
+for _kind in ("Pass", "Task", "Choice", "Wait", "Parallel", "Map"):
+    _ALLOWED[_kind].add("Assign")  # AWS: every state but Succeed and Fail takes Assign
 _TOP_LEVEL = {"StartAt", "States", "Comment", "Version", "TimeoutSeconds", "QueryLanguage"}
 _PROGRAM = {"StartAt", "States", "Comment", "ProcessorConfig"}
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_.:-]+)\}")
@@ -132,6 +135,7 @@ def load_definition(
         raise DefinitionError(f"unsupported Version {raw['Version']!r} (only '1.0')")
     timeout = _opt_int(raw, "TimeoutSeconds", None, minimum=1)
     program = _parse_program(raw, "the state machine", set())
+    variables.check_scopes(program)
     return StateMachineDefinition(program, timeout, raw.get("Comment"), raw)
 
 
@@ -188,6 +192,8 @@ def _common(name: str, kind: str, raw: Mapping[str, Any]) -> dict[str, Any]:
     for key, attr in (("InputPath", "input_path"), ("OutputPath", "output_path")):
         if key in raw:
             common[attr] = _path(raw[key], name, key, nullable=True)
+    if "Assign" in raw:
+        common["assign"] = variables.check_assign(raw["Assign"], name, "Assign")
     return common
 
 
@@ -231,6 +237,9 @@ def _parse_task(name: str, raw: Mapping[str, Any], common: dict[str, Any], _: se
 
 def _parse_choice(name: str, raw: Mapping[str, Any], common: dict[str, Any], _: set[str]) -> State:
     rules = choice.parse_choice_state(raw, name)
+    for i, rule in enumerate(rules.choices):
+        if rule.assign is not None:
+            variables.check_assign(rule.assign, name, f"Choices[{i}].Assign")
     return ChoiceState(**common, choices=tuple(raw["Choices"]), default=rules.default, rules=rules)
 
 
@@ -409,14 +418,17 @@ def _catchers(raw: Mapping[str, Any], name: str) -> tuple[Catcher, ...]:
         what = f"Catch[{i}]"
         if not isinstance(rule, dict):
             raise DefinitionError(f"{what} must be an object", state=name)
-        _no_unknown(rule, {"ErrorEquals", "Next", "ResultPath", "Comment"}, name, what)
+        _no_unknown(rule, {"ErrorEquals", "Next", "ResultPath", "Comment", "Assign"}, name, what)
         errors = _error_equals(rule, name, what, last=i == len(rules) - 1)
         if not isinstance(rule.get("Next"), str):
             raise DefinitionError(f"{what}: Next is missing", state=name)
         result_path = _path(
             rule.get("ResultPath", "$"), name, f"{what}.ResultPath", nullable=True, reference=True
         )
-        out.append(Catcher(errors, rule["Next"], result_path))
+        assign = rule.get("Assign")
+        if assign is not None:
+            variables.check_assign(assign, name, f"{what}.Assign")
+        out.append(Catcher(errors, rule["Next"], result_path, assign))
     return tuple(out)
 
 
@@ -474,7 +486,12 @@ def _opt_path(
 def _result_path(raw: Mapping[str, Any], state: str) -> Any:
     if "ResultPath" not in raw:
         return "$"
-    return _path(raw["ResultPath"], state, "ResultPath", nullable=True, reference=True)
+    path = _path(raw["ResultPath"], state, "ResultPath", nullable=True, reference=True)
+    if path is not None and parse_path(path).variable is not None:
+        raise DefinitionError(
+            f"ResultPath {path!r} cannot write a variable (use Assign)", state=state
+        )
+    return path
 
 
 def _template(raw: Mapping[str, Any], key: str, state: str) -> Any:

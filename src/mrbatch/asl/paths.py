@@ -27,7 +27,7 @@ must not mutate a value after passing it in.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any, Final, TypeAlias
 
 from mrbatch.asl.errors import (
@@ -142,7 +142,14 @@ def _parse_at_runtime(path: str, error: str) -> Path:
         raise StatesError(error, str(exc)) from None
 
 
-def select(path: str, data: Json, *, context: Json = None, error: str = RUNTIME) -> Json:
+def select(
+    path: str,
+    data: Json,
+    *,
+    context: Json = None,
+    error: str = RUNTIME,
+    variables: Mapping[str, Json] | None = None,
+) -> Json:
     """The value `path` names in `data` (or in `context` for `$$` paths).
 
     A definite path returns the one node and raises `StatesError(error)` when it is missing; an
@@ -159,7 +166,10 @@ def select(path: str, data: Json, *, context: Json = None, error: str = RUNTIME)
     States.ParameterPathFailure
     """
     parsed = _parse_at_runtime(path, error)
-    root = context if parsed.context else data
+    if parsed.variable is not None:
+        root = _variable(parsed.variable, variables)
+    else:
+        root = context if parsed.context else data
     segments = parsed.segments
     length = bool(segments) and isinstance(segments[-1], Length)
     if length:
@@ -177,6 +187,13 @@ def select(path: str, data: Json, *, context: Json = None, error: str = RUNTIME)
     else:
         value = nodes
     return _length(value, parsed, error) if length else value
+
+
+def _variable(name: str, variables: Mapping[str, Json] | None) -> Json:
+    if variables is None or name not in variables:
+        # a reference to a variable no state has assigned (yet, or in this scope)
+        raise StatesError(RUNTIME, f"The variable '${name}' is not defined in this scope")
+    return variables[name]
 
 
 def is_reference_path(path: str) -> bool:
@@ -245,7 +262,7 @@ def apply_result_path(raw_input: Json, result: Json, result_path: str | None) ->
     if result_path is None:
         return raw_input
     parsed = _parse_at_runtime(result_path, RESULT_PATH_MATCH_FAILURE)
-    if parsed.context or not parsed.reference:
+    if parsed.context or parsed.variable is not None or not parsed.reference:
         raise StatesError(
             RESULT_PATH_MATCH_FAILURE, f"ResultPath {result_path!r} is not a reference path"
         )

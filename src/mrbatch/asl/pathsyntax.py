@@ -8,6 +8,7 @@ Syntax errors become `DefinitionError` with the position and the path text, for 
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Final, TypeAlias
@@ -98,14 +99,21 @@ Segment: TypeAlias = Field | Fields | Index | Indices | Slice | Wildcard | Filte
 
 _DEFINITE: Final = (Field, Index)
 
+VARIABLE_NAME: Final = re.compile(r"[^\W\d]\w*")
+"""A workflow variable's name: a letter or `_`, then letters, digits or `_` (Unicode)."""
+
 
 @dataclass(frozen=True)
 class Path:
-    """A parsed path: its text, whether it starts at the context object, and its segments."""
+    """A parsed path: its text, whether it starts at the context object, and its segments.
+
+    `variable` names the workflow variable a `$name...` path starts at (None: `$` or `$$`).
+    """
 
     text: str
     context: bool
     segments: tuple[Segment, ...]
+    variable: str | None = None
 
     @property
     def definite(self) -> bool:
@@ -163,12 +171,14 @@ def _parse(text: str) -> Path:
     if not isinstance(text, str) or not text.startswith("$"):
         raise _PathSyntaxError("a path must be a string starting with '$'")
     context = text.startswith("$$")
-    scanner = _Scanner(text, 2 if context else 1)
+    variable = None if context else VARIABLE_NAME.match(text, 1)
+    start = 2 if context else (variable.end() if variable else 1)
+    scanner = _Scanner(text, start)
     segments = tuple(_segments(scanner))
     for seg in segments[:-1]:
         if isinstance(seg, Length):
             raise _PathSyntaxError("length() must be the last part of a path")
-    return Path(text, context, segments)
+    return Path(text, context, segments, variable.group(0) if variable else None)
 
 
 def _segments(s: _Scanner) -> Iterator[Segment]:

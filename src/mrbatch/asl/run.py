@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from collections import ChainMap
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
@@ -52,6 +53,8 @@ class Frame:
     path: str
     last_event_id: int
     visits: dict[str, int] = field(default_factory=dict)
+    variables: ChainMap[str, JsonValue] = field(default_factory=ChainMap)
+    """The workflow variables this frame sees; Assign writes to the first map."""
 
     def visit(self, state: str) -> int:
         """Count one more visit of `state` in this frame and return its number (1-based)."""
@@ -60,8 +63,9 @@ class Frame:
         return n
 
     def child(self, path: str) -> Frame:
-        """A nested frame whose first event follows this frame's last one."""
-        return Frame(path, self.last_event_id)
+        """A nested frame whose first event follows this frame's last one, with its own
+        variable scope inside this one's (a Map iteration or a Parallel branch)."""
+        return Frame(path, self.last_event_id, variables=self.variables.new_child())
 
 
 class Run:

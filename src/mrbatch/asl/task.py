@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 
 from mrbatch.asl.call import BodyFailure, StateCall
-from mrbatch.asl.dataflow import apply_template, check_payload_size, dumps, select
+from mrbatch.asl.dataflow import check_payload_size, dumps, select
 from mrbatch.asl.definition import JsonValue, TaskState
 from mrbatch.asl.errors import RUNTIME, TIMEOUT, StatesError
 from mrbatch.asl.resources import Resource, TaskCall, parse_resource
@@ -28,7 +28,7 @@ async def run_task(
     assert isinstance(state, TaskState)
     run = call.run
     context = call.context(retry_count)
-    params = apply_template(state.parameters, effective, context, run.rng(attempt_key))
+    params = call.template(state.parameters, effective, retry_count, attempt_key)
     check_payload_size(params, "input after Parameters", state.name)
     timeout = _timeout(state, effective)
     resource = parse_resource(state.resource)

@@ -6,7 +6,9 @@ sits above both, so neither has to know the other's caller.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from functools import partial
 from typing import Any, TypeAlias
 
 from mrbatch.asl.errors import PARAMETER_PATH_FAILURE, DefinitionError, StatesError
@@ -32,6 +34,7 @@ def apply_payload_template(
     intrinsic_eval: IntrinsicEval | None = None,
     *,
     error: str = PARAMETER_PATH_FAILURE,
+    variables: Mapping[str, Json] | None = None,
 ) -> Json:
     """Build a payload from a template: `"k.$"` fields become `"k"` with a computed value.
 
@@ -39,36 +42,47 @@ def apply_payload_template(
     intrinsic call (`States.Format(...)`), evaluated with `intrinsic_eval` (default:
     `intrinsics.evaluate` with the system random source; the engine passes one bound to its
     durable random source). Objects and arrays are processed recursively; other fields are
-    copied. A path that matches nothing fails with `error`.
+    copied. A path that matches nothing fails with `error`. `$name` paths read `variables`
+    (the intrinsic evaluator is expected to be bound to the same variables).
 
     >>> apply_payload_template({"id.$": "$.n", "k": [{"v.$": "$$.i"}]}, {"n": 1}, {"i": 0})
     {'id': 1, 'k': [{'v': 0}]}
     """
     if intrinsic_eval is None:
-        intrinsic_eval = evaluate
-    return _build(template, data, context, intrinsic_eval, error)
+        intrinsic_eval = partial(evaluate, variables=variables)
+    return _build(template, data, _Env(context, intrinsic_eval, error, variables))
 
 
-def _build(template: Json, data: Json, context: Json, ev: IntrinsicEval, error: str) -> Json:
+@dataclass(frozen=True)
+class _Env:
+    """What every `.$` field of one template is evaluated against, besides the data."""
+
+    context: Json
+    ev: IntrinsicEval
+    error: str
+    variables: Mapping[str, Json] | None
+
+
+def _build(template: Json, data: Json, env: _Env) -> Json:
     if isinstance(template, list):
-        return [_build(item, data, context, ev, error) for item in template]
+        return [_build(item, data, env) for item in template]
     if not isinstance(template, dict):
         return template
     out: dict[str, Json] = {}
     for key, value in template.items():
         if key.endswith(".$"):
-            out[key[:-2]] = _dynamic(key, value, data, context, ev, error)
+            out[key[:-2]] = _dynamic(key, value, data, env)
         else:
-            out[key] = _build(value, data, context, ev, error)
+            out[key] = _build(value, data, env)
     return out
 
 
-def _dynamic(key: str, value: Json, data: Json, ctx: Json, ev: IntrinsicEval, error: str) -> Json:
+def _dynamic(key: str, value: Json, data: Json, env: _Env) -> Json:
     if isinstance(value, str) and value.startswith("States."):
-        return ev(value, data, ctx)
+        return env.ev(value, data, env.context)
     if isinstance(value, str) and value.startswith("$"):
-        return select(value, data, context=ctx, error=error)
-    raise StatesError(error, f"field {key!r} needs a path or an intrinsic call, got {value!r}")
+        return select(value, data, context=env.context, error=env.error, variables=env.variables)
+    raise StatesError(env.error, f"field {key!r} needs a path or an intrinsic call, got {value!r}")
 
 
 def validate_payload_template(template: Json, *, state: str | None, field: str) -> None:
