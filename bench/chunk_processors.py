@@ -49,7 +49,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from mrbatch.cli.run_local import LocalRun
+from mrbatch.runtime.operations.local_run import LocalRun
 from mrbatch.handlers import naming, steps
 from mrbatch.pipeline import (
     CsvFinancialSource,
@@ -64,9 +64,9 @@ from mrbatch.pipeline import (
 )
 from mrbatch.pipeline.sample import write_sample_files
 from mrbatch.runtime.config import StackConfig
-from mrbatch.runtime.operations import access_point_client
-from mrbatch.runtime.stack import start_stack
-from mrbatch.runtime.supervisor import wait_until
+from mrbatch.runtime.operations.stackinfo import access_point_client
+from mrbatch.runtime.services.stack import start_stack
+from mrbatch.runtime.services.supervisor import wait_until
 from mrbatch.runtime.wiring import open_region_store
 
 Timing = tuple[float, float | None, bytes]  # median seconds, median CPU seconds, output

@@ -21,8 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from mrbatch.runtime.gateway import AccessPoint, GatewayServer, build_app, generate_credentials
-from mrbatch.runtime.routing import SqliteRoutingControl
+from mrbatch.accesspoint import AccessPoint, GatewayServer, build_app, generate_credentials
+from mrbatch.routing.local import SqliteRoutingControl
 from mrbatch.storage.local import LocalObjectStore
 
 REGIONS = ("us-east-1", "us-west-2")

@@ -14,7 +14,7 @@ at the end; the exit status is 1 when any mutant survived.
 
 Usage:
     python tools/mutation.py                      # every module in MODULES
-    python tools/mutation.py src/mrbatch/runtime/routing.py --max-children 1
+    python tools/mutation.py src/mrbatch/routing/local.py --max-children 1
 """
 
 from __future__ import annotations
@@ -39,23 +39,23 @@ MODULES: dict[str, list[str]] = {
         "tests/unit/handlers/test_trigger.py",
     ],
     "src/mrbatch/handlers/trigger.py": ["tests/unit/handlers/test_trigger.py"],
-    "src/mrbatch/runtime/replication.py": ["tests/unit/runtime/test_replication.py"],
-    "src/mrbatch/runtime/replicator_service.py": [
+    "src/mrbatch/runtime/replication/objects.py": ["tests/unit/runtime/test_replication.py"],
+    "src/mrbatch/runtime/services/replicator.py": [
         "tests/unit/runtime/test_table_replication.py",
         "tests/unit/runtime/test_replication.py",
     ],
-    "src/mrbatch/runtime/gateway/sigv4.py": [
+    "src/mrbatch/accesspoint/sigv4.py": [
         "tests/unit/gateway/test_sigv4.py",
         "tests/unit/gateway/test_presign.py",
         "tests/unit/gateway/test_chunked.py",
     ],
-    "src/mrbatch/runtime/gateway/presign.py": ["tests/unit/gateway/test_presign.py"],
-    "src/mrbatch/runtime/mail.py": [
+    "src/mrbatch/accesspoint/presign.py": ["tests/unit/gateway/test_presign.py"],
+    "src/mrbatch/notify/smtp.py": [
         "tests/contract/test_contract_notifier.py",
         "tests/unit/runtime/test_mail_auth.py",
     ],
-    "src/mrbatch/runtime/reconcile.py": ["tests/unit/runtime/test_reconcile.py"],
-    "src/mrbatch/runtime/routing.py": [
+    "src/mrbatch/runtime/operations/reconcile.py": ["tests/unit/runtime/test_reconcile.py"],
+    "src/mrbatch/routing/local.py": [
         "tests/contract/test_contract_routing.py",
         "tests/contract/test_contract_routing_errors.py",
     ],

@@ -16,8 +16,8 @@ import pytest
 from moto import mock_aws
 
 from mrbatch.ports import Metrics, ObjectStore, RoutingControl, Table
-from mrbatch.runtime.metrics import MemoryMetrics, SqliteMetrics
-from mrbatch.runtime.routing import MemoryRoutingControl, SqliteRoutingControl
+from mrbatch.metrics.local import MemoryMetrics, SqliteMetrics
+from mrbatch.routing.local import MemoryRoutingControl, SqliteRoutingControl
 from mrbatch.state import (
     DynamoDBTable,
     MemoryTable,

@@ -15,8 +15,8 @@ import pytest
 
 from mrbatch.errors import MailError
 from mrbatch.ports import Notifier, OutgoingEmail
-from mrbatch.runtime.gateway.credentials import Credentials, generate_credentials
-from mrbatch.runtime.mail import MailSink, SmtpNotifier, read_mailbox
+from mrbatch.accesspoint.credentials import Credentials, generate_credentials
+from mrbatch.notify.smtp import MailSink, SmtpNotifier, read_mailbox
 
 MESSAGE = OutgoingEmail(
     sender="mrbatch@example.com",

@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 
 from mrbatch import ports
-from mrbatch.runtime.mail import SmtpNotifier
-from mrbatch.runtime.metrics import MemoryMetrics, SqliteMetrics
-from mrbatch.runtime.routing import MemoryRoutingControl, SqliteRoutingControl
+from mrbatch.notify.smtp import SmtpNotifier
+from mrbatch.metrics.local import MemoryMetrics, SqliteMetrics
+from mrbatch.routing.local import MemoryRoutingControl, SqliteRoutingControl
 from mrbatch.state import DynamoDBTable, MemoryTable, SqliteTable
 from mrbatch.storage import LocalObjectStore, MemoryObjectStore, S3ObjectStore
 

@@ -15,7 +15,7 @@ import pytest
 
 from mrbatch.errors import ConditionFailedError, RoutingError
 from mrbatch.ports import RoutingControl
-from mrbatch.runtime.routing import SqliteRoutingControl
+from mrbatch.routing.local import SqliteRoutingControl
 
 Factory = Callable[..., RoutingControl]
 

@@ -17,9 +17,9 @@ import pytest
 
 from mrbatch.ports import REPLICA
 from mrbatch.runtime.config import StackConfig
-from mrbatch.runtime.recorded_store import RecordedObjectStore
-from mrbatch.runtime.replicator_service import pause_replication, read_replication_status
-from mrbatch.runtime.supervisor import ChildSpec, Supervisor, wait_until
+from mrbatch.runtime.replication.recorded_store import RecordedObjectStore
+from mrbatch.runtime.services.replicator import pause_replication, read_replication_status
+from mrbatch.runtime.services.supervisor import ChildSpec, Supervisor, wait_until
 from mrbatch.runtime.wiring import open_region_store, open_tables
 from mrbatch.state import RegionTables
 

@@ -38,8 +38,8 @@ def test_every_mapped_module_and_test_file_exists(tool: ModuleType) -> None:
 
 
 def test_mutmut_config_mutates_one_module_with_its_tests(tool: ModuleType) -> None:
-    config = tool.mutmut_config("src/mrbatch/runtime/routing.py", ["tests/a.py", "tests/b.py"])
-    assert 'only_mutate = ["src/mrbatch/runtime/routing.py"]' in config
+    config = tool.mutmut_config("src/mrbatch/routing/local.py", ["tests/a.py", "tests/b.py"])
+    assert 'only_mutate = ["src/mrbatch/routing/local.py"]' in config
     assert 'pytest_add_cli_args_test_selection = ["tests/a.py", "tests/b.py"]' in config
     assert 'process_isolation = "forkserver"' in config
 

@@ -14,9 +14,9 @@ import pytest
 from mrbatch.asl import Engine, ResourceRegistry
 from mrbatch.handlers.apigateway_integration import ApiGatewayIntegration
 from mrbatch.handlers.integrations import DEFINITIONS_DIR
-from mrbatch.runtime.enrichment import build_app
-from mrbatch.runtime.gateway import GatewayServer, generate_credentials
-from mrbatch.runtime.gateway.iam import IamAuth
+from mrbatch.enrichment.api import build_app
+from mrbatch.accesspoint import GatewayServer, generate_credentials
+from mrbatch.accesspoint.iam import IamAuth
 from mrbatch.state import FINANCIALS, MemoryTable
 
 ROW = {

@@ -15,7 +15,7 @@ from starlette.routing import Route
 from mrbatch.asl import Engine, ResourceRegistry
 from mrbatch.handlers.apigateway_integration import ApiGatewayIntegration
 from mrbatch.handlers.dynamodb_integration import DynamoDBIntegration, from_item, to_item
-from mrbatch.runtime.gateway.server import GatewayServer
+from mrbatch.accesspoint.server import GatewayServer
 from mrbatch.state import RegionTables, open_region_tables
 
 

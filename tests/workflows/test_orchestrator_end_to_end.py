@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from mrbatch.cli.run_local import LocalRun, RunOutcome
+from mrbatch.runtime.operations.local_run import LocalRun, RunOutcome
 from mrbatch.handlers import naming
 from mrbatch.pipeline import JobOptions, output_header, read_header, run_job
 

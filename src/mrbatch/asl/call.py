@@ -69,16 +69,22 @@ class StateCall:
         return dataflow.select(path, data, variables=self.frame.variables)
 
     def template(
-        self, payload: JsonValue, data: JsonValue, retry_count: int = 0, key: str | None = None
+        self,
+        payload: JsonValue,
+        data: JsonValue,
+        retry_count: int = 0,
+        key: str | None = None,
+        context: JsonValue = None,
     ) -> JsonValue:
-        """A payload template (Parameters, ResultSelector) applied with this visit's context,
-        variables and durable random source (`key`: the attempt's, by default the visit's)."""
+        """A payload template (Parameters, ResultSelector) applied with this visit's context
+        (or `context`), variables and durable random source (`key`: the attempt's, by
+        default the visit's)."""
         if payload is UNSET:
             return data
         return dataflow.apply_template(
             payload,
             data,
-            self.context(retry_count),
+            self.context(retry_count) if context is None else context,
             self.run.rng(key or self.key),
             variables=self.frame.variables,
         )

@@ -31,6 +31,7 @@ from collections.abc import Coroutine, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
+from mrbatch.asl.callback import Callbacks
 from mrbatch.asl.dataflow import dumps
 from mrbatch.asl.definition import JsonValue, StateMachineDefinition
 from mrbatch.asl.errors import RUNTIME, StatesError
@@ -144,6 +145,7 @@ class Engine:
         self._thread.start()
         try:
             self._store = self._call(self._open(Path(db_path)))
+            self._callbacks = Callbacks(self._store)
             if resume:
                 self._call(self._resume_all())
         except BaseException:
@@ -197,6 +199,21 @@ class Engine:
     ) -> ExecutionRecord:
         """Abort a RUNNING execution (status ABORTED); a finished one is returned unchanged."""
         return self._call(self._stop(execution_arn, error, cause))
+
+    def send_task_success(self, token: str, output: JsonValue) -> None:
+        """SendTaskSuccess: the callback task of `token` succeeds with `output`. Raises
+        TaskDoesNotExistError or TaskTimedOutError (the task already finished)."""
+        self._call(self._resolve(token, {"ok": output}))
+
+    def send_task_failure(
+        self, token: str, error: str | None = None, cause: str | None = None
+    ) -> None:
+        """SendTaskFailure: the callback task of `token` fails with `error` and `cause`."""
+        self._call(self._resolve(token, {"error": error, "cause": cause}))
+
+    def send_task_heartbeat(self, token: str) -> None:
+        """SendTaskHeartbeat: restart the HeartbeatSeconds clock of the task of `token`."""
+        self._call(self._heartbeat(token))
 
     def list_executions(
         self, state_machine: str | None = None, status: ExecutionStatus | str | None = None
@@ -339,6 +356,7 @@ class Engine:
             region=self.region,
             no_wait=self.no_wait,
             resumed=resumed,
+            callbacks=self._callbacks,
         )
 
     def _launch(self, run: Run) -> None:
@@ -435,6 +453,12 @@ class Engine:
         )
         self._active.pop(run.arn, None)
         self._done.setdefault(run.arn, asyncio.Event()).set()
+
+    async def _resolve(self, token: str, outcome: dict[str, JsonValue]) -> None:
+        self._callbacks.resolve(token, outcome)
+
+    async def _heartbeat(self, token: str) -> None:
+        self._callbacks.heartbeat(token)
 
     async def _describe(self, arn: str) -> ExecutionRecord:
         record = self._store.execution(arn)

@@ -66,19 +66,28 @@ class Invoker:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
 
+    def mocked(self, call: TaskCall) -> JsonValue | None:
+        """The mocked response of this invocation, None when the state is not mocked."""
+        if self.mock is None:
+            return None
+        machine = call.context["StateMachine"]["Name"]
+        return self.mock.respond(machine, call.execution_arn, call.state_name)
+
     async def invoke(self, call: TaskCall, resource: Resource) -> JsonValue:
         """The task's raw result; raises StatesError with the task's error and cause."""
-        if self.mock is not None:
-            machine = call.context["StateMachine"]["Name"]
-            mocked = self.mock.respond(machine, call.execution_arn, call.state_name)
-            if mocked is not None:
-                return mocked
+        mocked = self.mocked(call)
+        if mocked is not None:
+            return mocked
+        return await self.call_resource(call, resource)
+
+    async def call_resource(self, call: TaskCall, resource: Resource) -> JsonValue:
+        """Invoke the resource itself (no mock)."""
         if resource.function is not None:
             fn = self.registry.function(resource.function)
             if fn is None:
                 raise missing_resource(resource, self.registry)
             return await call_function(fn, call.parameters, self.pool)
-        key = resource.key or ""
+        key = resource.integration_key
         handler = self.registry.integration(key) or self._builtins.get(key)
         if handler is None:
             raise missing_resource(resource, self.registry)

@@ -98,6 +98,9 @@ class RegisteredFunction:
     in_process: bool
 
 
+WAIT_FOR_TOKEN = ".waitForTaskToken"
+
+
 @dataclass(frozen=True)
 class Resource:
     """A Task Resource ARN, classified: a Lambda function, or an integration key."""
@@ -105,6 +108,17 @@ class Resource:
     arn: str
     function: str | None = None
     key: str | None = None
+
+    @property
+    def wait_for_token(self) -> bool:
+        """A callback task (`.waitForTaskToken`): it waits for SendTaskSuccess/Failure."""
+        return (self.key or "").endswith(WAIT_FOR_TOKEN)
+
+    @property
+    def integration_key(self) -> str:
+        """The key the integration is registered under (without `.waitForTaskToken`)."""
+        key = self.key or ""
+        return key[: -len(WAIT_FOR_TOKEN)] if key.endswith(WAIT_FOR_TOKEN) else key
 
     @property
     def resource_type(self) -> str:

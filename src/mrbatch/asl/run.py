@@ -24,6 +24,7 @@ from mrbatch.asl.definition import JsonValue, StateMachineDefinition
 from mrbatch.asl.store import HistoryEvent, Store
 
 if TYPE_CHECKING:
+    from mrbatch.asl.callback import Callbacks
     from mrbatch.asl.invoke import Invoker
     from mrbatch.asl.resources import ExecutionHost
 
@@ -88,6 +89,7 @@ class Run:
         region: str,
         no_wait: bool,
         resumed: bool,
+        callbacks: Callbacks,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
@@ -98,6 +100,7 @@ class Run:
         self.input = input
         self.start_date = start_date
         self.invoker = invoker
+        self.callbacks = callbacks
         self.host = host
         self.region = region
         self.no_wait = no_wait

@@ -50,6 +50,9 @@ CREATE TABLE IF NOT EXISTS events (
 CREATE TABLE IF NOT EXISTS memo (
     execution_arn TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
     PRIMARY KEY (execution_arn, key)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS task_tokens (
+    token TEXT PRIMARY KEY, execution_arn TEXT NOT NULL, key TEXT NOT NULL,
+    heartbeat REAL NOT NULL, outcome TEXT) WITHOUT ROWID;
 """
 
 
@@ -261,6 +264,41 @@ class Store:
                 ),
             )
             return cur.rowcount == 1
+
+    def put_task_token(self, token: str, execution_arn: str, key: str, now: float) -> None:
+        """Record a callback task's token (idempotent: a replay keeps the first record)."""
+        with self._transaction() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO task_tokens VALUES (?, ?, ?, ?, NULL)",
+                (token, execution_arn, key, now),
+            )
+
+    def resolve_task_token(self, token: str, outcome: JsonValue) -> bool:
+        """Set a token's outcome once; False when it had one already (or does not exist)."""
+        with self._transaction() as db:
+            cur = db.execute(
+                "UPDATE task_tokens SET outcome=? WHERE token=? AND outcome IS NULL",
+                (json.dumps(outcome), token),
+            )
+            return cur.rowcount == 1
+
+    def heartbeat_task_token(self, token: str, now: float) -> bool:
+        """Record a heartbeat; False when the token is unknown or already resolved."""
+        with self._transaction() as db:
+            cur = db.execute(
+                "UPDATE task_tokens SET heartbeat=? WHERE token=? AND outcome IS NULL",
+                (now, token),
+            )
+            return cur.rowcount == 1
+
+    def task_token(self, token: str) -> tuple[str, float, JsonValue] | None:
+        """(execution ARN, last heartbeat, outcome or None) of a token, or None."""
+        row = self._db.execute(
+            "SELECT execution_arn, heartbeat, outcome FROM task_tokens WHERE token=?", (token,)
+        ).fetchone()
+        if row is None:
+            return None
+        return row[0], row[1], None if row[2] is None else json.loads(row[2])
 
     def _transaction(self) -> _Transaction:
         return _Transaction(self)

@@ -10,8 +10,10 @@ TaskScheduled/Started/Succeeded/Failed/TimedOut.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 
 from mrbatch.asl.call import BodyFailure, StateCall
+from mrbatch.asl.callback import new_token
 from mrbatch.asl.dataflow import check_payload_size, dumps, select
 from mrbatch.asl.definition import JsonValue, TaskState
 from mrbatch.asl.errors import RUNTIME, TIMEOUT, StatesError
@@ -27,11 +29,13 @@ async def run_task(
     state = call.state
     assert isinstance(state, TaskState)
     run = call.run
-    context = call.context(retry_count)
-    params = call.template(state.parameters, effective, retry_count, attempt_key)
+    resource = parse_resource(state.resource)
+    token = new_token(run.arn, attempt_key) if resource.wait_for_token else None
+    # AWS: `$$.Task.Token` exists for callback tasks (Parameters carry it to the worker)
+    context = call.context(retry_count, **({"Task": {"Token": token}} if token else {}))
+    params = call.template(state.parameters, effective, retry_count, attempt_key, context)
     check_payload_size(params, "input after Parameters", state.name)
     timeout = _timeout(state, effective)
-    resource = parse_resource(state.resource)
     names = _event_names(resource)
     base = _base_details(resource)
     scheduled = dict(base, region=run.region, parameters=dumps(params))
@@ -44,7 +48,13 @@ async def run_task(
     memo_key = f"{attempt_key}:result"
     outcome = run.memo.get(memo_key)
     if outcome is None:
-        outcome = await _invoke(call, resource, params, attempt_key, context, timeout)
+        task = _task_call(call, resource, params, attempt_key, context)
+        if token is None:
+            outcome = await _bounded(run.invoker.invoke(task, resource), timeout)
+        else:
+            heartbeat = _heartbeat(state, effective)
+            outcome = await _bounded(_callback(call, task, resource, token, heartbeat), timeout)
+            run.callbacks.cancel(token, outcome)  # later SendTask* calls: TaskTimedOut
         run.remember(memo_key, outcome)
     if "error" in outcome:
         err = StatesError(outcome["error"], outcome["cause"])
@@ -56,16 +66,11 @@ async def run_task(
     return result
 
 
-async def _invoke(
-    call: StateCall,
-    resource: Resource,
-    params: JsonValue,
-    attempt_key: str,
-    context: JsonValue,
-    timeout: int | None,
-) -> dict[str, JsonValue]:
+def _task_call(
+    call: StateCall, resource: Resource, params: JsonValue, attempt_key: str, context: JsonValue
+) -> TaskCall:
     run = call.run
-    task = TaskCall(
+    return TaskCall(
         resource=resource.arn,
         parameters=params,
         state_name=call.state.name,
@@ -75,8 +80,43 @@ async def _invoke(
         region=run.region,
         host=run.host,
     )
+
+
+async def _callback(
+    call: StateCall, task: TaskCall, resource: Resource, token: str, heartbeat: int | None
+) -> JsonValue:
+    """Send the task's message, then wait for SendTaskSuccess/Failure with its token. Under
+    a MockConfigFile the mocked response is the result at once, as Step Functions Local
+    does. The send is memoised, so a resumed execution waits without sending again."""
+    run = call.run
+    mocked = run.invoker.mocked(task)
+    if mocked is not None:
+        return mocked
+    sent_key = f"{task.key}:sent"
+    if sent_key not in run.memo:
+        run.callbacks.register(token, run.arn, task.key)
+        await run.invoker.call_resource(task, resource)
+        run.remember(sent_key, True)
+    outcome = await run.callbacks.wait(token, heartbeat)
+    if "error" in outcome:
+        raise _CallbackFailure(outcome)
+    return outcome["ok"]
+
+
+class _CallbackFailure(StatesError):
+    """Internal: SendTaskFailure or a heartbeat timeout, with the outcome as recorded."""
+
+    def __init__(self, outcome: dict[str, JsonValue]) -> None:
+        super().__init__(outcome["error"], outcome["cause"])
+        self.outcome = outcome
+
+
+async def _bounded(work: Awaitable[JsonValue], timeout: int | None) -> dict[str, JsonValue]:
+    """The outcome of `work` within TimeoutSeconds: {"ok"}, or {"error", "cause"}."""
     try:
-        result = await asyncio.wait_for(run.invoker.invoke(task, resource), timeout)
+        result = await asyncio.wait_for(work, timeout)
+    except _CallbackFailure as failure:
+        return failure.outcome
     except StatesError as err:
         return {"error": err.error, "cause": err.cause}
     except TimeoutError:
@@ -86,6 +126,19 @@ async def _invoke(
             "timedOut": True,
         }
     return {"ok": result}
+
+
+def _heartbeat(state: TaskState, effective: JsonValue) -> int | None:
+    if state.heartbeat_seconds_path is None:
+        return state.heartbeat_seconds
+    value = select(state.heartbeat_seconds_path, effective)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise StatesError(
+            RUNTIME,
+            f"HeartbeatSecondsPath {state.heartbeat_seconds_path!r} gave "
+            f"{value!r}, not a positive integer",
+        )
+    return value
 
 
 def _timeout(state: TaskState, effective: JsonValue) -> int | None:

@@ -30,7 +30,7 @@ def demo(
     active region to process it, reads the email, downloads the output through its
     presigned link, checks it against a direct pipeline run, and stops everything.
     """
-    from mrbatch.runtime.demo import run_demo  # the whole runtime: only when run
+    from mrbatch.runtime.operations.demo import run_demo  # the whole runtime: only when run
 
     say = (lambda _: None) if as_json else typer.echo
     report = run_demo(data_dir, rows=rows, say=say)

@@ -38,7 +38,7 @@ def load(
     Safe to re-run. Table replication copies the rows to the other region.
     """
     from mrbatch.runtime.config import StackConfig
-    from mrbatch.runtime.financials import load_financials_file
+    from mrbatch.runtime.operations.financials import load_financials_file
 
     if not file.is_file():
         raise ConfigError(f"{file}: no such file")

@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from mrbatch.model import DEFAULT_CHUNK_SIZE
-from mrbatch.pipeline.job import JobOptions, JobSummary, Progress, run_job
+from mrbatch.job.runner import JobOptions, JobSummary, Progress, run_job
 from mrbatch.pipeline.sample import write_sample_files
 
 

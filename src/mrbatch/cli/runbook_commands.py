@@ -38,7 +38,7 @@ def parse_duration(text: str) -> float:
 
 def _run(kind: str, data_dir: Path, to: str | None, reason: str, max_wait: str | None,
          as_json: bool) -> None:  # fmt: skip
-    from mrbatch.runtime.runbook import run_runbook
+    from mrbatch.runtime.operations.runbook import run_runbook
 
     config = StackConfig.load(data_dir.resolve())
     result = run_runbook(
@@ -89,7 +89,7 @@ def runbooks(
     as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
 ) -> None:
     """Runbook executions (newest first) and their steps, with status and timings."""
-    from mrbatch.runtime.runbook import RunbookLog
+    from mrbatch.runtime.operations.runbook import RunbookLog
 
     runs = RunbookLog(StackConfig.load(data_dir.resolve())).executions()
     if as_json:
@@ -119,7 +119,7 @@ def drill(
     Prints RTO (failover to first completion in the new region, and to the last re-driven
     file) and RPO (files lost), and exits non-zero if an invariant is violated.
     """
-    from mrbatch.runtime.failover_drill import run_drill
+    from mrbatch.runtime.operations.drill import run_drill
 
     report = run_drill(
         data_dir, files=files, rows=rows, say=(lambda _: None) if as_json else typer.echo

@@ -20,7 +20,7 @@ import typer
 from mrbatch.errors import ConfigError, MrBatchError
 from mrbatch.runtime.config import StackConfig
 from mrbatch.runtime.files import private_data_dir
-from mrbatch.runtime.supervisor import dumps, read_stack_file, wait_until
+from mrbatch.runtime.services.supervisor import dumps, read_stack_file, wait_until
 
 # The runtime (HTTP servers, boto3, polars) is imported inside the commands that use it,
 # so that `mrbatch process` and `--help` do not pay for it at start-up.
@@ -102,7 +102,7 @@ def up(
     Prints the endpoints and the local credentials. Runs until Ctrl-C (or `mrbatch down`);
     with --detach, returns once the stack is up.
     """
-    from mrbatch.runtime.supervision import running_stack_record
+    from mrbatch.runtime.services.supervision import running_stack_record
 
     if running_stack_record(data_dir.resolve()):
         raise ConfigError(f"a stack is already running in {data_dir} (`mrbatch down` first)")
@@ -126,7 +126,7 @@ def up(
 
 
 def _up_foreground(config: StackConfig, failure_threshold: int | None) -> None:
-    from mrbatch.runtime.supervision import serve_stack
+    from mrbatch.runtime.services.supervision import serve_stack
 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -189,7 +189,7 @@ def _print_endpoints(record: dict[str, Any], config: StackConfig) -> None:
 def _warn_without_financials(config: StackConfig) -> None:
     """Say loudly when the active region has no financial data: every row would end
     "not enriched", which looks like a bug rather than a missing step."""
-    from mrbatch.runtime.financials import has_financials
+    from mrbatch.runtime.operations.financials import has_financials
     from mrbatch.runtime.wiring import open_routing
 
     active = open_routing(config).state().active_region
@@ -207,7 +207,7 @@ def _warn_without_financials(config: StackConfig) -> None:
 def down(data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
     """Stop the stack running in the data directory and wait until every process is gone
     (after a deadline, by SIGKILL of each of its process groups)."""
-    from mrbatch.runtime.supervision import stop_running_stack
+    from mrbatch.runtime.services.supervision import stop_running_stack
 
     data_dir = data_dir.resolve()
     if not stop_running_stack(data_dir, say=typer.echo):
@@ -218,7 +218,7 @@ def down(data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
 
 def status(data_dir: DataDir = DEFAULT_DATA_DIR, as_json: JsonFlag = False) -> None:
     """Active region and epoch, replication backlog, files per status per region."""
-    from mrbatch.runtime.operations import stack_status
+    from mrbatch.runtime.operations.stackinfo import stack_status
 
     report = stack_status(data_dir.resolve())
     if as_json:
@@ -264,7 +264,7 @@ def submit(
     prefix: Annotated[str, typer.Option(help="Key prefix.")] = "input/",
 ) -> None:
     """Upload files through the access point (SigV4), as `aws s3 cp` would."""
-    from mrbatch.runtime.operations import submit_files
+    from mrbatch.runtime.operations.stackinfo import submit_files
 
     for path, key, etag in submit_files(data_dir.resolve(), paths, prefix=prefix):
         typer.echo(f"uploaded {path} -> {key} (etag {etag})")
@@ -272,7 +272,7 @@ def submit(
 
 def files(data_dir: DataDir = DEFAULT_DATA_DIR, as_json: JsonFlag = False) -> None:
     """Files known to each region's batch state table."""
-    from mrbatch.runtime.operations import file_rows
+    from mrbatch.runtime.operations.stackinfo import file_rows
 
     rows = file_rows(data_dir.resolve())
     if as_json:
@@ -294,7 +294,7 @@ def mail(
     ] = None,
 ) -> None:
     """Messages received by the mail sink."""
-    from mrbatch.runtime.operations import mail_messages
+    from mrbatch.runtime.operations.stackinfo import mail_messages
 
     messages = mail_messages(data_dir.resolve())
     if show is not None:
@@ -314,6 +314,6 @@ def url(
     expires_in: Annotated[int, typer.Option(min=1, max=604800)] = 3600,
 ) -> None:
     """Print a fresh presigned link to an output, through the access point."""
-    from mrbatch.runtime.operations import presigned_url
+    from mrbatch.runtime.operations.stackinfo import presigned_url
 
     typer.echo(presigned_url(data_dir.resolve(), name, expires_in=expires_in))

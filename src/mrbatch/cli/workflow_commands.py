@@ -1,4 +1,5 @@
-"""Commands over the local ASL engine: `workflow run`, `executions list|show|history`.
+"""Commands over the local ASL engine: `workflow run`, `executions list|show|history`, and
+`executions send-task-success|send-task-failure|send-task-heartbeat` for callback tasks.
 
 `workflow run` is the local counterpart of testing with AWS Step Functions Local: it runs a
 definition to completion, optionally with a MockConfigFile test case standing in for the
@@ -8,11 +9,14 @@ handlers, and prints exactly one JSON object with the outcome.
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from mrbatch.asl import callback
 from mrbatch.asl.engine import DEFAULT_DB_PATH, Engine
 from mrbatch.asl.mock import MockConfig
 from mrbatch.asl.store import ExecutionRecord, ExecutionStatus, Store
@@ -31,6 +35,9 @@ def register(app: typer.Typer) -> None:
     executions.command("list")(list_executions)
     executions.command("show")(show)
     executions.command("history")(history)
+    executions.command("send-task-success")(send_task_success)
+    executions.command("send-task-failure")(send_task_failure)
+    executions.command("send-task-heartbeat")(send_task_heartbeat)
     app.add_typer(workflow, name="workflow")
     app.add_typer(executions, name="executions")
 
@@ -137,3 +144,46 @@ def history(
             typer.echo(json.dumps(event.to_json()))
     finally:
         store.close()
+
+
+def send_task_success(
+    token: Annotated[str, typer.Argument(help="The task token ($$.Task.Token).")],
+    output: str = typer.Option("{}", "--output", help="The task's result, as JSON."),
+    db: Annotated[Path, typer.Option("--db", help="The workflow database.")] = DEFAULT_DB_PATH,
+) -> None:
+    """SendTaskSuccess: the waiting `.waitForTaskToken` task succeeds with OUTPUT."""
+    try:
+        result = json.loads(output)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"--output is not JSON: {exc}") from None
+    _with_store(db, lambda store: callback.resolve(store, token, {"ok": result}))
+
+
+def send_task_failure(
+    token: Annotated[str, typer.Argument(help="The task token ($$.Task.Token).")],
+    error: str | None = typer.Option(None, "--error", help="The error name."),
+    cause: str | None = typer.Option(None, "--cause", help="The cause."),
+    db: Annotated[Path, typer.Option("--db", help="The workflow database.")] = DEFAULT_DB_PATH,
+) -> None:
+    """SendTaskFailure: the waiting task fails with ERROR and CAUSE (Retry/Catch apply)."""
+    outcome: dict[str, object] = {"error": error, "cause": cause}
+    _with_store(db, lambda store: callback.resolve(store, token, outcome))
+
+
+def send_task_heartbeat(
+    token: Annotated[str, typer.Argument(help="The task token ($$.Task.Token).")],
+    db: Annotated[Path, typer.Option("--db", help="The workflow database.")] = DEFAULT_DB_PATH,
+) -> None:
+    """SendTaskHeartbeat: the worker is alive (restarts the HeartbeatSeconds clock)."""
+    _with_store(db, lambda store: callback.heartbeat(store, token, time.time()))
+
+
+def _with_store(db: Path, action: Callable[[Store], None]) -> None:
+    """Run `action` on the workflow database; the engine that runs the execution (another
+    process, e.g. `mrbatch up`) finds the answer there and resumes the task."""
+    store = _store(db)
+    try:
+        action(store)
+    finally:
+        store.close()
+    typer.echo(json.dumps({"ok": True}))

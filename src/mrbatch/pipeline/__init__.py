@@ -46,7 +46,7 @@ from mrbatch.pipeline.split import (
 
 if TYPE_CHECKING:
     from mrbatch.pipeline.enrich import CsvFinancialSource, FinancialSource, FrameFinancialSource
-    from mrbatch.pipeline.job import JobOptions, JobSummary, run_job
+    from mrbatch.job.runner import JobOptions, JobSummary, run_job
     from mrbatch.pipeline.parse import MAX_FIELD_BYTES
     from mrbatch.pipeline.process import ChunkResult, output_header, process_chunk, write_csv
     from mrbatch.pipeline.rules import Rules, compile_rules, is_mdy_date, load_rules
@@ -95,9 +95,9 @@ _HOMES = {
     "CsvFinancialSource": "mrbatch.pipeline.enrich",
     "FinancialSource": "mrbatch.pipeline.enrich",
     "FrameFinancialSource": "mrbatch.pipeline.enrich",
-    "JobOptions": "mrbatch.pipeline.job",
-    "JobSummary": "mrbatch.pipeline.job",
-    "run_job": "mrbatch.pipeline.job",
+    "JobOptions": "mrbatch.job.runner",
+    "JobSummary": "mrbatch.job.runner",
+    "run_job": "mrbatch.job.runner",
     "MAX_FIELD_BYTES": "mrbatch.pipeline.parse",
     "ChunkResult": "mrbatch.pipeline.process",
     "output_header": "mrbatch.pipeline.process",

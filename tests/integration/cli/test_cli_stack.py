@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from mrbatch.pipeline.sample import write_sample_files
-from mrbatch.runtime.supervisor import wait_until
+from mrbatch.runtime.services.supervisor import wait_until
 
 
 def mrbatch(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:

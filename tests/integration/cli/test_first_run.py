@@ -15,8 +15,8 @@ import pytest
 
 from mrbatch.pipeline.sample import write_sample_files
 from mrbatch.runtime.config import StackConfig
-from mrbatch.runtime.financials import has_financials
-from mrbatch.runtime.supervisor import wait_until
+from mrbatch.runtime.operations.financials import has_financials
+from mrbatch.runtime.services.supervisor import wait_until
 from mrbatch.runtime.wiring import open_tables
 
 

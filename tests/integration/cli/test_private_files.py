@@ -11,7 +11,7 @@ from pathlib import Path
 
 from detached import detached_stack, mrbatch, sample_financials
 
-from mrbatch.runtime.supervisor import wait_until
+from mrbatch.runtime.services.supervisor import wait_until
 
 
 def _exposed(data_dir: Path) -> list[str]:

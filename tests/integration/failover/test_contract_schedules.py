@@ -19,8 +19,8 @@ from stacktools import EAST, WEST, Stack
 
 from mrbatch.handlers import drill
 from mrbatch.ports import RoutingState
-from mrbatch.runtime.gateway import HttpRoutingControl
-from mrbatch.runtime.runbook import run_runbook
+from mrbatch.accesspoint import HttpRoutingControl
+from mrbatch.runtime.operations.runbook import run_runbook
 from mrbatch.runtime.wiring import load_credentials, open_region_store, read_endpoints
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from stacktools import CHUNK_PROCESSOR, EAST, WEST, Stack
 
 from mrbatch.handlers import drill
-from mrbatch.runtime.runbook import run_runbook
+from mrbatch.runtime.operations.runbook import run_runbook
 
 
 def test_failback_with_work_in_flight_completes_once(stack: Stack, tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 from stacktools import CHUNK_PROCESSOR, EAST, WEST, Stack, read_or_none
 
 from mrbatch.handlers import drill
-from mrbatch.runtime.runbook import run_runbook
+from mrbatch.runtime.operations.runbook import run_runbook
 from mrbatch.runtime.wiring import open_region_store
 
 SAMPLE_CHUNKS = [f"part-0000{n}-of-00006.csv" for n in range(1, 7)]  # 600 rows, 100 a chunk

@@ -15,7 +15,7 @@ from botocore.config import Config
 
 from mrbatch.errors import ConditionFailedError, RoutingError
 from mrbatch.ports import RoutingState
-from mrbatch.runtime.gateway import (
+from mrbatch.accesspoint import (
     AccessPoint,
     Credentials,
     GatewayServer,

@@ -12,7 +12,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials as BotoCredentials
 
 from mrbatch.errors import ConditionFailedError, RoutingError
-from mrbatch.runtime.gateway import HttpRoutingControl, control_token
+from mrbatch.accesspoint import HttpRoutingControl, control_token
 
 from .conftest import EAST, WEST, Gateway
 

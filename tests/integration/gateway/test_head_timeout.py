@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from mrbatch.runtime.gateway import GatewayServer
+from mrbatch.accesspoint import GatewayServer
 
 HEAD_TIMEOUT = 0.5
 DEADLINE = 5.0  # the server must have closed the connection long before this

@@ -17,9 +17,9 @@ import botocore.exceptions
 import pytest
 from boto3.s3.transfer import TransferConfig
 
-from mrbatch.runtime.changefeed import ChangeFeed
-from mrbatch.runtime.gateway import AccessPoint, GatewayServer, build_app, generate_credentials
-from mrbatch.runtime.recorded_store import RecordedObjectStore
+from mrbatch.runtime.replication.changefeed import ChangeFeed
+from mrbatch.accesspoint import AccessPoint, GatewayServer, build_app, generate_credentials
+from mrbatch.runtime.replication.recorded_store import RecordedObjectStore
 from mrbatch.storage.local import LocalObjectStore
 
 from .conftest import EAST, WEST, Gateway, ListRoutingControl

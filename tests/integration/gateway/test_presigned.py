@@ -9,7 +9,7 @@ import botocore.exceptions
 import httpx
 import pytest
 
-from mrbatch.runtime.gateway import presign_get_url
+from mrbatch.accesspoint import presign_get_url
 
 from .conftest import EAST, WEST, Gateway
 

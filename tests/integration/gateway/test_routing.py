@@ -10,7 +10,7 @@ import pytest
 
 from mrbatch.errors import ObjectNotFoundError, StorageError
 from mrbatch.ports import ObjectInfo
-from mrbatch.runtime.gateway import AccessPoint, NoRegionAvailableError
+from mrbatch.accesspoint import AccessPoint, NoRegionAvailableError
 from mrbatch.storage.memory import MemoryObjectStore
 
 from .conftest import EAST, WEST, Gateway, ListRoutingControl

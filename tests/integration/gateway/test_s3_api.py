@@ -9,7 +9,7 @@ import botocore.exceptions
 import httpx
 import pytest
 
-from mrbatch.runtime.gateway import Credentials
+from mrbatch.accesspoint import Credentials
 
 from .conftest import EAST, Gateway
 

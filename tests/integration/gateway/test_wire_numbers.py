@@ -17,7 +17,7 @@ from botocore.auth import S3SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials as BotoCredentials
 
-from mrbatch.runtime.gateway import Credentials, presign_get_url
+from mrbatch.accesspoint import Credentials, presign_get_url
 
 from .conftest import EAST, Gateway
 

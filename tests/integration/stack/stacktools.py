@@ -14,13 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from mrbatch.errors import ObjectNotFoundError
-from mrbatch.pipeline.job import JobOptions, run_job
+from mrbatch.job.runner import JobOptions, run_job
 from mrbatch.pipeline.sample import write_sample_files
 from mrbatch.ports import ObjectStore
 from mrbatch.runtime.config import StackConfig
-from mrbatch.runtime.operations import access_point_client, mail_messages
-from mrbatch.runtime.stack import start_stack
-from mrbatch.runtime.supervisor import Supervisor, wait_until
+from mrbatch.runtime.operations.stackinfo import access_point_client, mail_messages
+from mrbatch.runtime.services.stack import start_stack
+from mrbatch.runtime.services.supervisor import Supervisor, wait_until
 from mrbatch.runtime.wiring import open_region_store, open_tables
 
 EAST, WEST = "us-east-1", "us-west-2"

@@ -10,9 +10,9 @@ from pathlib import Path
 import httpx
 from stacktools import EAST, WEST, Stack
 
-from mrbatch.pipeline.job import JobOptions, run_job
+from mrbatch.job.runner import JobOptions, run_job
 from mrbatch.ports import REPLICA
-from mrbatch.runtime.operations import mail_messages
+from mrbatch.runtime.operations.stackinfo import mail_messages
 from mrbatch.runtime.wiring import open_region_store
 
 

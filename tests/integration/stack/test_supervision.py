@@ -20,7 +20,7 @@ from detached import (
     status,
 )
 
-from mrbatch.runtime.supervisor import wait_until
+from mrbatch.runtime.services.supervisor import wait_until
 
 
 @contextmanager

@@ -7,10 +7,10 @@ import io
 import pytest
 from botocore.httpchecksum import AwsChunkedWrapper, Crc32Checksum
 
-from mrbatch.runtime.gateway.chunked import AwsChunkedDecoder, ChunkSigner
-from mrbatch.runtime.gateway.credentials import Credentials
-from mrbatch.runtime.gateway.s3errors import S3Error
-from mrbatch.runtime.gateway.sigv4 import (
+from mrbatch.accesspoint.chunked import AwsChunkedDecoder, ChunkSigner
+from mrbatch.accesspoint.credentials import Credentials
+from mrbatch.accesspoint.s3errors import S3Error
+from mrbatch.accesspoint.sigv4 import (
     CredentialScope,
     SignedRequest,
     SigV4Verifier,

@@ -11,10 +11,10 @@ from typing import BinaryIO
 
 import pytest
 
-from mrbatch.runtime.gateway.concat import open_concatenated
-from mrbatch.runtime.gateway.multipart import MIN_PART_BYTES, MultipartStaging, multipart_etag
-from mrbatch.runtime.gateway.multipartapi import parse_part_list
-from mrbatch.runtime.gateway.s3errors import S3Error
+from mrbatch.accesspoint.concat import open_concatenated
+from mrbatch.accesspoint.multipart import MIN_PART_BYTES, MultipartStaging, multipart_etag
+from mrbatch.accesspoint.multipartapi import parse_part_list
+from mrbatch.accesspoint.s3errors import S3Error
 
 DAY = 24 * 3600.0
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mrbatch.runtime.gateway.number import clamp_decimal, parse_decimal, parse_hex
+from mrbatch.accesspoint.number import clamp_decimal, parse_decimal, parse_hex
 
 HUGE = "9" * 5000  # past Python's 4,300-digit limit for int()
 

@@ -9,9 +9,9 @@ from botocore.auth import S3SigV4Auth, SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials as BotoCredentials
 
-from mrbatch.runtime.gateway.credentials import Credentials
-from mrbatch.runtime.gateway.s3errors import S3Error
-from mrbatch.runtime.gateway.sigv4 import (
+from mrbatch.accesspoint.credentials import Credentials
+from mrbatch.accesspoint.s3errors import S3Error
+from mrbatch.accesspoint.sigv4 import (
     EMPTY_SHA256,
     SignedRequest,
     SigV4Verifier,

@@ -16,8 +16,8 @@ from mrbatch.handlers.region import Region, set_current_region
 from mrbatch.handlers.steps import email_the_file
 from mrbatch.pipeline import CsvFinancialSource, load_rules
 from mrbatch.ports import OutgoingEmail
-from mrbatch.runtime.metrics import MemoryMetrics
-from mrbatch.runtime.routing import MemoryRoutingControl
+from mrbatch.metrics.local import MemoryMetrics
+from mrbatch.routing.local import MemoryRoutingControl
 from mrbatch.state import BATCH_STATE, ERRORS, MemoryTable
 from mrbatch.storage import MemoryObjectStore
 

@@ -9,7 +9,7 @@ import pytest
 
 from mrbatch.handlers.naming import execution_name, file_id
 from mrbatch.handlers.trigger import drive_file
-from mrbatch.runtime.routing import MemoryRoutingControl
+from mrbatch.routing.local import MemoryRoutingControl
 from mrbatch.state import BATCH_STATE, MemoryTable
 
 EAST, WEST = "us-east-1", "us-west-2"

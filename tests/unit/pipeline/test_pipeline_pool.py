@@ -9,7 +9,7 @@ import pytest
 
 from mrbatch.errors import InputFileError
 from mrbatch.pipeline.enrich import CsvFinancialSource
-from mrbatch.pipeline.pool import WorkerPool
+from mrbatch.job.pool import WorkerPool
 
 
 def test_results_come_back_for_every_task_and_workers_are_reaped() -> None:

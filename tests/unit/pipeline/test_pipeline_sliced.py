@@ -10,7 +10,7 @@ import pytest
 from mrbatch.pipeline import output_header
 from mrbatch.pipeline import sliced as sliced_module
 from mrbatch.pipeline.columns import output_header_line
-from mrbatch.pipeline.job import JobOptions, run_job
+from mrbatch.job.runner import JobOptions, run_job
 from mrbatch.pipeline.sample import INPUT_COLUMNS, write_sample_files
 
 

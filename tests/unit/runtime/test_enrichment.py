@@ -18,7 +18,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials as BotoCredentials
 
 from mrbatch.errors import InputFileError
-from mrbatch.runtime.enrichment import (
+from mrbatch.enrichment.api import (
     MAX_BATCH,
     MAX_BODY_BYTES,
     EnrichmentUnavailableError,
@@ -26,7 +26,7 @@ from mrbatch.runtime.enrichment import (
     build_app,
     read_financial_csv,
 )
-from mrbatch.runtime.gateway import Credentials, GatewayServer, generate_credentials
+from mrbatch.accesspoint import Credentials, GatewayServer, generate_credentials
 from mrbatch.state import FINANCIALS, MemoryTable
 
 ROW = {

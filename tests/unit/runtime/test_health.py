@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from mrbatch.runtime.config import StackConfig
-from mrbatch.runtime.health import HealthCheck, HealthMonitor
+from mrbatch.runtime.services.health import HealthCheck, HealthMonitor
 from mrbatch.runtime.wiring import open_routing
 
 

@@ -11,8 +11,8 @@ import pytest
 
 from mrbatch.errors import MailError
 from mrbatch.ports import OutgoingEmail
-from mrbatch.runtime.gateway.credentials import Credentials, generate_credentials, mail_password
-from mrbatch.runtime.mail import MAX_MESSAGE_BYTES, MailSink, SmtpNotifier, read_mailbox
+from mrbatch.accesspoint.credentials import Credentials, generate_credentials, mail_password
+from mrbatch.notify.smtp import MAX_MESSAGE_BYTES, MailSink, SmtpNotifier, read_mailbox
 
 FORGED = (
     b"From: mrbatch@localhost\r\nTo: owner@localhost\r\nSubject: File input/a.csv processed\r\n"

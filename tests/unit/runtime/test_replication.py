@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from mrbatch.ports import REPLICA
-from mrbatch.runtime.changefeed import ChangeFeed
-from mrbatch.runtime.recorded_store import RecordedObjectStore
-from mrbatch.runtime.replication import ObjectReplicator
+from mrbatch.runtime.replication.changefeed import ChangeFeed
+from mrbatch.runtime.replication.recorded_store import RecordedObjectStore
+from mrbatch.runtime.replication.objects import ObjectReplicator
 from mrbatch.storage.memory import MemoryObjectStore
 
 

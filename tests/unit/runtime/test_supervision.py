@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from mrbatch.runtime.config import StackConfig
-from mrbatch.runtime.supervision import RestartPolicy, Supervision
-from mrbatch.runtime.supervisor import Probe, Readiness
+from mrbatch.runtime.services.supervision import RestartPolicy, Supervision
+from mrbatch.runtime.services.supervisor import Probe, Readiness
 
 STARTED = Probe(Readiness.STARTING)  # running, ready file not written yet
 

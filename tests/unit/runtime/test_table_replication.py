@@ -10,7 +10,7 @@ import pytest
 
 from mrbatch.errors import ConfigError, MrBatchError
 from mrbatch.runtime.config import StackConfig
-from mrbatch.runtime.replicator_service import (
+from mrbatch.runtime.services.replicator import (
     ReplicatorLoop,
     open_directions,
     pause_file,
@@ -19,7 +19,7 @@ from mrbatch.runtime.replicator_service import (
     replication_paused,
     serve,
 )
-from mrbatch.runtime.table_replication import (
+from mrbatch.runtime.replication.tables import (
     CursorState,
     SqliteCursorStore,
     TableReplicator,

@@ -7,7 +7,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from mrbatch.runtime.routing import SqliteRoutingControl
+from mrbatch.routing.local import SqliteRoutingControl
 
 REGIONS = ("us-east-1", "us-west-2")
 
@@ -15,7 +15,7 @@ WORKER = textwrap.dedent(
     """
     import sys
     from mrbatch.errors import ConditionFailedError
-    from mrbatch.runtime.routing import SqliteRoutingControl
+    from mrbatch.routing.local import SqliteRoutingControl
 
     control = SqliteRoutingControl(sys.argv[1], ("us-east-1", "us-west-2"))
     flips = 0

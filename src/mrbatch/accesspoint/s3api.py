@@ -1,0 +1,414 @@
+"""The S3 REST API of the access point (path-style addressing), over Starlette.
+
+Wire format only: parse the request, authenticate it (SigV4), call the `AccessPoint`, and
+render S3's responses and error XML. Supported: ListBuckets, HeadBucket, ListObjectsV2,
+PutObject (plain, aws-chunked, with checksums), GetObject (Range), HeadObject, DeleteObject.
+Multipart uploads (requests with `?uploads` or `?uploadId`) go to `MultipartApi`.
+Anything else answers 501 NotImplemented in S3's error format.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+import uuid
+from collections.abc import Iterator
+from typing import BinaryIO
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from mrbatch.errors import (
+    InvalidKeyError,
+    InvalidMetadataError,
+    ObjectExistsError,
+    ObjectNotFoundError,
+    StorageError,
+)
+from mrbatch.ports import ObjectInfo
+from mrbatch.accesspoint.regions import AccessPoint
+from mrbatch.accesspoint.body import receive_body
+from mrbatch.accesspoint.keys import decode_key
+from mrbatch.accesspoint.multipart import MultipartStaging
+from mrbatch.accesspoint.multipartapi import MultipartApi
+from mrbatch.accesspoint.number import INT32_MAX, clamp_decimal, parse_decimal
+from mrbatch.accesspoint.responses import (
+    ListResult,
+    error_xml,
+    list_buckets_xml,
+    metadata_from_headers,
+    object_headers,
+)
+from mrbatch.accesspoint.s3errors import (
+    S3Error,
+    invalid_argument,
+    no_such_bucket,
+    no_such_key,
+    service_unavailable,
+)
+from mrbatch.accesspoint.sigv4 import (
+    SignedRequest,
+    SigV4Verifier,
+    Verified,
+)
+
+__all__ = ["S3Api", "signed_request"]
+
+_READ_CHUNK = 64 * 1024
+_XML = "application/xml"
+_RANGE = re.compile(r"^bytes=([0-9]*)-([0-9]*)$")  # ASCII digits only (\d is any script's)
+_FAR = 2**63 - 1  # a byte position past any object: larger numbers mean the same
+_SUBRESOURCES = {
+    "acl",
+    "tagging",
+    "uploads",
+    "uploadId",
+    "partNumber",
+    "versionId",
+    "torrent",
+    "retention",
+    "legal-hold",
+    "attributes",
+    "select",
+    "restore",
+    "location",
+    "versioning",
+    "policy",
+    "cors",
+    "lifecycle",
+    "website",
+    "notification",
+}
+
+
+def signed_request(request: Request) -> SignedRequest:
+    """The SigV4 view of a Starlette request: the path and query exactly as received."""
+    raw_path: bytes = request.scope.get("raw_path") or request.scope["path"].encode()
+    try:
+        path = raw_path.decode("utf-8")
+    except UnicodeDecodeError:
+        raise invalid_argument("The request path is not valid UTF-8") from None
+    return SignedRequest(
+        method=request.method,
+        raw_path=path,
+        raw_query=request.scope.get("query_string", b"").decode("latin-1"),
+        headers=tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw),
+    )
+
+
+class S3Api:
+    """The S3 endpoint of the access point; `handle` is the Starlette endpoint.
+
+    `bucket_alias` is the one bucket name clients see (like an MRAP alias).
+    """
+
+    def __init__(
+        self,
+        access_point: AccessPoint,
+        verifier: SigV4Verifier,
+        *,
+        bucket_alias: str = "mrbatch",
+        created_at: float = 0.0,
+        multipart: MultipartStaging | None = None,
+    ) -> None:
+        self.access_point = access_point
+        self.verifier = verifier
+        self.bucket_alias = bucket_alias
+        self.created_at = created_at
+        self.multipart = MultipartApi(access_point, multipart, bucket_alias)
+
+    async def handle(self, request: Request) -> Response:
+        """Authenticate and serve one S3 request; every failure becomes S3 error XML."""
+        request_id = uuid.uuid4().hex[:16].upper()
+        try:
+            signed = signed_request(request)
+            verified = self.verifier.verify(signed)
+            response = await self._dispatch(request, signed, verified)
+        except S3Error as err:
+            response = _error_response(err, request_id, head=request.method == "HEAD")
+        except StorageError as exc:
+            response = _error_response(_translate(exc), request_id, head=request.method == "HEAD")
+        response.headers["x-amz-request-id"] = request_id
+        if response.status_code >= 400 and _has_body(request):
+            # The body may be unread; close the connection rather than let its bytes be
+            # parsed as the next request on this keep-alive connection.
+            response.headers["connection"] = "close"
+        return response
+
+    async def _dispatch(
+        self, request: Request, signed: SignedRequest, verified: Verified
+    ) -> Response:
+        path = signed.raw_path
+        if path == "/":
+            if request.method != "GET":
+                raise _not_implemented(request.method, "the service")
+            owner = verified.credentials.access_key_id
+            body = list_buckets_xml([(self.bucket_alias, self.created_at)], owner)
+            return Response(body, media_type=_XML)
+        bucket_raw, _, key_raw = path[1:].partition("/")
+        bucket = decode_key(bucket_raw) if bucket_raw else ""
+        if bucket != self.bucket_alias:
+            raise no_such_bucket(bucket)
+        params = signed.query()
+        unsupported = sorted(_SUBRESOURCES & set(params))
+        if not key_raw:
+            return await self._bucket_operation(request.method, params, unsupported)
+        key = decode_key(key_raw)
+        if "uploads" in params or "uploadId" in params:
+            return await self.multipart.handle(request, signed, verified, key, params)
+        if unsupported or "x-amz-copy-source" in request.headers:
+            raise _not_implemented(request.method, "this object sub-resource or copy")
+        if request.method == "PUT":
+            return await self._put_object(request, signed, verified, key)
+        if request.method in ("GET", "HEAD"):
+            return await self._get_object(request, params, key)
+        if request.method == "DELETE":
+            region = await run_in_threadpool(self.access_point.delete, key)
+            return Response(status_code=204, headers={"x-mrbatch-region": region})
+        raise _not_implemented(request.method, "objects")
+
+    async def _bucket_operation(
+        self, method: str, params: dict[str, str], unsupported: list[str]
+    ) -> Response:
+        if method == "HEAD" and not unsupported:
+            return Response(headers={"x-amz-bucket-region": "us-east-1"})
+        if method == "GET" and not unsupported:
+            if params.get("list-type") != "2":
+                raise _not_implemented("ListObjects (v1)", "the bucket; use ListObjectsV2")
+            result = await run_in_threadpool(self._list_objects_v2, params)
+            return Response(result.to_xml(), media_type=_XML)
+        raise _not_implemented(
+            method, "the bucket" + (f" ({', '.join(unsupported)})" if unsupported else "")
+        )
+
+    # --- PutObject ---------------------------------------------------------------------
+
+    async def _put_object(
+        self, request: Request, signed: SignedRequest, verified: Verified, key: str
+    ) -> Response:
+        headers = dict(signed.headers)
+        metadata = metadata_from_headers(signed.headers)
+        body = await receive_body(request, headers, verified)
+        try:
+            region, info = await run_in_threadpool(
+                self.access_point.put, key, body, metadata=metadata
+            )
+        finally:
+            body.close()
+        return Response(
+            headers={
+                "etag": f'"{info.etag}"',
+                "x-amz-version-id": info.version_id,
+                "x-mrbatch-region": region,
+            }
+        )
+
+    # --- GetObject / HeadObject --------------------------------------------------------
+
+    async def _get_object(self, request: Request, params: dict[str, str], key: str) -> Response:
+        if request.method == "HEAD":
+            region, info = await run_in_threadpool(self.access_point.head, key)
+            headers = _content_headers(region, info, params)
+            headers["content-length"] = str(info.size)
+            return Response(headers=headers)
+        region, info, stream = await run_in_threadpool(self.access_point.get, key)
+        headers = _content_headers(region, info, params)
+        try:
+            span = _parse_range(request.headers.get("range"), info.size)
+        except S3Error:
+            stream.close()
+            raise
+        start, length, status = 0, info.size, 200
+        if span is not None:
+            start, end = span
+            length, status = end - start + 1, 206
+            headers["content-range"] = f"bytes {start}-{end}/{info.size}"
+        headers["content-length"] = str(length)
+        return StreamingResponse(
+            _read_span(stream, start, length), status_code=status, headers=headers
+        )
+
+    # --- ListObjectsV2 -----------------------------------------------------------------
+
+    def _list_objects_v2(self, params: dict[str, str]) -> ListResult:
+        result = ListResult(
+            bucket=self.bucket_alias,
+            prefix=params.get("prefix", ""),
+            delimiter=params.get("delimiter", ""),
+            max_keys=_max_keys(params.get("max-keys")),
+            start_after=params.get("start-after", ""),
+            continuation_token=params.get("continuation-token"),
+            url_encode=_encoding_type(params.get("encoding-type")),
+        )
+        skip_prefix, marker = "", result.start_after
+        if result.continuation_token is not None:
+            skip_prefix, marker = _decode_token(result.continuation_token)
+        if result.max_keys == 0:
+            return result
+        last: tuple[str, str] = ("", "")
+        for info in self.access_point.list(result.prefix, start_after=marker):
+            if skip_prefix and info.key.startswith(skip_prefix):
+                continue
+            entry = _common_prefix(info.key, result.prefix, result.delimiter)
+            if entry is not None and entry == last[1]:
+                continue
+            if len(result.contents) + len(result.common_prefixes) == result.max_keys:
+                result.next_token = _encode_token(*last)
+                break
+            if entry is None:
+                result.contents.append(info)
+                last = ("k", info.key)
+            else:
+                result.common_prefixes.append(entry)
+                last = ("p", entry)
+        return result
+
+
+# --- helpers -----------------------------------------------------------------------------
+
+
+def _content_headers(region: str, info: ObjectInfo, params: dict[str, str]) -> dict[str, str]:
+    headers = object_headers(region, info)
+    headers["content-type"] = params.get("response-content-type", "binary/octet-stream")
+    for header in (
+        "content-disposition",
+        "content-language",
+        "cache-control",
+        "expires",
+        "content-encoding",
+    ):
+        if f"response-{header}" in params:
+            headers[header] = params[f"response-{header}"]
+    return headers
+
+
+def _parse_range(value: str | None, size: int) -> tuple[int, int] | None:
+    """The inclusive byte span of a single `bytes=` range, None for the whole object.
+
+    As S3 does: a Range it cannot parse, or whose last byte comes before its first, is
+    ignored (200, whole object; RFC 9110 lets a server ignore Range); a last byte or suffix
+    past the end is clamped to the object (206); a first byte at or past the end, or a suffix
+    of 0 bytes, is unsatisfiable (416 InvalidRange). Numbers of any length are read, capped
+    at `_FAR`, which changes none of these answers.
+    """
+    if value is None:
+        return None
+    match = _RANGE.match(value.strip())
+    if match is None or match.group(1) == match.group(2) == "":
+        return None
+    first, last = (clamp_decimal(g, high=_FAR) if g else None for g in match.groups())
+    if first is not None and last is not None and last < first:
+        return None
+    if first is None:  # bytes=-N: the last N bytes (N = 0 asks for none)
+        suffix = last or 0
+        start, end = (size - min(suffix, size) if suffix else size), size - 1
+    else:
+        start, end = first, size - 1 if last is None else min(last, size - 1)
+    if start >= size:
+        raise S3Error(
+            "InvalidRange",
+            "The requested range is not satisfiable",
+            416,
+            {"RangeRequested": value, "ActualObjectSize": str(size)},
+        )
+    return start, end
+
+
+def _read_span(stream: BinaryIO, start: int, length: int) -> Iterator[bytes]:
+    """Yield `length` bytes from `start`, closing the stream at the end (or on abort)."""
+    try:
+        if start:
+            stream.seek(start)
+        remaining = length
+        while remaining > 0:
+            piece = stream.read(min(_READ_CHUNK, remaining))
+            if not piece:
+                break
+            remaining -= len(piece)
+            yield piece
+    finally:
+        stream.close()
+
+
+def _max_keys(value: str | None) -> int:
+    """S3 accepts any non-negative max-keys that fits a 32-bit integer and returns at most
+    1,000 keys; anything else is 400 InvalidArgument."""
+    if value is None:
+        return 1000
+    try:
+        return min(parse_decimal(value, high=INT32_MAX), 1000)
+    except ValueError:
+        raise invalid_argument(
+            "Provided max-keys not an integer or within integer range", "max-keys", value
+        ) from None
+
+
+def _encoding_type(value: str | None) -> bool:
+    if value is None:
+        return False
+    if value != "url":
+        raise invalid_argument(
+            "Invalid Encoding Method specified in Request", "encoding-type", value
+        )
+    return True
+
+
+def _common_prefix(key: str, prefix: str, delimiter: str) -> str | None:
+    if not delimiter:
+        return None
+    position = key.find(delimiter, len(prefix))
+    return None if position < 0 else key[: position + len(delimiter)]
+
+
+def _encode_token(kind: str, value: str) -> str:
+    return base64.urlsafe_b64encode(f"{kind}:{value}".encode()).decode("ascii")
+
+
+def _decode_token(token: str) -> tuple[str, str]:
+    """(prefix to skip, key to start after) from a continuation token."""
+    try:
+        kind, _, value = (
+            base64.urlsafe_b64decode(token.encode("ascii")).decode("utf-8").partition(":")
+        )
+    except (UnicodeError, ValueError, binascii.Error):
+        kind, value = "", ""
+    if kind not in ("k", "p"):
+        raise invalid_argument(
+            "The continuation token provided is incorrect", "continuation-token", token
+        )
+    return (value if kind == "p" else ""), value
+
+
+def _translate(exc: StorageError) -> S3Error:
+    if isinstance(exc, ObjectNotFoundError):
+        return no_such_key(exc.key)
+    if isinstance(exc, InvalidKeyError):
+        return invalid_argument(str(exc), "key")
+    if isinstance(exc, InvalidMetadataError):
+        return invalid_argument(str(exc), "x-amz-meta-*")
+    if isinstance(exc, ObjectExistsError):
+        return S3Error("PreconditionFailed", str(exc), 412)
+    return service_unavailable(str(exc))
+
+
+def _has_body(request: Request) -> bool:
+    length = request.headers.get("content-length", "0")
+    return length not in ("", "0") or "transfer-encoding" in request.headers
+
+
+def _not_implemented(method: str, target: str) -> S3Error:
+    return S3Error(
+        "NotImplemented",
+        f"{method} on {target} is not implemented by the mrbatch access point",
+        501,
+    )
+
+
+def _error_response(err: S3Error, request_id: str, *, head: bool) -> Response:
+    # S3 answers HEAD errors with the status only (a HEAD response has no body).
+    if head:
+        return Response(status_code=err.status, headers={"x-amz-error-code": err.code})
+    body = error_xml(err.code, err.message, request_id, err.details)
+    return Response(body, status_code=err.status, media_type=_XML)

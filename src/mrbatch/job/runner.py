@@ -1,0 +1,476 @@
+"""The local job behind `mrbatch process`: plan the input, process its batches on a pool of
+worker processes, merge, and write the output and the errors report atomically.
+
+This is the one module of the pipeline that touches the file system and processes; the
+workflow handlers of the two-region runtime call the pure functions (`split`,
+`process_chunk`, `merge`) themselves, against an object store.
+
+How it runs (see docs/performance.md for the measurements behind each choice):
+- one pass over the input finds the records and cuts them into batches of whole chunks by
+  byte offset (`plan`); workers read their batch straight from the input file;
+- one worker loads the financial CSV once, checks it and sorts it into an Arrow IPC file in
+  the work directory; every worker then maps that file instead of parsing the CSV again;
+- each worker turns a batch into one output part and one errors part (`process_batch`),
+  and the parent concatenates the parts in order under one header (`parts.PartMerger`);
+- a financial file over 64 MB is not indexed whole in every worker but joined in slices
+  (`sliced` in this process, `partition` in the workers): same output, bounded memory.
+
+The parent never imports polars (nor jsonschema): it checks the header against the schema's
+`required` and `additionalProperties` (`columns.header_rules`) and writes the output header
+in plain Python; the workers compile the schema, the first of them before it builds the
+index, so a schema that JSON Schema refuses fails the job before anything is written (after
+the input's own errors, which this process finds first). With one worker, everything runs
+in this process and polars is imported here, when the first task runs.
+
+Files: parts live in a private work directory inside the output directory; the output and
+the errors report are written to temporary names there and renamed into place only when
+the whole file succeeded, so a failed file leaves nothing behind.
+
+Example:
+    >>> summary = run_job("in.csv", "fin.csv", "out")  # doctest: +SKIP
+    >>> summary.rows_written  # doctest: +SKIP
+    10000
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from mrbatch.errors import ConfigError, InputFileError
+from mrbatch.pipeline.columns import HeaderRules, header_rules, output_header_line, read_schema
+from mrbatch.pipeline.merge import errors_csv
+from mrbatch.job.parts import PartMerger as _Merger
+from mrbatch.job.plan import Batch, Plan, plan_batches
+from mrbatch.job.pool import WorkerPool
+from mrbatch.pipeline.split import DEFAULT_CHUNK_SIZE, chunk_count, read_header, split
+
+if TYPE_CHECKING:  # imported by the workers only (polars): see the module doc
+    from mrbatch.pipeline.enrich import FinancialIndex
+    from mrbatch.pipeline.rules import Rules
+
+__all__ = ["JobOptions", "JobSummary", "Progress", "run_job"]
+
+# Records a worker gets per call, at least: enough to spread the fixed cost of each
+# vectorised step and of each part file; small enough to keep a worker's memory bounded.
+_ROWS_PER_TASK = 25000
+# Inputs smaller than this (about 50,000 sample rows) run in this process by default.
+_SMALL_INPUT_BYTES = 4 << 20
+# Tasks queued per worker, so a worker never waits for the parent between two tasks.
+_QUEUED_PER_WORKER = 2
+# What a worker imports as soon as it starts (polars and the processing code).
+_WORKER_MODULES = ("mrbatch.pipeline.process",)
+
+# Called after each batch of chunks with (chunks done, chunks in total, rows read so far).
+Progress = Callable[[int, int, int], None]
+
+
+@dataclass(frozen=True)
+class JobOptions:
+    """How to run a job; `workers=None` means one per CPU (in this process for an input
+    under 4 MiB), 1 means in this process."""
+
+    chunk_size: int = DEFAULT_CHUNK_SIZE
+    workers: int | None = None
+    schema: Path | None = None
+    delimiter: str = ","
+
+
+@dataclass(frozen=True)
+class JobSummary:
+    """What a finished job did (printed by the CLI, as JSON with `--json`)."""
+
+    input: str
+    output: str
+    errors: str
+    rows_read: int
+    rows_written: int
+    rows_invalid: int
+    rows_not_enriched: int
+    chunks: int
+    seconds: float
+    rows_per_second: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        rate = self.rows_read / self.seconds if self.seconds > 0 else 0.0
+        object.__setattr__(self, "rows_per_second", round(rate, 1))
+
+    def as_dict(self) -> dict[str, Any]:
+        """The summary as plain JSON-ready values."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class _Task:
+    """One batch for a worker: where its records are, where its parts go."""
+
+    number: int
+    file: str
+    batch: Batch
+    header: bytes
+    chunk_size: int
+    index: str
+    schema: str | None
+    delimiter: str
+    output: str
+    errors: str
+
+
+@dataclass(frozen=True)
+class _Counts:
+    chunks: int
+    read: int
+    written: int
+    invalid: int
+    not_enriched: int
+
+
+def run_job(
+    input_path: str | Path,
+    financials_path: str | Path,
+    out_dir: str | Path,
+    *,
+    options: JobOptions = JobOptions(),
+    progress: Progress | None = None,
+) -> JobSummary:
+    """Process `input_path` into `out_dir`/<stem>.csv and <stem>.errors.csv.
+
+    Raises InputFileError (naming the file) when the input or the financial data cannot be
+    used as a whole, ConfigError for bad options; in both cases nothing is written.
+    """
+    started = time.perf_counter()
+    source, out, financials = Path(input_path), Path(out_dir), Path(financials_path)
+    _check_options(options, source, out)
+    workers = _worker_count(options, source)
+    slices = _slice_count(financials)
+    # The workers start, and the first one builds the financial index in a private scratch
+    # directory, while this process checks and plans the input. (Its errors come first.)
+    # A financial file too large for an index in every worker is joined in slices instead.
+    with (
+        tempfile.TemporaryDirectory(prefix="mrbatch-index-") as scratch,
+        _pool(workers) as pool,
+    ):
+        index = Path(scratch) / "financials.arrow"
+        schema = None if options.schema is None else str(options.schema)
+        if not slices:
+            pool.submit(_build_index, (str(financials), str(index), schema))
+        plan = _check_input(source, _header_rules(options.schema), options)
+        _check_financials_header(financials)
+        target, errors_target = _targets(out, source)
+        header = _output_header(plan.header.columns)
+        with (
+            _work_dir(out, source.stem) as work,
+            _Merger(work, header, target, errors_target) as merger,
+        ):
+            tasks = _tasks(source, plan, index, work, options)
+            if slices:
+                from mrbatch.job.sliced import run_sliced
+
+                counts = run_sliced(pool, financials, Path(scratch), tasks, slices,
+                                    workers, progress, merger)  # fmt: skip
+            else:
+                pool.next_result()  # the index is ready
+                counts = _run_batches(pool, tasks, plan, options, progress, merger)
+            pool.stop()  # the workers exit while the output is made durable
+            merger.commit()
+    return JobSummary(
+        input=str(source),
+        output=str(target),
+        errors=str(errors_target),
+        rows_read=sum(c.read for c in counts),
+        rows_written=sum(c.written for c in counts),
+        rows_invalid=sum(c.invalid for c in counts),
+        rows_not_enriched=sum(c.not_enriched for c in counts),
+        chunks=chunk_count(plan.records, options.chunk_size),
+        seconds=round(time.perf_counter() - started, 3),
+    )
+
+
+def _worker_count(options: JobOptions, source: Path) -> int:
+    """`options.workers`, or one per CPU; but a small input (the default), whose batches
+    take less time than starting worker processes, runs in this process."""
+    if options.workers is not None:
+        return options.workers
+    with contextlib.suppress(OSError):
+        if source.stat().st_size < _SMALL_INPUT_BYTES:
+            return 1
+    return os.cpu_count() or 1
+
+
+def _targets(out: Path, source: Path) -> tuple[Path, Path]:
+    """The output and errors paths in `out` (created if needed)."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot create the output directory {out}: {exc.strerror}") from exc
+    return out / f"{source.stem}.csv", out / f"{source.stem}.errors.csv"
+
+
+def _check_options(options: JobOptions, source: Path, out: Path) -> None:
+    if options.chunk_size < 1:
+        raise ConfigError("--chunk-size must be at least 1")
+    if options.workers is not None and options.workers < 1:
+        raise ConfigError("--workers must be at least 1")
+    if len(options.delimiter) != 1 or options.delimiter in '"\r\n':
+        raise ConfigError("the delimiter must be one character other than a quote or line end")
+    if (out / f"{source.stem}.csv").resolve() == source.resolve():
+        raise ConfigError(f"the output would overwrite the input {source}")
+
+
+def _header_rules(schema: Path | None) -> HeaderRules:
+    """The schema's header rules, read without compiling it (that is the workers' job);
+    a schema of an unusual shape is compiled here, to raise its ConfigError first."""
+    found = header_rules(read_schema(schema)[0])
+    if found is None:
+        from mrbatch.pipeline.rules import load_rules
+
+        rules = load_rules(schema)
+        found = HeaderRules(rules.required, rules.closed, rules.properties)
+    return found
+
+
+def _output_header(columns: tuple[str, ...]) -> bytes:
+    """The output header; polars writes it only when some column name needs quoting."""
+    line = output_header_line(columns)
+    if line is None:
+        from mrbatch.pipeline.process import output_header
+
+        line = output_header(columns)
+    return line
+
+
+def _check_input(source: Path, rules: HeaderRules, options: JobOptions) -> Plan:
+    """Refuse a bad input file before anything is written; return its plan."""
+    per_task = max(1, _ROWS_PER_TASK // options.chunk_size) * options.chunk_size
+    try:
+        with source.open("rb") as stream:
+            header = read_header(stream, file=str(source), delimiter=options.delimiter)
+            rules.check_header(header.columns, file=str(source))
+            stream.seek(0)
+            return plan_batches(stream, records_per_batch=per_task, file=str(source),
+                                delimiter=options.delimiter)  # fmt: skip
+    except OSError as exc:
+        raise InputFileError(str(source), f"cannot be read: {exc.strerror or exc}") from exc
+
+
+def _check_financials_header(path: Path) -> None:
+    try:
+        with path.open("rb") as stream:
+            read_header(stream, file=str(path))
+    except OSError as exc:
+        raise InputFileError(str(path), f"cannot be read: {exc.strerror or exc}") from exc
+
+
+@contextmanager
+def _work_dir(out: Path, stem: str) -> Iterator[Path]:
+    work = Path(tempfile.mkdtemp(prefix=f".{stem}.work-", dir=out))
+    try:
+        for sub in ("out", "err"):
+            (work / sub).mkdir()
+        yield work
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+class _Pool(Protocol):
+    """What the job needs of a pool (WorkerPool, or _InlinePool for one worker)."""
+
+    @property
+    def pending(self) -> int: ...
+
+    def submit(self, function: Callable[[Any], Any], argument: Any) -> int: ...
+
+    def next_result(self) -> tuple[int, Any]: ...
+
+    def stop(self) -> None: ...
+
+
+def _slice_count(financials: Path) -> int:
+    from mrbatch.job.sliced import slice_count
+
+    return slice_count(financials)
+
+
+def _tasks(source: Path, plan: Plan, index: Path, work: Path, options: JobOptions) -> list[_Task]:
+    schema = None if options.schema is None else str(options.schema)
+    width = len(str(len(plan.batches)))
+    return [_task(n, batch, width, source, plan, index, schema, work, options)
+            for n, batch in enumerate(plan.batches)]  # fmt: skip
+
+
+def _run_batches(
+    pool: _Pool,
+    tasks: list[_Task],
+    plan: Plan,
+    options: JobOptions,
+    progress: Progress | None,
+    merger: _Merger,
+) -> list[_Counts]:
+    """Process every batch of `plan` on `pool`, handing finished ones to `merger`."""
+    total = chunk_count(plan.records, options.chunk_size)
+    results: list[_Counts] = []
+    queue_limit = _QUEUED_PER_WORKER * max(1, options.workers or os.cpu_count() or 1)
+    batch_of: dict[int, _Task] = {}
+    for task in tasks:
+        batch_of[pool.submit(_run_task, task)] = task
+        while pool.pending >= queue_limit:
+            _collect(pool, results, total, progress, batch_of, merger)
+    while pool.pending:
+        _collect(pool, results, total, progress, batch_of, merger)
+    return results
+
+
+def _task(
+    n: int,
+    batch: Batch,
+    width: int,
+    source: Path,
+    plan: Plan,
+    index: Path,
+    schema: str | None,
+    work: Path,
+    options: JobOptions,
+) -> _Task:
+    name = f"{n:0{width}d}.csv"
+    return _Task(n, str(source), batch, plan.header.raw, options.chunk_size, str(index), schema,
+                 options.delimiter, str(work / "out" / name), str(work / "err" / name))  # fmt: skip
+
+
+def _collect(
+    pool: _Pool,
+    results: list[_Counts],
+    total: int,
+    progress: Progress | None,
+    batch_of: dict[int, _Task],
+    merger: _Merger,
+) -> None:
+    number, counts = pool.next_result()
+    results.append(counts)
+    merger.done(batch_of.pop(number))
+    if progress is not None:
+        progress(sum(c.chunks for c in results), total, sum(c.read for c in results))
+
+
+class _InlinePool:
+    """Runs tasks in this process, one at a time, when they are collected (--workers 1)."""
+
+    def __init__(self) -> None:
+        self._queue: list[tuple[int, Callable[[Any], Any], Any]] = []
+        self._next = 0
+
+    @property
+    def pending(self) -> int:
+        return len(self._queue)
+
+    def submit(self, function: Callable[[Any], Any], argument: Any) -> int:
+        self._queue.append((self._next, function, argument))
+        self._next += 1
+        return self._next - 1
+
+    def next_result(self) -> tuple[int, Any]:
+        number, function, argument = self._queue.pop(0)
+        return number, function(argument)
+
+    def stop(self) -> None:
+        """Nothing to stop: tasks run in this process."""
+
+
+@contextmanager
+def _pool(workers: int) -> Iterator[_Pool]:
+    if workers == 1:
+        yield _InlinePool()
+        return
+    with WorkerPool(workers, preload=_WORKER_MODULES) as pool:
+        yield pool
+
+
+# Per-process caches for worker processes: the financial index is opened once per job (its
+# path is unique to the job's work directory), the rules once per schema.
+_SOURCES: dict[str, FinancialIndex] = {}
+_RULES: dict[str | None, Rules] = {}
+
+
+def _build_index(paths: tuple[str, str, str | None]) -> None:
+    """Compile the rules (a bad schema fails here, first); load, check and sort the
+    financial CSV once; save it where the other workers map it."""
+    from mrbatch.pipeline.enrich import FinancialIndex
+
+    financials, index, schema = paths
+    _rules(schema)
+    source = FinancialIndex.from_path(financials)
+    source.save(index)
+    _SOURCES.clear()
+    _SOURCES[index] = source
+
+
+def _rules(schema: str | None) -> Rules:
+    if schema not in _RULES:
+        from mrbatch.pipeline.rules import load_rules
+
+        _RULES[schema] = load_rules(schema)
+    return _RULES[schema]
+
+
+def _source(index: str) -> FinancialIndex:
+    from mrbatch.pipeline.enrich import FinancialIndex
+
+    if index not in _SOURCES:
+        _SOURCES.clear()
+        _SOURCES[index] = FinancialIndex.load(index)
+    return _SOURCES[index]
+
+
+def _read_chunks(task: _Task) -> list[tuple[bytes, int]]:
+    """The records of a task's batch, as (bytes with header, first row) chunks."""
+    from mrbatch.pipeline.parse import fast_path_applies
+
+    batch = task.batch
+    with open(task.file, "rb") as stream:
+        stream.seek(batch.start)
+        data = task.header + stream.read(batch.end - batch.start)
+    if fast_path_applies(data):
+        return [(data, batch.first_row)]
+    # Chunk by chunk, so one chunk that needs the careful path does not slow the others.
+    offset = batch.first_row - 2
+    pieces = split(io.BytesIO(data), chunk_size=task.chunk_size, file=task.file)
+    return [(piece.data, piece.first_row + offset) for piece in pieces]
+
+
+def _run_task(task: _Task) -> _Counts:
+    """Process one batch into its output part and its errors part (in a worker)."""
+    from mrbatch.pipeline.process import process_batch
+
+    batch = task.batch
+    chunks = _read_chunks(task)
+    result = process_batch(chunks, rules=_rules(task.schema), financials=_source(task.index),
+                           file=task.file, delimiter=task.delimiter)  # fmt: skip
+    Path(task.output).write_bytes(result.body)
+    Path(task.errors).write_bytes(errors_csv(result.errors, header=False))
+    return _Counts(chunk_count(batch.records, task.chunk_size), result.rows_read,
+                   result.rows_written, result.rows_invalid, result.rows_not_enriched)  # fmt: skip
+
+
+def _stage_task(argument: tuple[_Task, int, str]) -> tuple[int, int]:
+    """Step 2 of the partitioned join (see `partition`), in a worker."""
+    from mrbatch.job.partition import stage_batch
+
+    task, slices, work = argument
+    return stage_batch(task.number, _read_chunks(task), _rules(task.schema), task.file,
+                       task.delimiter, work, slices)  # fmt: skip
+
+
+def _call(argument: tuple[str, tuple[Any, ...]]) -> Any:
+    """Run a step of the partitioned join (a function of `partition`), in a worker."""
+    from mrbatch.pipeline import partition
+
+    name, arguments = argument
+    return getattr(partition, name)(*arguments)

@@ -1,0 +1,1 @@
+"""mrbatch.runtime.replication.objects."""

@@ -1,0 +1,144 @@
+"""The callback pattern: `.waitForTaskToken`, `$$.Task.Token`, SendTask*, HeartbeatSeconds.
+
+Each test quotes the AWS Developer Guide ("Wait for a Callback with Task Token").
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from mrbatch.asl import Engine, MockConfig
+from mrbatch.asl.callback import TaskDoesNotExistError, TaskTimedOutError
+from mrbatch.asl.definition import JsonValue
+from mrbatch.cli import workflow_commands
+
+
+class Worker:
+    """A Lambda-like worker that receives the token and answers later (like a queue)."""
+
+    def __init__(self) -> None:
+        self.tokens: list[str] = []
+        self.got = threading.Event()
+
+    def __call__(self, event: JsonValue) -> JsonValue:
+        self.tokens.append(event["token"])
+        self.got.set()
+        return {"queued": True}  # ignored: the task waits for the token
+
+    def token(self) -> str:
+        assert self.got.wait(10), "the worker was never called"
+        return self.tokens[-1]
+
+
+def callback_machine(**task: JsonValue) -> dict[str, JsonValue]:
+    return {
+        "StartAt": "Wait",
+        "States": {
+            "Wait": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+                "Parameters": {
+                    "FunctionName": "worker",
+                    "Payload": {"token.$": "$$.Task.Token", "order.$": "$.order"},
+                },
+                "End": True,
+                **task,
+            }
+        },
+    }
+
+
+@pytest.fixture
+def worker() -> Worker:
+    return Worker()
+
+
+@pytest.fixture
+def engine(tmp_path: Path, worker: Worker) -> Iterator[Engine]:
+    with Engine(tmp_path / "wf.db") as eng:
+        eng.resources.register_function("worker", worker, in_process=True)
+        yield eng
+
+
+def test_task_waits_for_send_task_success_and_returns_its_output(
+    engine: Engine, worker: Worker
+) -> None:
+    """AWS: "Pause a task until it receives a task token back ... the task token is passed
+    with $$.Task.Token ... the workflow waits until SendTaskSuccess or SendTaskFailure is
+    called with that token." The output of SendTaskSuccess is the task's result."""
+    arn = engine.create_state_machine("cb", callback_machine())
+    execution = engine.start_execution(arn, {"order": 7})
+    token = worker.token()
+    assert engine.describe_execution(execution).status.value == "RUNNING"
+    engine.send_task_success(token, {"approved": True})
+    done = engine.wait_for(execution, 10)
+    assert (done.status.value, done.output) == ("SUCCEEDED", {"approved": True})
+    with pytest.raises(TaskTimedOutError):
+        engine.send_task_success(token, {"again": True})
+    with pytest.raises(TaskDoesNotExistError):
+        engine.send_task_heartbeat("no-such-token")
+
+
+def test_send_task_failure_fails_the_task_with_its_error(engine: Engine, worker: Worker) -> None:
+    """AWS SendTaskFailure: "Used by ... task states using the callback pattern to report
+    that the task identified by the taskToken failed." Catch sees the error and cause."""
+    catch = [{"ErrorEquals": ["Rejected"], "ResultPath": "$.why", "Next": "No"}]
+    definition = callback_machine(Catch=catch)
+    definition["States"]["No"] = {"Type": "Pass", "End": True}
+    execution = engine.start_execution(engine.create_state_machine("cb", definition), {"order": 1})
+    engine.send_task_failure(worker.token(), "Rejected", "out of stock")
+    done = engine.wait_for(execution, 10)
+    assert done.output == {"order": 1, "why": {"Error": "Rejected", "Cause": "out of stock"}}
+
+
+def test_no_heartbeat_within_heartbeat_seconds_fails_with_heartbeat_timeout(
+    engine: Engine, worker: Worker
+) -> None:
+    """AWS: "States.HeartbeatTimeout: A Task state failed to send a heartbeat for a period
+    longer than the HeartbeatSeconds value." """
+    definition = callback_machine(HeartbeatSeconds=1, TimeoutSeconds=30)
+    execution = engine.start_execution(engine.create_state_machine("cb", definition), {"order": 1})
+    token = worker.token()
+    done = engine.wait_for(execution, 10)
+    assert (done.status.value, done.error) == ("FAILED", "States.HeartbeatTimeout")
+    with pytest.raises(TaskTimedOutError):
+        engine.send_task_success(token, {})
+
+
+def test_cli_send_task_success_from_another_connection_resumes_the_task(
+    engine: Engine, worker: Worker, tmp_path: Path
+) -> None:
+    """`mrbatch executions send-task-success TOKEN` answers a task of an engine running
+    elsewhere on the same database (as SendTaskSuccess answers from any client)."""
+    execution = engine.start_execution(
+        engine.create_state_machine("cb", callback_machine()), {"order": 3}
+    )
+    app = typer.Typer()
+    app.callback()(lambda: None)
+    workflow_commands.register(app)
+    args = ["executions", "send-task-success", worker.token(), "--output", '{"ok": 3}']
+    result = CliRunner().invoke(app, [*args, "--db", str(tmp_path / "wf.db")])
+    assert result.exit_code == 0, result.output
+    done = engine.wait_for(execution, 10)
+    assert done.output == {"ok": 3}
+
+
+def test_mocked_callback_task_returns_the_mocked_response_without_waiting(
+    tmp_path: Path,
+) -> None:
+    """Step Functions Local with a MockConfigFile: a `.waitForTaskToken` task gets a token
+    and returns its mocked response."""
+    raw = {
+        "StateMachines": {"cb": {"TestCases": {"T": {"Wait": "Approved"}}}},
+        "MockedResponses": {"Approved": {"0": {"Return": {"approved": "yes"}}}},
+    }
+    with Engine(tmp_path / "wf.db", mock=MockConfig.from_json(raw, "cb", "T")) as engine:
+        arn = engine.create_state_machine("cb", callback_machine())
+        done = engine.wait_for(engine.start_execution(arn, {"order": 1}), 10)
+    assert (done.status.value, done.output) == ("SUCCEEDED", {"approved": "yes"})
