@@ -64,7 +64,8 @@ def test_item_selector_and_items_path_failures_are_states_runtime(engine: Engine
     """AWS: "A retry or catch on States.ALL won't catch States.Runtime errors." ItemSelector
     is a payload template like Parameters; ItemsPath is a path like InputPath."""
     body = {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}
-    for extra in ({"ItemSelector": {"v.$": "$.missing"}}, {"ItemsPath": "$.missing"}):
+    selector = {"ItemsPath": "$.items", "ItemSelector": {"v.$": "$.missing"}}
+    for extra in (selector, {"ItemsPath": "$.missing"}):
         state = {"Type": "Map", "ItemProcessor": body, "Catch": CATCH_ALL, "End": True}
         done = run(engine, {"A": {**state, **extra}, "Caught": CAUGHT}, {"items": [1]})
         assert (done.status.value, done.error) == ("FAILED", "States.Runtime"), extra
