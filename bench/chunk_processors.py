@@ -49,7 +49,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from mrbatch.runtime.operations.local_run import LocalRun
 from mrbatch.handlers import naming, steps
 from mrbatch.pipeline import (
     CsvFinancialSource,
@@ -64,6 +63,7 @@ from mrbatch.pipeline import (
 )
 from mrbatch.pipeline.sample import write_sample_files
 from mrbatch.runtime.config import StackConfig
+from mrbatch.runtime.operations.local_run import LocalRun
 from mrbatch.runtime.operations.stackinfo import access_point_client
 from mrbatch.runtime.services.stack import start_stack
 from mrbatch.runtime.services.supervisor import wait_until

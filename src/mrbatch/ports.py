@@ -15,9 +15,12 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Protocol, runtime_checkable
 
+from mrbatch.model import FinancialRecord
+
 __all__ = [
     "REPLICA",
     "Condition",
+    "FinancialSource",
     "Item",
     "ListPage",
     "MetricPoint",
@@ -263,6 +266,23 @@ class Notifier(Protocol):
     def send(self, message: OutgoingEmail, *, idempotency_key: str) -> bool:
         """Send `message` unless a message with this key was already sent; return True when
         this call sent it. Raises MrBatchError when the mail server refuses it."""
+        ...
+
+
+# --- FinancialSource ---------------------------------------------------------------------
+
+
+class FinancialSource(Protocol):
+    """Where the financial data of an order comes from (a CSV file, the region's financial
+    table, or its enrichment API: `mrbatch.enrichment`)."""
+
+    def lookup(self, uuids: Sequence[str]) -> Mapping[str, FinancialRecord]:
+        """Return the records of those of `uuids` that the source knows.
+
+        A uuid without data is simply absent from the result (the caller records it as a
+        row error). Idempotent and read-only. Raises a MrBatchError subclass when the source
+        itself fails (unreachable, unreadable), never for an unknown uuid.
+        """
         ...
 
 

@@ -15,8 +15,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from mrbatch.ports import Metrics, ObjectStore, RoutingControl, Table
 from mrbatch.metrics.local import MemoryMetrics, SqliteMetrics
+from mrbatch.ports import Metrics, ObjectStore, RoutingControl, Table
 from mrbatch.routing.local import MemoryRoutingControl, SqliteRoutingControl
 from mrbatch.state import (
     DynamoDBTable,

@@ -13,10 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from mrbatch.errors import MailError
-from mrbatch.ports import Notifier, OutgoingEmail
 from mrbatch.accesspoint.credentials import Credentials, generate_credentials
-from mrbatch.notify.smtp import MailSink, SmtpNotifier, read_mailbox
+from mrbatch.errors import MailError
+from mrbatch.notify.sink import MailSink, read_mailbox
+from mrbatch.notify.smtp import SmtpNotifier
+from mrbatch.ports import Notifier, OutgoingEmail
 
 MESSAGE = OutgoingEmail(
     sender="mrbatch@example.com",

@@ -18,8 +18,12 @@ from typing import Any
 import pytest
 
 from mrbatch import ports
-from mrbatch.notify.smtp import SmtpNotifier
+from mrbatch.enrichment.api import HttpFinancialSource
+from mrbatch.enrichment.table import TableFinancialSource
 from mrbatch.metrics.local import MemoryMetrics, SqliteMetrics
+from mrbatch.notify.memory import MemoryNotifier
+from mrbatch.notify.smtp import SmtpNotifier
+from mrbatch.pipeline.enrich import CsvFinancialSource
 from mrbatch.routing.local import MemoryRoutingControl, SqliteRoutingControl
 from mrbatch.state import DynamoDBTable, MemoryTable, SqliteTable
 from mrbatch.storage import LocalObjectStore, MemoryObjectStore, S3ObjectStore
@@ -28,8 +32,9 @@ IMPLEMENTATIONS: dict[type, list[type]] = {
     ports.ObjectStore: [MemoryObjectStore, LocalObjectStore, S3ObjectStore],
     ports.Table: [MemoryTable, SqliteTable, DynamoDBTable],
     ports.RoutingControl: [MemoryRoutingControl, SqliteRoutingControl],
-    ports.Notifier: [SmtpNotifier],
+    ports.Notifier: [MemoryNotifier, SmtpNotifier],
     ports.Metrics: [MemoryMetrics, SqliteMetrics],
+    ports.FinancialSource: [CsvFinancialSource, TableFinancialSource, HttpFinancialSource],
 }
 PAIRS = [(port, impl) for port, impls in IMPLEMENTATIONS.items() for impl in impls]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Callable
 
@@ -128,4 +129,4 @@ def test_concurrent_changes_get_consecutive_epochs(routing_factory: Factory) -> 
     history = control.history()
     assert [s.epoch for s in history] == list(range(1, len(history) + 1))
     # every new epoch is a move: no two consecutive states name the same region
-    assert all(a.active_region != b.active_region for a, b in zip(history, history[1:]))
+    assert all(a.active_region != b.active_region for a, b in itertools.pairwise(history))

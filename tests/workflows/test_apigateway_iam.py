@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 
-from mrbatch.asl import Engine, ResourceRegistry
-from mrbatch.handlers.apigateway_integration import ApiGatewayIntegration
-from mrbatch.handlers.integrations import DEFINITIONS_DIR
-from mrbatch.enrichment.api import build_app
 from mrbatch.accesspoint import GatewayServer, generate_credentials
 from mrbatch.accesspoint.iam import IamAuth
+from mrbatch.asl import Engine, ResourceRegistry
+from mrbatch.enrichment.api import build_app
+from mrbatch.handlers.apigateway_integration import ApiGatewayIntegration
+from mrbatch.handlers.integrations import DEFINITIONS_DIR
 from mrbatch.state import FINANCIALS, MemoryTable
 
 ROW = {

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from mrbatch.asl import load_definition_file
 from mrbatch.cli.app import app
 from mrbatch.handlers.integrations import DEFINITIONS_DIR, definition_substitutions
-from mrbatch.notify.smtp import read_mailbox
+from mrbatch.notify.sink import read_mailbox
 
 DEFINITIONS = sorted(DEFINITIONS_DIR.glob("*.asl.json"))
 

@@ -12,10 +12,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route
 
+from mrbatch.accesspoint.server import GatewayServer
 from mrbatch.asl import Engine, ResourceRegistry
 from mrbatch.handlers.apigateway_integration import ApiGatewayIntegration
 from mrbatch.handlers.dynamodb_integration import DynamoDBIntegration, from_item, to_item
-from mrbatch.accesspoint.server import GatewayServer
 from mrbatch.state import RegionTables, open_region_tables
 
 

@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 
-from mrbatch.runtime.operations.local_run import LocalRun, RunOutcome
 from mrbatch.handlers import naming
-from mrbatch.pipeline import JobOptions, output_header, read_header, run_job
+from mrbatch.job import JobOptions, run_job
+from mrbatch.pipeline import output_header, read_header
+from mrbatch.runtime.operations.local_run import LocalRun, RunOutcome
 
 # The AWS sample's own files, shipped in the repository.
 REAL_SAMPLE = Path(__file__).resolve().parents[1] / "data" / "aws-sample" / "testfile.csv"

@@ -14,11 +14,11 @@ Typical use (what the supervisor's gateway process does):
     server.stop()
 """
 
-from mrbatch.accesspoint.regions import AccessPoint, NoRegionAvailableError
 from mrbatch.accesspoint.control import ControlApi, HttpRoutingControl
 from mrbatch.accesspoint.credentials import Credentials, control_token, generate_credentials
 from mrbatch.accesspoint.multipart import MultipartStaging
 from mrbatch.accesspoint.presign import presign_get_url
+from mrbatch.accesspoint.regions import AccessPoint, NoRegionAvailableError
 from mrbatch.accesspoint.s3api import S3Api
 from mrbatch.accesspoint.s3errors import S3Error
 from mrbatch.accesspoint.server import GatewayServer, build_app

@@ -29,12 +29,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from mrbatch.errors import ConditionFailedError, RoutingError
-from mrbatch.ports import RoutingControl, RoutingState
 from mrbatch.accesspoint.credentials import Credentials, control_token
 from mrbatch.accesspoint.s3api import signed_request
 from mrbatch.accesspoint.s3errors import S3Error, access_denied, bad_request
 from mrbatch.accesspoint.sigv4 import SigV4Verifier, Verified
+from mrbatch.errors import ConditionFailedError, RoutingError
+from mrbatch.ports import RoutingControl, RoutingState
 
 __all__ = ["ControlApi", "HttpRoutingControl", "state_to_json"]
 

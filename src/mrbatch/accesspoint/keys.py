@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from urllib.parse import unquote_to_bytes
 
-from mrbatch.errors import InvalidKeyError
 from mrbatch.accesspoint.s3errors import S3Error, invalid_argument
+from mrbatch.errors import InvalidKeyError
 from mrbatch.storage.keys import MAX_KEY_BYTES, validate_key
 
 __all__ = ["decode_key", "key_error"]

@@ -44,7 +44,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, TypeVar, cast
 
-from mrbatch.errors import StorageError
 from mrbatch.accesspoint.concat import open_concatenated
 from mrbatch.accesspoint.number import parse_decimal
 from mrbatch.accesspoint.s3errors import (
@@ -55,6 +54,7 @@ from mrbatch.accesspoint.s3errors import (
     malformed_xml,
     no_such_upload,
 )
+from mrbatch.errors import StorageError
 from mrbatch.storage.keys import validate_key, validate_metadata
 
 __all__ = [

@@ -23,8 +23,6 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from mrbatch.ports import ObjectInfo
-from mrbatch.accesspoint.regions import AccessPoint
 from mrbatch.accesspoint.body import receive_body, receive_into
 from mrbatch.accesspoint.checksums import BodyDigests
 from mrbatch.accesspoint.multipart import (
@@ -34,6 +32,7 @@ from mrbatch.accesspoint.multipart import (
     check_part_number,
 )
 from mrbatch.accesspoint.number import INT32_MAX, parse_decimal
+from mrbatch.accesspoint.regions import AccessPoint
 from mrbatch.accesspoint.responses import (
     complete_multipart_xml,
     initiate_multipart_xml,
@@ -47,6 +46,7 @@ from mrbatch.accesspoint.s3errors import (
     no_such_upload,
 )
 from mrbatch.accesspoint.sigv4 import SignedRequest, Verified
+from mrbatch.ports import ObjectInfo
 
 __all__ = ["MultipartApi", "parse_part_list"]
 

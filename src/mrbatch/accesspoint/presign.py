@@ -8,7 +8,6 @@ from __future__ import annotations
 import time
 from urllib.parse import quote, urlsplit
 
-from mrbatch.errors import MrBatchError
 from mrbatch.accesspoint.credentials import Credentials
 from mrbatch.accesspoint.sigv4 import (
     ALGORITHM,
@@ -23,6 +22,7 @@ from mrbatch.accesspoint.sigv4 import (
     signing_key,
     string_to_sign,
 )
+from mrbatch.errors import MrBatchError
 
 __all__ = ["presign_get_url"]
 

@@ -20,20 +20,12 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from mrbatch.errors import (
-    InvalidKeyError,
-    InvalidMetadataError,
-    ObjectExistsError,
-    ObjectNotFoundError,
-    StorageError,
-)
-from mrbatch.ports import ObjectInfo
-from mrbatch.accesspoint.regions import AccessPoint
 from mrbatch.accesspoint.body import receive_body
 from mrbatch.accesspoint.keys import decode_key
 from mrbatch.accesspoint.multipart import MultipartStaging
 from mrbatch.accesspoint.multipartapi import MultipartApi
 from mrbatch.accesspoint.number import INT32_MAX, clamp_decimal, parse_decimal
+from mrbatch.accesspoint.regions import AccessPoint
 from mrbatch.accesspoint.responses import (
     ListResult,
     error_xml,
@@ -53,6 +45,14 @@ from mrbatch.accesspoint.sigv4 import (
     SigV4Verifier,
     Verified,
 )
+from mrbatch.errors import (
+    InvalidKeyError,
+    InvalidMetadataError,
+    ObjectExistsError,
+    ObjectNotFoundError,
+    StorageError,
+)
+from mrbatch.ports import ObjectInfo
 
 __all__ = ["S3Api", "signed_request"]
 

@@ -27,15 +27,15 @@ from starlette.applications import Starlette
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp
 
-from mrbatch.errors import ConfigError, MrBatchError
-from mrbatch.ports import RoutingControl
-from mrbatch.accesspoint.regions import AccessPoint
 from mrbatch.accesspoint.control import ControlApi
 from mrbatch.accesspoint.credentials import Credentials
 from mrbatch.accesspoint.headtimeout import DEFAULT_HEAD_TIMEOUT, with_head_timeout
 from mrbatch.accesspoint.multipart import MultipartStaging
+from mrbatch.accesspoint.regions import AccessPoint
 from mrbatch.accesspoint.s3api import S3Api
 from mrbatch.accesspoint.sigv4 import SigV4Verifier
+from mrbatch.errors import ConfigError, MrBatchError
+from mrbatch.ports import RoutingControl
 
 __all__ = ["GatewayServer", "build_app"]
 

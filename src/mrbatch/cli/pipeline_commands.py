@@ -11,8 +11,8 @@ from typing import Annotated
 
 import typer
 
-from mrbatch.model import DEFAULT_CHUNK_SIZE
 from mrbatch.job.runner import JobOptions, JobSummary, Progress, run_job
+from mrbatch.model import DEFAULT_CHUNK_SIZE
 from mrbatch.pipeline.sample import write_sample_files
 
 

@@ -53,7 +53,9 @@ def run_local(
     for path, what in ((input, "input"), (fin, "financial-data")):
         if not path.is_file():
             raise ConfigError(f"the {what} file {path} does not exist")
-    from mrbatch.runtime.operations.local_run import LocalRun  # the engine and services: only when run
+    from mrbatch.runtime.operations.local_run import (
+        LocalRun,  # the engine and services: only when run
+    )
 
     with LocalRun(data_dir, fin, chunk_size=chunk_size, per_record=per_record) as run:
         outcome = run.process(input)

@@ -30,15 +30,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from mrbatch.errors import InputFileError, MrBatchError
-from mrbatch.enrichment.table import record_from_item
-from mrbatch.model import FinancialRecord
-from mrbatch.pipeline import FINANCIAL_COLUMNS
-from mrbatch.ports import Table
 from mrbatch.accesspoint.credentials import Credentials
 from mrbatch.accesspoint.iam import EXECUTE_API, IamAuth, read_body, verify_signed
 from mrbatch.accesspoint.s3errors import S3Error
 from mrbatch.accesspoint.sigv4 import SigV4Verifier
+from mrbatch.enrichment.table import record_from_item
+from mrbatch.errors import InputFileError, MrBatchError
+from mrbatch.model import FinancialRecord
+from mrbatch.pipeline import FINANCIAL_COLUMNS
+from mrbatch.ports import Table
 
 __all__ = [
     "FINANCIAL_COLUMNS",

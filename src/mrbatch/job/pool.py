@@ -40,8 +40,7 @@ class _Worker:
         task_read, task_write = os.pipe()
         result_read, result_write = os.pipe()
         code = (
-            "from mrbatch.job.pool import serve; "
-            f"serve({task_read}, {result_write}, {preload!r})"
+            f"from mrbatch.job.pool import serve; serve({task_read}, {result_write}, {preload!r})"
         )
         try:
             self.process = subprocess.Popen(

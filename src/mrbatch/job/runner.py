@@ -47,11 +47,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from mrbatch.errors import ConfigError, InputFileError
-from mrbatch.pipeline.columns import HeaderRules, header_rules, output_header_line, read_schema
-from mrbatch.pipeline.merge import errors_csv
 from mrbatch.job.parts import PartMerger as _Merger
 from mrbatch.job.plan import Batch, Plan, plan_batches
 from mrbatch.job.pool import WorkerPool
+from mrbatch.pipeline.columns import HeaderRules, header_rules, output_header_line, read_schema
+from mrbatch.pipeline.merge import errors_csv
 from mrbatch.pipeline.split import DEFAULT_CHUNK_SIZE, chunk_count, read_header, split
 
 if TYPE_CHECKING:  # imported by the workers only (polars): see the module doc
@@ -470,7 +470,7 @@ def _stage_task(argument: tuple[_Task, int, str]) -> tuple[int, int]:
 
 def _call(argument: tuple[str, tuple[Any, ...]]) -> Any:
     """Run a step of the partitioned join (a function of `partition`), in a worker."""
-    from mrbatch.pipeline import partition
+    from mrbatch.job import partition
 
     name, arguments = argument
     return getattr(partition, name)(*arguments)

@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from mrbatch.errors import InputFileError
+from mrbatch.job.parts import PartMerger
+from mrbatch.job.plan import plan_batches
 from mrbatch.job.runner import (
     _QUEUED_PER_WORKER,
     Progress,
@@ -21,8 +23,6 @@ from mrbatch.job.runner import (
     _stage_task,
     _Task,
 )
-from mrbatch.job.parts import PartMerger
-from mrbatch.job.plan import plan_batches
 from mrbatch.pipeline.split import chunk_count
 
 __all__ = ["SLICE_BYTES", "WHOLE_INDEX_BYTES", "run_sliced", "slice_count"]

@@ -46,7 +46,6 @@ from mrbatch.pipeline.split import (
 
 if TYPE_CHECKING:
     from mrbatch.pipeline.enrich import CsvFinancialSource, FinancialSource, FrameFinancialSource
-    from mrbatch.job.runner import JobOptions, JobSummary, run_job
     from mrbatch.pipeline.parse import MAX_FIELD_BYTES
     from mrbatch.pipeline.process import ChunkResult, output_header, process_chunk, write_csv
     from mrbatch.pipeline.rules import Rules, compile_rules, is_mdy_date, load_rules
@@ -67,8 +66,6 @@ __all__ = [
     "FinancialSource",
     "FrameFinancialSource",
     "Header",
-    "JobOptions",
-    "JobSummary",
     "Rules",
     "chunk_count",
     "chunk_name",
@@ -81,7 +78,6 @@ __all__ = [
     "output_header",
     "process_chunk",
     "read_header",
-    "run_job",
     "split",
     "write_csv",
 ]
@@ -95,9 +91,6 @@ _HOMES = {
     "CsvFinancialSource": "mrbatch.pipeline.enrich",
     "FinancialSource": "mrbatch.pipeline.enrich",
     "FrameFinancialSource": "mrbatch.pipeline.enrich",
-    "JobOptions": "mrbatch.job.runner",
-    "JobSummary": "mrbatch.job.runner",
-    "run_job": "mrbatch.job.runner",
     "MAX_FIELD_BYTES": "mrbatch.pipeline.parse",
     "ChunkResult": "mrbatch.pipeline.process",
     "output_header": "mrbatch.pipeline.process",

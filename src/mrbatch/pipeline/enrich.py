@@ -25,6 +25,7 @@ import polars as pl
 from mrbatch.errors import InputFileError
 from mrbatch.model import FinancialRecord
 from mrbatch.pipeline.columns import ENRICHED_COLUMNS, FINANCIAL_COLUMNS
+from mrbatch.ports import FinancialSource
 
 __all__ = [
     "ENRICHED_COLUMNS",
@@ -35,19 +36,6 @@ __all__ = [
     "FrameFinancialSource",
     "csv_value",
 ]
-
-
-class FinancialSource(Protocol):
-    """Where the financial data of an order comes from."""
-
-    def lookup(self, uuids: Sequence[str]) -> Mapping[str, FinancialRecord]:
-        """Return the records of those of `uuids` that the source knows.
-
-        A uuid without data is simply absent from the result (the caller records it as a
-        row error). Idempotent and read-only. Raises a MrBatchError subclass when the source
-        itself fails (unreachable, unreadable), never for an unknown uuid.
-        """
-        ...
 
 
 @runtime_checkable

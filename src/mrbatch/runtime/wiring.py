@@ -10,18 +10,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from mrbatch.accesspoint import Credentials, generate_credentials, presign_get_url
+from mrbatch.enrichment.api import HttpFinancialSource
 from mrbatch.enrichment.table import TableFinancialSource
 from mrbatch.handlers.region import Region
-from mrbatch.pipeline import FinancialSource, load_rules
-from mrbatch.runtime.replication.changefeed import ChangeFeed
-from mrbatch.runtime.config import StackConfig
-from mrbatch.enrichment.api import HttpFinancialSource
-from mrbatch.runtime.files import atomic_write_json, read_json
-from mrbatch.accesspoint import Credentials, generate_credentials, presign_get_url
-from mrbatch.notify.smtp import SmtpNotifier
 from mrbatch.metrics.local import SqliteMetrics
-from mrbatch.runtime.replication.recorded_store import RecordedObjectStore
+from mrbatch.notify.smtp import SmtpNotifier
+from mrbatch.pipeline import FinancialSource, load_rules
 from mrbatch.routing.local import SqliteRoutingControl
+from mrbatch.runtime.config import StackConfig
+from mrbatch.runtime.files import atomic_write_json, read_json
+from mrbatch.runtime.replication.changefeed import ChangeFeed
+from mrbatch.runtime.replication.recorded_store import RecordedObjectStore
 from mrbatch.state import RegionTables, open_region_tables
 from mrbatch.storage.local import LocalObjectStore
 

@@ -13,8 +13,8 @@ from detached import alive, detached_stack, kill_service, mrbatch, sample_financ
 
 from mrbatch.handlers import drill
 from mrbatch.runtime.config import StackConfig
-from mrbatch.runtime.services.replicator import pause_replication
 from mrbatch.runtime.operations.runbook import RunbookLog
+from mrbatch.runtime.services.replicator import pause_replication
 from mrbatch.runtime.services.supervisor import wait_until
 from mrbatch.runtime.wiring import open_tables
 

@@ -17,9 +17,9 @@ from pathlib import Path
 import httpx
 from stacktools import EAST, WEST, Stack
 
+from mrbatch.accesspoint import HttpRoutingControl
 from mrbatch.handlers import drill
 from mrbatch.ports import RoutingState
-from mrbatch.accesspoint import HttpRoutingControl
 from mrbatch.runtime.operations.runbook import run_runbook
 from mrbatch.runtime.wiring import load_credentials, open_region_store, read_endpoints
 

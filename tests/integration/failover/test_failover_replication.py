@@ -9,8 +9,8 @@ from pathlib import Path
 from stacktools import EAST, WEST, Stack
 
 from mrbatch.handlers import drill
-from mrbatch.runtime.services.replicator import pause_replication
 from mrbatch.runtime.operations.runbook import RunbookLog, run_runbook
+from mrbatch.runtime.services.replicator import pause_replication
 from mrbatch.runtime.wiring import open_region_store
 
 

@@ -10,8 +10,8 @@ from stacktools import EAST, WEST, Stack
 
 from mrbatch.handlers import drill
 from mrbatch.handlers.naming import execution_name
-from mrbatch.runtime.config import StackConfig
 from mrbatch.metrics.local import SqliteMetrics
+from mrbatch.runtime.config import StackConfig
 from mrbatch.runtime.operations.reconcile import ReconcileResult, reconcile
 from mrbatch.runtime.operations.runbook import run_runbook
 from mrbatch.runtime.wiring import open_region_store, open_tables

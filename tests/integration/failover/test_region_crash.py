@@ -10,9 +10,9 @@ from pathlib import Path
 from stacktools import EAST, WEST, Stack
 
 from mrbatch.handlers import drill
-from mrbatch.runtime.services.gateway import region_alive
-from mrbatch.runtime.operations.stackinfo import access_point_client
 from mrbatch.runtime.operations.runbook import run_runbook
+from mrbatch.runtime.operations.stackinfo import access_point_client
+from mrbatch.runtime.services.gateway import region_alive
 from mrbatch.runtime.wiring import open_region_store
 
 

@@ -13,8 +13,6 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from mrbatch.errors import ConditionFailedError, RoutingError
-from mrbatch.ports import RoutingState
 from mrbatch.accesspoint import (
     AccessPoint,
     Credentials,
@@ -22,6 +20,8 @@ from mrbatch.accesspoint import (
     build_app,
     generate_credentials,
 )
+from mrbatch.errors import ConditionFailedError, RoutingError
+from mrbatch.ports import RoutingState
 from mrbatch.storage.local import LocalObjectStore
 
 EAST, WEST = "us-east-1", "us-west-2"

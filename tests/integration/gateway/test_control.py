@@ -11,8 +11,8 @@ from botocore.auth import SigV4Auth, SigV4QueryAuth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials as BotoCredentials
 
-from mrbatch.errors import ConditionFailedError, RoutingError
 from mrbatch.accesspoint import HttpRoutingControl, control_token
+from mrbatch.errors import ConditionFailedError, RoutingError
 
 from .conftest import EAST, WEST, Gateway
 

@@ -17,8 +17,8 @@ import botocore.exceptions
 import pytest
 from boto3.s3.transfer import TransferConfig
 
-from mrbatch.runtime.replication.changefeed import ChangeFeed
 from mrbatch.accesspoint import AccessPoint, GatewayServer, build_app, generate_credentials
+from mrbatch.runtime.replication.changefeed import ChangeFeed
 from mrbatch.runtime.replication.recorded_store import RecordedObjectStore
 from mrbatch.storage.local import LocalObjectStore
 

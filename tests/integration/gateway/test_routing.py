@@ -8,9 +8,9 @@ import io
 import botocore.exceptions
 import pytest
 
+from mrbatch.accesspoint import AccessPoint, NoRegionAvailableError
 from mrbatch.errors import ObjectNotFoundError, StorageError
 from mrbatch.ports import ObjectInfo
-from mrbatch.accesspoint import AccessPoint, NoRegionAvailableError
 from mrbatch.storage.memory import MemoryObjectStore
 
 from .conftest import EAST, WEST, Gateway, ListRoutingControl

@@ -8,11 +8,11 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from mrbatch.errors import MrBatchError
 from mrbatch.accesspoint.credentials import Credentials
 from mrbatch.accesspoint.presign import presign_get_url
 from mrbatch.accesspoint.s3errors import S3Error
 from mrbatch.accesspoint.sigv4 import SignedRequest, SigV4Verifier, parse_amz_date
+from mrbatch.errors import MrBatchError
 
 CREDS = Credentials("MRBKPRESIGNTEST00000", "presign/secret+value=")
 ENDPOINT = "http://127.0.0.1:8123"

@@ -14,28 +14,15 @@ from mrbatch.errors import FencedError
 from mrbatch.handlers.fencing import check_fence
 from mrbatch.handlers.region import Region, set_current_region
 from mrbatch.handlers.steps import email_the_file
-from mrbatch.pipeline import CsvFinancialSource, load_rules
-from mrbatch.ports import OutgoingEmail
 from mrbatch.metrics.local import MemoryMetrics
+from mrbatch.notify.memory import MemoryNotifier
+from mrbatch.pipeline import CsvFinancialSource, load_rules
 from mrbatch.routing.local import MemoryRoutingControl
 from mrbatch.state import BATCH_STATE, ERRORS, MemoryTable
 from mrbatch.storage import MemoryObjectStore
 
 EAST, WEST = "us-east-1", "us-west-2"
 SAMPLE = Path(__file__).parents[2] / "data" / "aws-sample"
-
-
-class RecordingNotifier:
-    """A `Notifier` that keeps what it was asked to send (at most once per key)."""
-
-    def __init__(self) -> None:
-        self.sent: dict[str, OutgoingEmail] = {}
-
-    def send(self, message: OutgoingEmail, *, idempotency_key: str) -> bool:
-        if idempotency_key in self.sent:
-            return False
-        self.sent[idempotency_key] = message
-        return True
 
 
 @pytest.fixture
@@ -46,7 +33,7 @@ def region() -> Iterator[Region]:
         batch_state=MemoryTable(BATCH_STATE),
         errors=MemoryTable(ERRORS),
         routing=MemoryRoutingControl([EAST, WEST]),
-        notifier=RecordingNotifier(),
+        notifier=MemoryNotifier(),
         metrics=MemoryMetrics(),
         financials=CsvFinancialSource.from_path(SAMPLE / "testfile_financial_data.csv"),
         rules=load_rules(),
@@ -97,7 +84,7 @@ def test_old_epoch_email_is_not_sent_after_failover_and_failback(region: Region)
     with pytest.raises(FencedError):
         email_the_file(_email_event(1))
     notifier = region.notifier
-    assert isinstance(notifier, RecordingNotifier) and notifier.sent == {}
+    assert isinstance(notifier, MemoryNotifier) and notifier.sent == {}
     assert region.batch_state.get({"file_id": "input/a.csv#v1"})["status"] == "RUNNING"  # type: ignore[index]
     email_the_file(_email_event(3))  # the run of the current epoch completes the file
     assert list(notifier.sent) == ["input/a.csv#v1"]

@@ -9,7 +9,18 @@ import pytest
 
 import mrbatch.pipeline
 
-_MODULES = ["split", "records", "rules", "enrich", "process", "merge", "parse", "job", "sample"]
+_MODULES = [
+    "mrbatch.pipeline.split",
+    "mrbatch.pipeline.records",
+    "mrbatch.pipeline.rules",
+    "mrbatch.pipeline.enrich",
+    "mrbatch.pipeline.process",
+    "mrbatch.pipeline.merge",
+    "mrbatch.pipeline.parse",
+    "mrbatch.pipeline.sample",
+    "mrbatch.job.runner",
+    "mrbatch.notify.memory",
+]
 
 
 def test_every_exported_name_exists() -> None:
@@ -20,6 +31,6 @@ def test_every_exported_name_exists() -> None:
 
 @pytest.mark.parametrize("name", _MODULES)
 def test_docstring_examples_run(name: str) -> None:
-    module = importlib.import_module(f"mrbatch.pipeline.{name}")
+    module = importlib.import_module(name)
     failed, _ = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert failed == 0

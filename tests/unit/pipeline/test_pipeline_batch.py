@@ -14,9 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mrbatch.errors import InputFileError
+from mrbatch.job.plan import plan_batches
 from mrbatch.pipeline import CsvFinancialSource, merge, process_chunk, split, write_csv
 from mrbatch.pipeline.enrich import FinancialIndex, csv_value
-from mrbatch.job.plan import plan_batches
 from mrbatch.pipeline.process import process_batch
 
 from .pipeline_samples import FINANCIALS, HEADER, OUT_HEADER

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from mrbatch.cli.app import app
 from mrbatch.errors import InputFileError
-from mrbatch.pipeline import JobOptions, run_job
+from mrbatch.job import JobOptions, run_job
 
 from .pipeline_samples import FIN_A, FIN_B, FINANCIALS, HEADER, OUT_HEADER, ROW_A, ROW_B
 

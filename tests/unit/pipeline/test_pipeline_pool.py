@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from mrbatch.errors import InputFileError
-from mrbatch.pipeline.enrich import CsvFinancialSource
 from mrbatch.job.pool import WorkerPool
+from mrbatch.pipeline.enrich import CsvFinancialSource
 
 
 def test_results_come_back_for_every_task_and_workers_are_reaped() -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mrbatch.pipeline import JobOptions, run_job
+from mrbatch.job import JobOptions, run_job
 
 SAMPLE = Path(__file__).resolve().parents[2] / "data" / "aws-sample"
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from mrbatch.pipeline import output_header
-from mrbatch.pipeline import sliced as sliced_module
-from mrbatch.pipeline.columns import output_header_line
+from mrbatch.job import sliced as sliced_module
 from mrbatch.job.runner import JobOptions, run_job
+from mrbatch.pipeline import output_header
+from mrbatch.pipeline.columns import output_header_line
 from mrbatch.pipeline.sample import INPUT_COLUMNS, write_sample_files
 
 

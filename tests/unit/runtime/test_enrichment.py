@@ -17,7 +17,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials as BotoCredentials
 
-from mrbatch.errors import InputFileError
+from mrbatch.accesspoint import Credentials, GatewayServer, generate_credentials
 from mrbatch.enrichment.api import (
     MAX_BATCH,
     MAX_BODY_BYTES,
@@ -26,7 +26,7 @@ from mrbatch.enrichment.api import (
     build_app,
     read_financial_csv,
 )
-from mrbatch.accesspoint import Credentials, GatewayServer, generate_credentials
+from mrbatch.errors import InputFileError
 from mrbatch.state import FINANCIALS, MemoryTable
 
 ROW = {

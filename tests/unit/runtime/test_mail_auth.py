@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from mrbatch.errors import MailError
-from mrbatch.ports import OutgoingEmail
 from mrbatch.accesspoint.credentials import Credentials, generate_credentials, mail_password
-from mrbatch.notify.smtp import MAX_MESSAGE_BYTES, MailSink, SmtpNotifier, read_mailbox
+from mrbatch.errors import MailError
+from mrbatch.notify.sink import MailSink, read_mailbox
+from mrbatch.notify.smtp import MAX_MESSAGE_BYTES, SmtpNotifier
+from mrbatch.ports import OutgoingEmail
 
 FORGED = (
     b"From: mrbatch@localhost\r\nTo: owner@localhost\r\nSubject: File input/a.csv processed\r\n"

@@ -8,9 +8,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from mrbatch.handlers.batch_state import unfinished_files
-from mrbatch.runtime.replication.changefeed import ChangeFeed
 from mrbatch.metrics.local import MemoryMetrics
 from mrbatch.runtime.operations.reconcile import reconcile
+from mrbatch.runtime.replication.changefeed import ChangeFeed
 from mrbatch.runtime.replication.recorded_store import RecordedObjectStore
 from mrbatch.state import BATCH_STATE, MemoryTable
 from mrbatch.storage.memory import MemoryObjectStore

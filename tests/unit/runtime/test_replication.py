@@ -9,8 +9,8 @@ import pytest
 
 from mrbatch.ports import REPLICA
 from mrbatch.runtime.replication.changefeed import ChangeFeed
-from mrbatch.runtime.replication.recorded_store import RecordedObjectStore
 from mrbatch.runtime.replication.objects import ObjectReplicator
+from mrbatch.runtime.replication.recorded_store import RecordedObjectStore
 from mrbatch.storage.memory import MemoryObjectStore
 
 

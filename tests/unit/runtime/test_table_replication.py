@@ -10,6 +10,11 @@ import pytest
 
 from mrbatch.errors import ConfigError, MrBatchError
 from mrbatch.runtime.config import StackConfig
+from mrbatch.runtime.replication.tables import (
+    CursorState,
+    SqliteCursorStore,
+    TableReplicator,
+)
 from mrbatch.runtime.services.replicator import (
     ReplicatorLoop,
     open_directions,
@@ -18,11 +23,6 @@ from mrbatch.runtime.services.replicator import (
     read_replication_status,
     replication_paused,
     serve,
-)
-from mrbatch.runtime.replication.tables import (
-    CursorState,
-    SqliteCursorStore,
-    TableReplicator,
 )
 from mrbatch.runtime.wiring import open_region_store, open_tables
 from mrbatch.state import BATCH_STATE, ERRORS, SqliteDatabase, SqliteTable

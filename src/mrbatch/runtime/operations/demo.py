@@ -21,8 +21,8 @@ import httpx
 
 from mrbatch.errors import ConfigError, MrBatchError
 from mrbatch.handlers import naming
-from mrbatch.model import FileStatus
 from mrbatch.job.runner import JobOptions, run_job
+from mrbatch.model import FileStatus
 from mrbatch.pipeline.sample import write_sample_files
 from mrbatch.runtime.config import StackConfig
 from mrbatch.runtime.operations.stackinfo import access_point_client, mail_messages

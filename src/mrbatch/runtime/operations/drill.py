@@ -19,13 +19,13 @@ from typing import Any
 
 from mrbatch.errors import ObjectNotFoundError
 from mrbatch.handlers import naming
-from mrbatch.model import FileStatus
 from mrbatch.job.runner import JobOptions, run_job
+from mrbatch.model import FileStatus
 from mrbatch.pipeline.sample import write_sample_files
 from mrbatch.runtime.config import StackConfig
 from mrbatch.runtime.operations.demo import fresh_data_dir
-from mrbatch.runtime.operations.stackinfo import access_point_client, mail_messages
 from mrbatch.runtime.operations.runbook import run_runbook
+from mrbatch.runtime.operations.stackinfo import access_point_client, mail_messages
 from mrbatch.runtime.services.stack import start_stack
 from mrbatch.runtime.services.supervisor import wait_until
 from mrbatch.runtime.wiring import open_region_store, open_tables

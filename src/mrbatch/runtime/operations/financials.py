@@ -17,9 +17,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from mrbatch.enrichment.api import read_financial_csv
 from mrbatch.pipeline import CsvFinancialSource
 from mrbatch.runtime.config import StackConfig
-from mrbatch.enrichment.api import read_financial_csv
 from mrbatch.runtime.wiring import open_routing, open_tables
 
 __all__ = ["LoadReport", "has_financials", "load_financials_file", "wait_for_financials"]

@@ -21,21 +21,22 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from mrbatch.accesspoint.credentials import generate_credentials
+from mrbatch.accesspoint.iam import IamAuth
+from mrbatch.accesspoint.server import GatewayServer
 from mrbatch.asl import Engine
+from mrbatch.enrichment.api import build_app, read_financial_csv
 from mrbatch.errors import ConfigError, InputFileError
 from mrbatch.handlers import naming
 from mrbatch.handlers.integrations import RegionResources, create_state_machines
 from mrbatch.handlers.integrations import register_region_resources as register_resources
 from mrbatch.handlers.region import Region, set_current_region
 from mrbatch.handlers.trigger import drive_file
+from mrbatch.metrics.local import SqliteMetrics
+from mrbatch.notify.sink import MailSink
+from mrbatch.notify.smtp import SmtpNotifier
 from mrbatch.pipeline import DEFAULT_CHUNK_SIZE, CsvFinancialSource, FinancialSource, load_rules
 from mrbatch.ports import ObjectStore
-from mrbatch.enrichment.api import build_app, read_financial_csv
-from mrbatch.accesspoint.credentials import generate_credentials
-from mrbatch.accesspoint.iam import IamAuth
-from mrbatch.accesspoint.server import GatewayServer
-from mrbatch.notify.smtp import MailSink, SmtpNotifier
-from mrbatch.metrics.local import SqliteMetrics
 from mrbatch.routing.local import SqliteRoutingControl
 from mrbatch.state import RegionTables, open_region_tables
 from mrbatch.storage.local import LocalObjectStore

@@ -28,8 +28,8 @@ from typing import Any
 
 from mrbatch.errors import ConfigError, MrBatchError, RoutingError
 from mrbatch.runtime.config import StackConfig
-from mrbatch.runtime.replication.backlog import pending_replication
 from mrbatch.runtime.operations.takeover import take_over
+from mrbatch.runtime.replication.backlog import pending_replication
 from mrbatch.runtime.wiring import open_routing
 
 __all__ = ["RunbookLog", "run_runbook"]

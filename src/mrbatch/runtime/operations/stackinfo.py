@@ -16,13 +16,13 @@ from typing import TYPE_CHECKING, Any
 import boto3
 from botocore.config import Config as BotoConfig
 
+from mrbatch.accesspoint import presign_get_url
 from mrbatch.errors import ConfigError, MrBatchError
 from mrbatch.handlers import naming
-from mrbatch.model import FileStatus
-from mrbatch.runtime.config import StackConfig
-from mrbatch.accesspoint import presign_get_url
-from mrbatch.notify.smtp import read_mailbox
 from mrbatch.metrics.local import SqliteMetrics
+from mrbatch.model import FileStatus
+from mrbatch.notify.sink import read_mailbox
+from mrbatch.runtime.config import StackConfig
 from mrbatch.runtime.services.replicator import read_replication_status
 from mrbatch.runtime.services.supervisor import read_stack_file
 from mrbatch.runtime.wiring import load_credentials, open_routing, open_tables, read_endpoints

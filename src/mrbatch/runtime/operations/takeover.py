@@ -31,8 +31,8 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict
 
-from mrbatch.runtime.config import StackConfig
 from mrbatch.metrics.local import SqliteMetrics
+from mrbatch.runtime.config import StackConfig
 from mrbatch.runtime.operations.reconcile import ReconcileResult, reconcile
 from mrbatch.runtime.replication.backlog import pending_replication
 from mrbatch.runtime.wiring import open_region_store, open_routing, open_tables

@@ -1,1 +1,1 @@
-"""mrbatch.runtime.replication.objects."""
+"""Replication between the regions: the change feed, object and table replication."""

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from mrbatch.handlers import naming
 from mrbatch.handlers.batch_state import unfinished_files
-from mrbatch.runtime.replication.changefeed import ChangeFeed
 from mrbatch.runtime.config import StackConfig
+from mrbatch.runtime.replication.changefeed import ChangeFeed
 from mrbatch.runtime.wiring import open_tables
 
 __all__ = ["pending_replication"]

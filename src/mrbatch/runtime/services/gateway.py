@@ -13,10 +13,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from mrbatch.accesspoint import AccessPoint, GatewayServer, build_app
 from mrbatch.errors import MrBatchError
 from mrbatch.runtime.config import StackConfig
 from mrbatch.runtime.files import read_json
-from mrbatch.accesspoint import AccessPoint, GatewayServer, build_app
 from mrbatch.runtime.wiring import load_credentials, open_region_store, open_routing
 
 __all__ = ["region_alive", "serve"]

@@ -7,8 +7,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from mrbatch.notify.sink import MailSink
 from mrbatch.runtime.config import StackConfig
-from mrbatch.notify.smtp import MailSink
 from mrbatch.runtime.wiring import load_credentials
 
 __all__ = ["serve"]

@@ -22,16 +22,16 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from mrbatch.accesspoint import GatewayServer
+from mrbatch.accesspoint.iam import IamAuth
 from mrbatch.asl import Engine, ExecutionStatus, ResourceRegistry
+from mrbatch.enrichment.api import build_app
 from mrbatch.handlers.integrations import create_state_machines, register_region_resources
 from mrbatch.handlers.trigger import drive_file
 from mrbatch.ports import RoutingControl, Table
-from mrbatch.runtime.replication.changefeed import ChangeFeed
 from mrbatch.runtime.config import StackConfig
-from mrbatch.enrichment.api import build_app
-from mrbatch.accesspoint import GatewayServer
-from mrbatch.accesspoint.iam import IamAuth
 from mrbatch.runtime.operations.takeover import TakeoverWatch
+from mrbatch.runtime.replication.changefeed import ChangeFeed
 from mrbatch.runtime.wiring import (
     load_credentials,
     open_local_region,

@@ -17,8 +17,17 @@ from typing import Any
 
 from mrbatch.runtime.config import StackConfig
 from mrbatch.runtime.files import private_data_dir
-from mrbatch.runtime.operations.financials import has_financials, load_financials_file, wait_for_financials
-from mrbatch.runtime.services.supervisor import ChildSpec, StackStartError, Supervisor, write_stack_file
+from mrbatch.runtime.operations.financials import (
+    has_financials,
+    load_financials_file,
+    wait_for_financials,
+)
+from mrbatch.runtime.services.supervisor import (
+    ChildSpec,
+    StackStartError,
+    Supervisor,
+    write_stack_file,
+)
 from mrbatch.runtime.wiring import ensure_credentials, open_routing, write_endpoints
 
 __all__ = ["free_port", "prepare_config", "start_stack"]

@@ -34,8 +34,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from mrbatch.errors import MrBatchError
-from mrbatch.runtime.services.autofailover import RunbookProcess
 from mrbatch.runtime.config import StackConfig
+from mrbatch.runtime.services.autofailover import RunbookProcess
 from mrbatch.runtime.services.health import HealthMonitor
 from mrbatch.runtime.services.stack import start_stack
 from mrbatch.runtime.services.supervisor import (
