@@ -27,7 +27,7 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -128,11 +128,18 @@ class Engine:
         region: str = "us-east-1",
         account: str = "123456789012",
         resume: bool = True,
+        worker_initializer: Callable[[], None] | None = None,
     ) -> None:
         self.resources = resources if resources is not None else ResourceRegistry()
         self.region, self.account, self.no_wait = region, account, no_wait
+        # `worker_initializer` runs once in each worker process (it must pickle): how a
+        # region hands its workers what they work on, without environment variables
         self._invoker = Invoker(
-            self.resources, workers=workers, mock=mock, builtins=nested_integrations()
+            self.resources,
+            workers=workers,
+            mock=mock,
+            builtins=nested_integrations(),
+            worker_initializer=worker_initializer,
         )
         self._machines: dict[str, tuple[StateMachineRecord, StateMachineDefinition]] = {}
         self._active: dict[str, tuple[Run, asyncio.Task[None]]] = {}

@@ -8,6 +8,8 @@ has the shape AWS Step Functions returns (`Payload`, `StatusCode`, `ExecutedVers
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import multiprocessing
 import uuid
 from concurrent.futures import ProcessPoolExecutor
@@ -46,10 +48,12 @@ class Invoker:
         workers: int,
         mock: MockSource | None,
         builtins: dict[str, Integration],
+        worker_initializer: Callable[[], None] | None = None,
     ) -> None:
         self.registry = registry
         self.mock = mock
         self._workers = workers
+        self._worker_initializer = worker_initializer
         self._pool: ProcessPoolExecutor | None = None
         self._builtins = {"lambda:invoke": self._lambda_invoke, **builtins}
 
@@ -57,7 +61,11 @@ class Invoker:
         """The worker pool, started on first use."""
         if self._pool is None:
             context = multiprocessing.get_context("spawn")
-            self._pool = ProcessPoolExecutor(max_workers=self._workers, mp_context=context)
+            self._pool = ProcessPoolExecutor(
+                max_workers=self._workers,
+                mp_context=context,
+                initializer=self._worker_initializer,
+            )
         return self._pool
 
     def close(self) -> None:
