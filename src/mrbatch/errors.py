@@ -56,6 +56,14 @@ class ObjectExistsError(StorageError):
         self.key = key
 
 
+class PreconditionFailedError(StorageError):
+    """A conditional put (if-match) found the object changed: its ETag is not the one given."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"object {key!r} does not have the expected ETag")
+        self.key = key
+
+
 class InvalidKeyError(StorageError):
     """An object key is not acceptable (not UTF-8, too long, escapes the bucket, ...)."""
 

@@ -18,7 +18,9 @@ from typing import Any, BinaryIO, Protocol, runtime_checkable
 from mrbatch.model import FinancialRecord
 
 __all__ = [
+    "CHECKSUM_HEADER_PREFIX",
     "REPLICA",
+    "STORED_HEADERS",
     "Condition",
     "FinancialSource",
     "Item",
@@ -34,6 +36,18 @@ __all__ = [
     "Table",
 ]
 
+# The standard headers an object keeps (S3's system metadata a client may set), besides
+# `x-amz-checksum-<algorithm>`; every store returns them exactly as they were put.
+STORED_HEADERS = (
+    "cache-control",
+    "content-disposition",
+    "content-encoding",
+    "content-language",
+    "content-type",
+    "expires",
+)
+CHECKSUM_HEADER_PREFIX = "x-amz-checksum-"
+
 # Value of `ObjectInfo.replication_status` for an object written by replication; such an
 # object is never replicated back (as S3's x-amz-replication-status: REPLICA).
 REPLICA = "REPLICA"
@@ -44,7 +58,13 @@ REPLICA = "REPLICA"
 
 @dataclass(frozen=True)
 class ObjectInfo:
-    """What `head` tells about an object; `etag` is the MD5 hex digest (no quotes)."""
+    """What `head` tells about an object; `etag` is the MD5 hex digest (no quotes).
+
+    `headers` are the standard headers stored with the object, by lower-case name (see
+    `STORED_HEADERS`: content-type, cache-control, ..., and `x-amz-checksum-<algorithm>`);
+    S3 calls them system metadata. They are kept apart from the user's `metadata` so that
+    neither can shadow the other.
+    """
 
     key: str
     size: int
@@ -53,6 +73,7 @@ class ObjectInfo:
     last_modified: float
     metadata: Mapping[str, str] = field(default_factory=dict)
     replication_status: str | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -81,11 +102,18 @@ class ObjectStore(Protocol):
         if_none_match: bool = False,
         replication_status: str | None = None,
         version_id: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        if_match: str | None = None,
     ) -> ObjectInfo:
         """Store `data` under `key` atomically (readers see the old or the new object, never
         a mix) and return its info. With `if_none_match`, raise ObjectExistsError when the key
-        exists (create-only). `replication_status` and `version_id` are set by replication
-        only, to mark replicas and keep the source's version id."""
+        exists (create-only). With `if_match` (an ETag, no quotes), replace only the object
+        whose ETag that is: raise ObjectNotFoundError when the key is missing and
+        PreconditionFailedError when its ETag differs (checked atomically with the write).
+        `headers` are stored and returned as `ObjectInfo.headers` (names lower-case, from
+        `STORED_HEADERS` or `x-amz-checksum-*`; InvalidMetadataError otherwise).
+        `replication_status` and `version_id` are set by replication only, to mark replicas
+        and keep the source's version id."""
         ...
 
     def get(self, key: str) -> tuple[ObjectInfo, BinaryIO]:
@@ -118,7 +146,8 @@ class ObjectStore(Protocol):
     def copy(
         self, source_key: str, dest_key: str, *, metadata: Mapping[str, str] | None = None
     ) -> ObjectInfo:
-        """Server-side copy; metadata is copied unless given. Raises ObjectNotFoundError."""
+        """Server-side copy; metadata is copied unless given, headers always are.
+        Raises ObjectNotFoundError."""
         ...
 
     def delete(self, key: str) -> None:

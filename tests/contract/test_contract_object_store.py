@@ -15,6 +15,7 @@ from mrbatch.errors import (
     InvalidMetadataError,
     ObjectExistsError,
     ObjectNotFoundError,
+    PreconditionFailedError,
     StorageError,
 )
 from mrbatch.ports import REPLICA, ObjectStore
@@ -336,3 +337,57 @@ def test_buckets_are_independent(object_store_factory: Callable[[str], ObjectSto
     assert (east.bucket, west.bucket) == ("bucket-east", "bucket-west")
     with pytest.raises(ObjectNotFoundError):
         west.head("k")
+
+
+def test_stored_headers_round_trip_through_head_get_and_copy(object_store: ObjectStore) -> None:
+    headers = {
+        "content-type": "text/csv; charset=utf-8",
+        "cache-control": "max-age=60",
+        "content-disposition": 'attachment; filename="a.csv"',
+        "content-encoding": "identity",
+        "content-language": "en",
+        "expires": "Thu, 01 Dec 2044 16:00:00 GMT",
+        "x-amz-checksum-crc32": "AAAAAA==",
+    }
+    put = object_store.put("k", b"x", metadata={"a": "1"}, headers=headers)
+    assert dict(put.headers) == headers
+    assert dict(object_store.head("k").headers) == headers
+    info, stream = object_store.get("k")
+    stream.close()
+    assert (dict(info.headers), dict(info.metadata)) == (headers, {"a": "1"})
+    assert dict(object_store.copy("k", "k2").headers) == headers
+
+
+def test_object_put_without_headers_has_none(object_store: ObjectStore) -> None:
+    object_store.put("k", b"x")
+    assert dict(object_store.head("k").headers) == {}
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{"x-amz-meta-a": "1"}, {"Content-Type": "x"}, {"content-type": "a\nb"}, {"etag": "x"}],
+    ids=repr,
+)
+def test_unknown_or_bad_headers_are_refused(
+    object_store: ObjectStore, headers: dict[str, str]
+) -> None:
+    with pytest.raises(InvalidMetadataError):
+        object_store.put("k", b"x", headers=headers)
+    with pytest.raises(ObjectNotFoundError):
+        object_store.head("k")
+
+
+def test_if_match_replaces_only_the_expected_version(object_store: ObjectStore) -> None:
+    first = object_store.put("k", b"one")
+    second = object_store.put("k", b"two", if_match=first.etag)
+    with pytest.raises(PreconditionFailedError):
+        object_store.put("k", b"three", if_match=first.etag)
+    assert object_store.get_bytes("k") == b"two"
+    assert object_store.head("k").etag == second.etag
+
+
+def test_if_match_on_a_missing_key_is_not_found(object_store: ObjectStore) -> None:
+    with pytest.raises(ObjectNotFoundError):
+        object_store.put("k", b"x", if_match=md5(b"x"))
+    with pytest.raises(ObjectNotFoundError):
+        object_store.head("k")

@@ -24,6 +24,7 @@ import re
 from collections.abc import Mapping
 
 from mrbatch.errors import InvalidKeyError, InvalidMetadataError, StorageError
+from mrbatch.ports import CHECKSUM_HEADER_PREFIX, STORED_HEADERS
 
 __all__ = [
     "MAX_KEY_BYTES",
@@ -31,6 +32,7 @@ __all__ = [
     "RESERVED_METADATA_PREFIX",
     "decode_token",
     "encode_token",
+    "validate_headers",
     "validate_key",
     "validate_metadata",
     "validate_prefix",
@@ -45,6 +47,9 @@ RESERVED_METADATA_PREFIX = "mrbatch-"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _META_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 _META_VALUE = re.compile(r"^[\x20-\x7e]*$")
+# Header values travel as latin-1 on the wire: any of its printable characters may be kept.
+_HEADER_VALUE = re.compile(r"^[\x20-\x7e\xa0-\xff]*$")
+_CHECKSUM_NAME = re.compile(r"^x-amz-checksum-[a-z0-9]+$")
 
 
 def validate_key(key: object) -> str:
@@ -100,6 +105,27 @@ def validate_metadata(metadata: Mapping[str, str] | None) -> dict[str, str]:
         size += len(name) + len(value)
     if size > MAX_METADATA_BYTES:
         raise InvalidMetadataError(f"metadata is {size} bytes, more than {MAX_METADATA_BYTES}")
+    return result
+
+
+def validate_headers(headers: Mapping[str, str] | None) -> dict[str, str]:
+    """A copy of the standard headers to store with an object (`STORED_HEADERS` and
+    `x-amz-checksum-<algorithm>`, lower-case names, printable latin-1 values, 8 KB at most
+    in total, as S3 bounds a request's headers); raise InvalidMetadataError otherwise."""
+    result = dict(headers or {})
+    size = 0
+    for name, value in result.items():
+        if name not in STORED_HEADERS and not (
+            isinstance(name, str)
+            and name.startswith(CHECKSUM_HEADER_PREFIX)
+            and _CHECKSUM_NAME.match(name)
+        ):
+            raise InvalidMetadataError(f"{name!r} is not a header an object can keep")
+        if not isinstance(value, str) or not _HEADER_VALUE.match(value):
+            raise InvalidMetadataError(f"header {name!r} must be printable latin-1 text")
+        size += len(name) + len(value)
+    if size > 8192:
+        raise InvalidMetadataError(f"stored headers are {size} bytes, more than 8192")
     return result
 
 

@@ -3,7 +3,7 @@
 Layout of the bucket directory:
 
     index.db           SQLite (WAL): one row per object: key, blob name, size, etag, version,
-                       metadata, replication status
+                       metadata, replication status, stored headers
     blobs/ab/<name>    the bodies, each written once under a fresh random name
 
 Keys never become paths: a body's file name is random, and the key lives only in the index,
@@ -39,13 +39,19 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from mrbatch.errors import ObjectExistsError, ObjectNotFoundError, StorageError
+from mrbatch.errors import (
+    ObjectExistsError,
+    ObjectNotFoundError,
+    PreconditionFailedError,
+    StorageError,
+)
 from mrbatch.ports import ListPage, ObjectInfo
 from mrbatch.state.db import SqliteDatabase
 from mrbatch.storage.base import BaseObjectStore, check_max_keys
 from mrbatch.storage.keys import (
     decode_token,
     encode_token,
+    validate_headers,
     validate_key,
     validate_metadata,
     validate_prefix,
@@ -62,10 +68,13 @@ CREATE TABLE IF NOT EXISTS objects (
     version_id TEXT NOT NULL,
     last_modified REAL NOT NULL,
     metadata TEXT NOT NULL,
-    replication_status TEXT
+    replication_status TEXT,
+    headers TEXT NOT NULL DEFAULT '{}'
 ) WITHOUT ROWID
 """
-_COLUMNS = "key, blob, size, etag, version_id, last_modified, metadata, replication_status"
+# A bucket made before objects kept their headers gains the column (empty for old rows).
+_ADD_HEADERS = "ALTER TABLE objects ADD COLUMN headers TEXT NOT NULL DEFAULT '{}'"
+_COLUMNS = "key, blob, size, etag, version_id, last_modified, metadata, replication_status, headers"
 _CHUNK = 1024 * 1024
 # A reader retries when a concurrent put replaced the body between its index read and open.
 _OPEN_ATTEMPTS = 20
@@ -85,6 +94,9 @@ class LocalObjectStore(BaseObjectStore):
         self._db = SqliteDatabase(self.directory / "index.db", error=StorageError)
         with self._db.transaction() as conn:
             conn.execute(_SCHEMA)
+            columns = {row[1] for row in conn.execute("PRAGMA table_info(objects)")}
+            if "headers" not in columns:
+                conn.execute(_ADD_HEADERS)
 
     def close(self) -> None:
         """Close the index; streams already returned by `get` stay readable."""
@@ -99,10 +111,13 @@ class LocalObjectStore(BaseObjectStore):
         if_none_match: bool = False,
         replication_status: str | None = None,
         version_id: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        if_match: str | None = None,
     ) -> ObjectInfo:
         """See `mrbatch.ports.ObjectStore.put`."""
         validate_key(key)
         meta = validate_metadata(metadata)
+        stored_headers = validate_headers(headers)
         blob, size, etag = self._write_blob(data)
         info = ObjectInfo(
             key=key,
@@ -112,9 +127,10 @@ class LocalObjectStore(BaseObjectStore):
             last_modified=time.time(),
             metadata=meta,
             replication_status=replication_status,
+            headers=stored_headers,
         )
         try:
-            replaced = self._commit(info, blob, if_none_match)
+            replaced = self._commit(info, blob, if_none_match, if_match)
         except BaseException:
             self._unlink(blob)
             raise
@@ -164,7 +180,7 @@ class LocalObjectStore(BaseObjectStore):
         source, stream = self.get(source_key)
         with stream:
             meta = source.metadata if metadata is None else metadata
-            return self.put(dest_key, stream, metadata=meta)
+            return self.put(dest_key, stream, metadata=meta, headers=source.headers)
 
     def delete(self, key: str) -> None:
         """See `mrbatch.ports.ObjectStore.delete`."""
@@ -206,15 +222,22 @@ class LocalObjectStore(BaseObjectStore):
             raise ObjectNotFoundError(key)
         return _info(row), row[1]
 
-    def _commit(self, info: ObjectInfo, blob: str, if_none_match: bool) -> str | None:
-        """Point the key at `blob`; return the body it replaced, if any."""
+    def _commit(
+        self, info: ObjectInfo, blob: str, if_none_match: bool, if_match: str | None
+    ) -> str | None:
+        """Point the key at `blob`; return the body it replaced, if any. The conditions are
+        checked inside the write transaction, so no other writer can slip in between."""
         key = info.key.encode()
         with self._db.transaction() as conn:
-            old = conn.execute("SELECT blob FROM objects WHERE key = ?", (key,)).fetchone()
+            old = conn.execute("SELECT blob, etag FROM objects WHERE key = ?", (key,)).fetchone()
             if old is not None and if_none_match:
                 raise ObjectExistsError(info.key)
+            if if_match is not None and old is None:
+                raise ObjectNotFoundError(info.key)
+            if if_match is not None and old[1] != if_match:
+                raise PreconditionFailedError(info.key)
             conn.execute(
-                f"INSERT OR REPLACE INTO objects ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT OR REPLACE INTO objects ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     key,
                     blob,
@@ -224,6 +247,7 @@ class LocalObjectStore(BaseObjectStore):
                     info.last_modified,
                     json.dumps(dict(info.metadata), sort_keys=True),
                     info.replication_status,
+                    json.dumps(dict(info.headers), sort_keys=True),
                 ),
             )
         return None if old is None else str(old[0])
@@ -261,7 +285,7 @@ class LocalObjectStore(BaseObjectStore):
 
 
 def _info(row: tuple[Any, ...]) -> ObjectInfo:
-    key, _, size, etag, version_id, last_modified, metadata, status = row
+    key, _, size, etag, version_id, last_modified, metadata, status, headers = row
     return ObjectInfo(
         key=bytes(key).decode(),
         size=size,
@@ -270,6 +294,7 @@ def _info(row: tuple[Any, ...]) -> ObjectInfo:
         last_modified=last_modified,
         metadata=json.loads(metadata),
         replication_status=status,
+        headers=json.loads(headers),
     )
 
 

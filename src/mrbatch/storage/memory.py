@@ -22,12 +22,13 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import BinaryIO
 
-from mrbatch.errors import ObjectExistsError, ObjectNotFoundError
+from mrbatch.errors import ObjectExistsError, ObjectNotFoundError, PreconditionFailedError
 from mrbatch.ports import ListPage, ObjectInfo
 from mrbatch.storage.base import BaseObjectStore, check_max_keys
 from mrbatch.storage.keys import (
     decode_token,
     encode_token,
+    validate_headers,
     validate_key,
     validate_metadata,
     validate_prefix,
@@ -53,10 +54,13 @@ class MemoryObjectStore(BaseObjectStore):
         if_none_match: bool = False,
         replication_status: str | None = None,
         version_id: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        if_match: str | None = None,
     ) -> ObjectInfo:
         """See `mrbatch.ports.ObjectStore.put`."""
         validate_key(key)
         meta = validate_metadata(metadata)
+        stored_headers = validate_headers(headers)
         body = data if isinstance(data, bytes) else data.read()
         info = ObjectInfo(
             key=key,
@@ -66,10 +70,17 @@ class MemoryObjectStore(BaseObjectStore):
             last_modified=time.time(),
             metadata=meta,
             replication_status=replication_status,
+            headers=stored_headers,
         )
         with self._lock:
-            if if_none_match and key in self._objects:
+            current = self._objects.get(key)
+            if if_none_match and current is not None:
                 raise ObjectExistsError(key)
+            if if_match is not None:
+                if current is None:
+                    raise ObjectNotFoundError(key)
+                if current[0].etag != if_match:
+                    raise PreconditionFailedError(key)
             self._objects[key] = (info, body)
         return info
 
@@ -104,7 +115,7 @@ class MemoryObjectStore(BaseObjectStore):
         validate_key(dest_key)
         source, body = self._find(source_key)
         meta = source.metadata if metadata is None else metadata
-        return self.put(dest_key, body, metadata=meta)
+        return self.put(dest_key, body, metadata=meta, headers=source.headers)
 
     def delete(self, key: str) -> None:
         """See `mrbatch.ports.ObjectStore.delete`."""
@@ -119,4 +130,4 @@ class MemoryObjectStore(BaseObjectStore):
         if found is None:
             raise ObjectNotFoundError(key)
         info, body = found
-        return replace(info, metadata=dict(info.metadata)), body
+        return replace(info, metadata=dict(info.metadata), headers=dict(info.headers)), body

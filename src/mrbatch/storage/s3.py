@@ -8,7 +8,10 @@ Buckets should be versioned (S3 Cross-Region Replication requires it): `version_
 VersionId, or "null" on an unversioned bucket. A put made by the local replicator (with
 `replication_status` / `version_id`) keeps those two in reserved user metadata
 (`mrbatch-replication-status`, `mrbatch-version-id`) since S3 does not let a client set
-them; a replica written by S3 CRR itself reports S3's `x-amz-replication-status`.
+them; a replica written by S3 CRR itself reports S3's `x-amz-replication-status`. The
+stored headers are sent as S3's own (ContentType, CacheControl, ...) so S3 serves them, and
+kept exactly as given in `mrbatch-headers` (base64 JSON), since S3 reports defaults for those
+never set and computes checksums of its own.
 
 Example (needs a real or mocked S3):
     store = S3ObjectStore(boto3.client("s3"), "mrbatch-us-east-1")
@@ -17,15 +20,28 @@ Example (needs a real or mocked S3):
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from mrbatch.errors import ObjectExistsError, ObjectNotFoundError, StorageError
+from mrbatch.errors import (
+    ObjectExistsError,
+    ObjectNotFoundError,
+    PreconditionFailedError,
+    StorageError,
+)
 from mrbatch.ports import ListPage, ObjectInfo
 from mrbatch.storage.base import BaseObjectStore, check_max_keys
-from mrbatch.storage.keys import validate_key, validate_metadata, validate_prefix
+from mrbatch.storage.keys import (
+    validate_headers,
+    validate_key,
+    validate_metadata,
+    validate_prefix,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -34,6 +50,16 @@ __all__ = ["S3ObjectStore"]
 
 _STATUS_META = "mrbatch-replication-status"
 _VERSION_META = "mrbatch-version-id"
+_HEADERS_META = "mrbatch-headers"
+# Stored headers S3 takes as PutObject parameters (Expires is kept in metadata only: boto3
+# wants a datetime, and the header must come back exactly as it was given).
+_HEADER_PARAMS = {
+    "cache-control": "CacheControl",
+    "content-disposition": "ContentDisposition",
+    "content-encoding": "ContentEncoding",
+    "content-language": "ContentLanguage",
+    "content-type": "ContentType",
+}
 # Our tokens wrap S3's, so a token from another store is refused here, not sent to S3.
 _TOKEN_PREFIX = "s3:"
 _NOT_FOUND = {"404", "NoSuchKey", "NotFound"}
@@ -56,18 +82,26 @@ class S3ObjectStore(BaseObjectStore):
         if_none_match: bool = False,
         replication_status: str | None = None,
         version_id: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        if_match: str | None = None,
     ) -> ObjectInfo:
         """See `mrbatch.ports.ObjectStore.put` (a single PutObject: up to 5 GB)."""
         validate_key(key)
         meta = validate_metadata(metadata)
+        stored = validate_headers(headers)
         if replication_status is not None:
             meta[_STATUS_META] = replication_status
         if version_id is not None:
             meta[_VERSION_META] = version_id
+        if stored:
+            meta[_HEADERS_META] = _encode_headers(stored)
         args: dict[str, Any] = {"Bucket": self.bucket, "Key": key, "Body": data, "Metadata": meta}
+        args.update({_HEADER_PARAMS[n]: v for n, v in stored.items() if n in _HEADER_PARAMS})
         if if_none_match:
             args["IfNoneMatch"] = "*"
-        with _translated(key):
+        if if_match is not None:
+            args["IfMatch"] = f'"{if_match}"'
+        with _translated(key, if_match=if_match is not None):
             response = self.client.put_object(**args)
             return self._head_version(key, response.get("VersionId"))
 
@@ -119,7 +153,10 @@ class S3ObjectStore(BaseObjectStore):
         """See `mrbatch.ports.ObjectStore.copy`. The copy is a new object, never a replica:
         metadata is always rewritten, so replication markers are not carried over."""
         validate_key(dest_key)
-        meta = validate_metadata(self.head(source_key).metadata if metadata is None else metadata)
+        source = self.head(source_key)
+        meta = validate_metadata(source.metadata if metadata is None else metadata)
+        if source.headers:
+            meta[_HEADERS_META] = _encode_headers(source.headers)
         with _translated(source_key):
             response = self.client.copy_object(
                 Bucket=self.bucket,
@@ -151,6 +188,7 @@ def _info(key: str, response: Mapping[str, Any]) -> ObjectInfo:
     meta = dict(response.get("Metadata", {}))
     status = meta.pop(_STATUS_META, None) or response.get("ReplicationStatus")
     version = meta.pop(_VERSION_META, None) or response.get("VersionId") or "null"
+    headers = _decode_headers(meta.pop(_HEADERS_META, ""))
     return ObjectInfo(
         key=key,
         size=int(response["ContentLength"]),
@@ -159,14 +197,31 @@ def _info(key: str, response: Mapping[str, Any]) -> ObjectInfo:
         last_modified=response["LastModified"].timestamp(),
         metadata=meta,
         replication_status=status,
+        headers=headers,
     )
 
 
-class _translated:
-    """Turn botocore errors raised inside the block into mrbatch storage errors."""
+def _encode_headers(headers: Mapping[str, str]) -> str:
+    return base64.b64encode(json.dumps(dict(headers), sort_keys=True).encode()).decode("ascii")
 
-    def __init__(self, key: str) -> None:
+
+def _decode_headers(text: str) -> dict[str, str]:
+    if not text:
+        return {}
+    try:
+        found = json.loads(base64.b64decode(text, validate=True))
+    except (ValueError, binascii.Error) as exc:
+        raise StorageError(f"unreadable {_HEADERS_META} metadata: {text[:80]!r}") from exc
+    return {str(name): str(value) for name, value in dict(found).items()}
+
+
+class _translated:
+    """Turn botocore errors raised inside the block into mrbatch storage errors; a 412 is
+    a failed if-match when the block made a put with one, a taken key otherwise."""
+
+    def __init__(self, key: str, *, if_match: bool = False) -> None:
         self.key = key
+        self.if_match = if_match
 
     def __enter__(self) -> None:
         return None
@@ -179,6 +234,8 @@ class _translated:
             code = str(error.get("Code", ""))
             if code in _NOT_FOUND:
                 raise ObjectNotFoundError(self.key) from exc
+            if code in _EXISTS and self.if_match:
+                raise PreconditionFailedError(self.key) from exc
             if code in _EXISTS:
                 raise ObjectExistsError(self.key) from exc
             raise StorageError(

@@ -98,6 +98,7 @@ class ObjectReplicator:
                 change.key,
                 body,
                 metadata=dict(info.metadata),
+                headers=dict(info.headers),
                 replication_status=REPLICA,
                 version_id=info.version_id,
             )

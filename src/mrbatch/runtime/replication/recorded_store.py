@@ -33,6 +33,8 @@ class RecordedObjectStore:
         if_none_match: bool = False,
         replication_status: str | None = None,
         version_id: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        if_match: str | None = None,
     ) -> ObjectInfo:
         seq = self.feed.begin(key)
         try:
@@ -43,6 +45,8 @@ class RecordedObjectStore:
                 if_none_match=if_none_match,
                 replication_status=replication_status,
                 version_id=version_id,
+                headers=headers,
+                if_match=if_match,
             )
         except BaseException:
             self.feed.abandon(seq)
