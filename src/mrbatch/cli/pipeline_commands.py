@@ -13,6 +13,7 @@ import typer
 
 from mrbatch.job.runner import JobOptions, JobSummary, Progress, run_job
 from mrbatch.model import DEFAULT_CHUNK_SIZE
+from mrbatch.pipeline.faults import parse_kinds
 from mrbatch.pipeline.sample import write_sample_files
 
 
@@ -31,9 +32,20 @@ def sample(
         typer.Option("--invalid-fraction", min=0.0, max=1.0, help="Share of rows made invalid."),
     ] = 0.0,
     name: Annotated[str, typer.Option("--name", help="Base name of the input file.")] = "testfile",
+    invalid_kinds: Annotated[
+        str | None,
+        typer.Option(
+            "--invalid-kinds",
+            help="Comma-separated ways to break the invalid rows: 'all', 'schema' (every rule"
+            " of the default schema, e.g. maxLength:Country), 'structural' (short-row,"
+            " long-row, bad-quote, embedded-newline, non-utf8, no-financials) or single"
+            " kinds. Default: the five original kinds.",
+        ),
+    ] = None,
 ) -> None:
     """Write sample input (<name>.csv) and financial data (<name>_financial_data.csv)."""
-    data_path, fin_path = write_sample_files(out, name, rows, seed, invalid_fraction)
+    kinds = () if invalid_kinds is None else parse_kinds(invalid_kinds)
+    data_path, fin_path = write_sample_files(out, name, rows, seed, invalid_fraction, kinds)
     typer.echo(f"wrote {data_path} ({rows} rows) and {fin_path}")
 
 

@@ -1,8 +1,10 @@
 """Sample data shaped like the AWS sample's `testfile.csv` and its financial data.
 
 Deterministic for a seed: the same arguments always write the same bytes. A fraction of
-rows can be made invalid on purpose, each in one of the ways the pipeline must catch
-(bad uuid, over-long country, impossible date, missing field, no financial data).
+rows can be made invalid on purpose, each in one of the ways the pipeline must catch: by
+default five (bad uuid, over-long country, impossible date, missing field, no financial
+data); with `kinds`, any of `faults.invalid_kinds()` (every rule of the default schema,
+and structural faults: short and long rows, bad quotes, line breaks, non-UTF-8).
 
 Example:
     >>> import io
@@ -19,7 +21,7 @@ import datetime
 import math
 import os
 import random
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
@@ -27,6 +29,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from mrbatch.errors import ConfigError
+from mrbatch.pipeline.faults import spoil_row
 
 __all__ = ["INPUT_COLUMNS", "SampleStats", "write_sample", "write_sample_files"]
 
@@ -125,8 +128,13 @@ def write_sample(
     rows: int = 10_000,
     seed: int = 0,
     invalid_fraction: float = 0.0,
+    kinds: Sequence[str] = (),
 ) -> SampleStats:
-    """Write `rows` input rows to `data` and their financial data to `financials`."""
+    """Write `rows` input rows to `data` and their financial data to `financials`.
+
+    An invalid row is spoiled in one of `kinds` (`faults.invalid_kinds()`), picked at
+    random; without kinds, in one of the five original ways (kept so a seed keeps its bytes).
+    """
     rng = random.Random(seed)
     start, stride = rng.randrange(_UUID_SPAN), _uuid_stride(rng)
     data.write((",".join(INPUT_COLUMNS) + "\n").encode())
@@ -144,7 +152,7 @@ def write_sample(
                   _date(ordered + rng.randrange(51))]  # fmt: skip
         has_finances = True
         if invalid_fraction and rng.random() < invalid_fraction:
-            fields, has_finances = _spoil(fields, rng)
+            fields, has_finances = _spoil_as(kinds, fields, rng)
             invalid += 1
         lines.append(",".join(fields) + "\n")
         if has_finances:
@@ -155,22 +163,38 @@ def write_sample(
     return SampleStats(rows=rows, invalid=invalid)
 
 
+def _spoil_as(
+    kinds: Sequence[str], fields: list[str], rng: random.Random
+) -> tuple[list[str], bool]:
+    if not kinds:
+        return _spoil(fields, rng)
+    spoiled = spoil_row(kinds[rng.randrange(len(kinds))], fields, rng)
+    return spoiled.fields, spoiled.has_finances
+
+
 def _flush(data: BinaryIO, lines: list[str], financials: BinaryIO, fin_lines: list[str]) -> None:
-    data.write("".join(lines).encode())
+    # surrogateescape: a `non-utf8` fault is a lone surrogate that becomes its raw byte.
+    data.write("".join(lines).encode("utf-8", "surrogateescape"))
     financials.write("".join(fin_lines).encode())
     lines.clear()
     fin_lines.clear()
 
 
 def write_sample_files(
-    out: Path, name: str, rows: int, seed: int, invalid_fraction: float
+    out: Path,
+    name: str,
+    rows: int,
+    seed: int,
+    invalid_fraction: float,
+    kinds: Sequence[str] = (),
 ) -> tuple[Path, Path]:
     """Write the sample pair atomically into `out`; return the two paths."""
     data_path, fin_path = out / f"{name}.csv", out / f"{name}_financial_data.csv"
     try:
         out.mkdir(parents=True, exist_ok=True)
         with _atomic(data_path) as data, _atomic(fin_path) as fin:
-            write_sample(data, fin, rows=rows, seed=seed, invalid_fraction=invalid_fraction)
+            write_sample(data, fin, rows=rows, seed=seed, invalid_fraction=invalid_fraction,
+                         kinds=kinds)  # fmt: skip
     except OSError as exc:
         raise ConfigError(f"cannot write sample data to {out}: {exc.strerror or exc}") from exc
     return data_path, fin_path

@@ -18,6 +18,7 @@ _MODULES = [
     "mrbatch.pipeline.merge",
     "mrbatch.pipeline.parse",
     "mrbatch.pipeline.sample",
+    "mrbatch.pipeline.faults",
     "mrbatch.job.runner",
     "mrbatch.notify.memory",
 ]
