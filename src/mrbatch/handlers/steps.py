@@ -107,7 +107,7 @@ def split_input_file(event: FileRun) -> payloads.SplitResult:
         pieces = _split_to_spool(stream, region.chunk_size, key, cast(BinaryIO, spool))
         chunks = _put_chunks(region, cast(BinaryIO, spool), pieces, version)
     records.mark_running(region.batch_state, event["fileId"], epoch, chunks_total=len(chunks))
-    region.metrics.count("FilesSplit", region=region.name)
+    region.metrics.count("InputFilesSplit", region=region.name)
     return {"chunks": chunks, "rows": sum(piece.records for piece in pieces)}
 
 
@@ -336,7 +336,9 @@ def email_the_file(event: MergedFile) -> payloads.EmailResult:
     sent = region.notifier.send(message, idempotency_key=event["fileId"])
     check_fence(region, epoch)
     records.mark_completed(region.batch_state, event["fileId"], epoch, region=region.name)
-    region.metrics.count("FilesProcessed", region=region.name)
+    region.metrics.count("ProcessedFiles", region=region.name)
+    if sent:  # a retry after a crash finds the ledger entry and sends nothing
+        region.metrics.count("EmailSent", region=region.name)
     return {"sent": sent, "url": url}
 
 
@@ -368,5 +370,5 @@ def record_failed_file(event: FailedFile) -> dict[str, str]:
     error = str(failure.get("Error") or "") if failure else ""
     cause = str(failure.get("Cause") or "") if failure else ""
     records.mark_failed(region.batch_state, event["fileId"], epoch, error=error, cause=cause)
-    region.metrics.count("FilesFailed", region=region.name)
+    region.metrics.count("FailedFiles", region=region.name)
     return {"status": "FAILED", "error": error}
