@@ -1,7 +1,7 @@
 """S3's REST wire format: the XML documents and headers the gateway sends back.
 
-Only what boto3 and the aws CLI parse: error documents, ListObjectsV2, ListAllMyBuckets, and
-the object headers (quoted ETag, Last-Modified, x-amz-meta-*).
+Only what boto3 and the aws CLI parse: error documents, ListAllMyBuckets, multipart, and
+the object headers (quoted ETag, Last-Modified, x-amz-meta-*). Listings: `listing`.
 """
 
 from __future__ import annotations
@@ -9,13 +9,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from email.utils import formatdate
-from urllib.parse import quote
 from xml.sax.saxutils import escape
 
 from mrbatch.ports import ObjectInfo
 
 __all__ = [
-    "ListResult",
     "complete_multipart_xml",
     "error_xml",
     "initiate_multipart_xml",
@@ -69,77 +67,6 @@ def object_headers(region: str, info: ObjectInfo) -> dict[str, str]:
     for name, value in info.metadata.items():
         headers[f"x-amz-meta-{name}"] = value
     return headers
-
-
-class ListResult:
-    """One page of ListObjectsV2, ready to render."""
-
-    def __init__(
-        self,
-        *,
-        bucket: str,
-        prefix: str,
-        delimiter: str,
-        max_keys: int,
-        start_after: str,
-        continuation_token: str | None,
-        url_encode: bool,
-    ) -> None:
-        self.bucket = bucket
-        self.prefix = prefix
-        self.delimiter = delimiter
-        self.max_keys = max_keys
-        self.start_after = start_after
-        self.continuation_token = continuation_token
-        self.url_encode = url_encode
-        self.contents: list[ObjectInfo] = []
-        self.common_prefixes: list[str] = []
-        self.next_token: str | None = None
-
-    def _text(self, value: str) -> str:
-        # encoding-type=url: keys may hold characters XML 1.0 cannot carry; botocore asks for
-        # this by default and unquotes the fields itself.
-        return quote(value, safe="/") if self.url_encode else value
-
-    def to_xml(self) -> bytes:
-        """The `<ListBucketResult>` document."""
-        parts = [
-            _element("Name", self.bucket),
-            _element("Prefix", self._text(self.prefix)),
-            _element("KeyCount", len(self.contents) + len(self.common_prefixes)),
-            _element("MaxKeys", self.max_keys),
-            _element("IsTruncated", self.next_token is not None),
-        ]
-        if self.delimiter:
-            parts.append(_element("Delimiter", self._text(self.delimiter)))
-        if self.url_encode:
-            parts.append(_element("EncodingType", "url"))
-        if self.start_after:
-            parts.append(_element("StartAfter", self._text(self.start_after)))
-        if self.continuation_token is not None:
-            parts.append(_element("ContinuationToken", self.continuation_token))
-        if self.next_token is not None:
-            parts.append(_element("NextContinuationToken", self.next_token))
-        parts += [self._contents(info) for info in self.contents]
-        parts += [
-            "<CommonPrefixes>" + _element("Prefix", self._text(p)) + "</CommonPrefixes>"
-            for p in self.common_prefixes
-        ]
-        body = "".join(parts)
-        return (
-            f'{_DECLARATION}<ListBucketResult xmlns="{S3_XMLNS}">{body}</ListBucketResult>'.encode()
-        )
-
-    def _contents(self, info: ObjectInfo) -> str:
-        return (
-            "<Contents>"
-            + _element("Key", self._text(info.key))
-            + _element("LastModified", iso8601(info.last_modified))
-            + _element("ETag", f'"{info.etag}"')
-            + _element("Size", info.size)
-            + _element("StorageClass", "STANDARD")
-            + "</Contents>"
-        )
 
 
 def list_buckets_xml(buckets: Iterable[tuple[str, float]], owner: str) -> bytes:

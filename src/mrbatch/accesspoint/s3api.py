@@ -9,8 +9,6 @@ Anything else answers 501 NotImplemented in S3's error format.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 import uuid
 from collections.abc import Iterator
@@ -20,14 +18,14 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
+from mrbatch.accesspoint import listing
 from mrbatch.accesspoint.body import receive_body
 from mrbatch.accesspoint.keys import decode_key
 from mrbatch.accesspoint.multipart import MultipartStaging
 from mrbatch.accesspoint.multipartapi import MultipartApi
-from mrbatch.accesspoint.number import INT32_MAX, clamp_decimal, parse_decimal
+from mrbatch.accesspoint.number import clamp_decimal
 from mrbatch.accesspoint.regions import AccessPoint
 from mrbatch.accesspoint.responses import (
-    ListResult,
     error_xml,
     list_buckets_xml,
     metadata_from_headers,
@@ -154,7 +152,8 @@ class S3Api:
         params = signed.query()
         unsupported = sorted(_SUBRESOURCES & set(params))
         if not key_raw:
-            return await self._bucket_operation(request.method, params, unsupported)
+            owner = verified.credentials.access_key_id
+            return await self._bucket_operation(request.method, params, unsupported, owner)
         key = decode_key(key_raw)
         if "uploads" in params or "uploadId" in params:
             return await self.multipart.handle(request, signed, verified, key, params)
@@ -170,18 +169,37 @@ class S3Api:
         raise _not_implemented(request.method, "objects")
 
     async def _bucket_operation(
-        self, method: str, params: dict[str, str], unsupported: list[str]
+        self, method: str, params: dict[str, str], unsupported: list[str], owner: str
     ) -> Response:
         if method == "HEAD" and not unsupported:
             return Response(headers={"x-amz-bucket-region": "us-east-1"})
         if method == "GET" and not unsupported:
-            if params.get("list-type") != "2":
-                raise _not_implemented("ListObjects (v1)", "the bucket; use ListObjectsV2")
-            result = await run_in_threadpool(self._list_objects_v2, params)
-            return Response(result.to_xml(), media_type=_XML)
+            body = await run_in_threadpool(self._list_objects, params, owner)
+            return Response(body, media_type=_XML)
         raise _not_implemented(
             method, "the bucket" + (f" ({', '.join(unsupported)})" if unsupported else "")
         )
+
+    def _list_objects(self, params: dict[str, str], owner: str) -> bytes:
+        """ListObjectsV2 with `list-type=2`, ListObjects (v1) otherwise."""
+        if params.get("list-type") == "2":
+            token = params.get("continuation-token")
+            start_after = params.get("start-after", "")
+            after = start_after if token is None else listing.decode_token(token)
+            query = listing.parse_query(params, after)
+            fetch_owner = params.get("fetch-owner", "false").lower() == "true"
+            return listing.list_v2_xml(
+                self.bucket_alias,
+                query,
+                listing.walk(self.access_point, query),
+                start_after=start_after,
+                token=token,
+                owner=owner if fetch_owner else None,
+            )
+        marker = params.get("marker", "")
+        query = listing.parse_query(params, marker)
+        found = listing.walk(self.access_point, query)
+        return listing.list_v1_xml(self.bucket_alias, query, marker, found, owner)
 
     # --- PutObject ---------------------------------------------------------------------
 
@@ -229,41 +247,6 @@ class S3Api:
         return StreamingResponse(
             _read_span(stream, start, length), status_code=status, headers=headers
         )
-
-    # --- ListObjectsV2 -----------------------------------------------------------------
-
-    def _list_objects_v2(self, params: dict[str, str]) -> ListResult:
-        result = ListResult(
-            bucket=self.bucket_alias,
-            prefix=params.get("prefix", ""),
-            delimiter=params.get("delimiter", ""),
-            max_keys=_max_keys(params.get("max-keys")),
-            start_after=params.get("start-after", ""),
-            continuation_token=params.get("continuation-token"),
-            url_encode=_encoding_type(params.get("encoding-type")),
-        )
-        skip_prefix, marker = "", result.start_after
-        if result.continuation_token is not None:
-            skip_prefix, marker = _decode_token(result.continuation_token)
-        if result.max_keys == 0:
-            return result
-        last: tuple[str, str] = ("", "")
-        for info in self.access_point.list(result.prefix, start_after=marker):
-            if skip_prefix and info.key.startswith(skip_prefix):
-                continue
-            entry = _common_prefix(info.key, result.prefix, result.delimiter)
-            if entry is not None and entry == last[1]:
-                continue
-            if len(result.contents) + len(result.common_prefixes) == result.max_keys:
-                result.next_token = _encode_token(*last)
-                break
-            if entry is None:
-                result.contents.append(info)
-                last = ("k", info.key)
-            else:
-                result.common_prefixes.append(entry)
-                last = ("p", entry)
-        return result
 
 
 # --- helpers -----------------------------------------------------------------------------
@@ -330,55 +313,6 @@ def _read_span(stream: BinaryIO, start: int, length: int) -> Iterator[bytes]:
             yield piece
     finally:
         stream.close()
-
-
-def _max_keys(value: str | None) -> int:
-    """S3 accepts any non-negative max-keys that fits a 32-bit integer and returns at most
-    1,000 keys; anything else is 400 InvalidArgument."""
-    if value is None:
-        return 1000
-    try:
-        return min(parse_decimal(value, high=INT32_MAX), 1000)
-    except ValueError:
-        raise invalid_argument(
-            "Provided max-keys not an integer or within integer range", "max-keys", value
-        ) from None
-
-
-def _encoding_type(value: str | None) -> bool:
-    if value is None:
-        return False
-    if value != "url":
-        raise invalid_argument(
-            "Invalid Encoding Method specified in Request", "encoding-type", value
-        )
-    return True
-
-
-def _common_prefix(key: str, prefix: str, delimiter: str) -> str | None:
-    if not delimiter:
-        return None
-    position = key.find(delimiter, len(prefix))
-    return None if position < 0 else key[: position + len(delimiter)]
-
-
-def _encode_token(kind: str, value: str) -> str:
-    return base64.urlsafe_b64encode(f"{kind}:{value}".encode()).decode("ascii")
-
-
-def _decode_token(token: str) -> tuple[str, str]:
-    """(prefix to skip, key to start after) from a continuation token."""
-    try:
-        kind, _, value = (
-            base64.urlsafe_b64decode(token.encode("ascii")).decode("utf-8").partition(":")
-        )
-    except (UnicodeError, ValueError, binascii.Error):
-        kind, value = "", ""
-    if kind not in ("k", "p"):
-        raise invalid_argument(
-            "The continuation token provided is incorrect", "continuation-token", token
-        )
-    return (value if kind == "p" else ""), value
 
 
 def _translate(exc: StorageError) -> S3Error:
