@@ -8,7 +8,10 @@ in `<data_dir>/run/held/<step>.json` and waits until the breakpoint is removed, 
 on (and meets the fence if the routing control moved meanwhile).
 
 Steps: `split_input_file`, `process_chunk`, `merge_all_files`, `email_the_file`.
-Nothing is held unless a breakpoint file exists; the check is one `stat`.
+
+Handlers reach breakpoints through `Region.breakpoints`: `NO_BREAKPOINTS` (the default)
+holds nothing; `FileBreakpoints(run_dir)`, which the local runtime injects, holds while a
+breakpoint file exists (the check is one `stat`).
 """
 
 from __future__ import annotations
@@ -19,16 +22,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["arm", "disarm", "held", "hold_point"]
+__all__ = ["NO_BREAKPOINTS", "Breakpoints", "FileBreakpoints", "arm", "disarm", "held"]
 
 _MAX_HOLD_SECONDS = 600.0
-
-
-def _run_dir(data_dir: Path | None) -> Path | None:
-    if data_dir is None:
-        env = os.environ.get("MRBATCH_DATA_DIR")
-        return Path(env) / "run" if env else None
-    return data_dir / "run"
 
 
 def arm(data_dir: Path, step: str, **match: Any) -> None:
@@ -62,32 +58,44 @@ def _matches(rule: dict[str, Any], region: str, key: str, chunk: int | None) -> 
     return minimum is None or (chunk is not None and chunk >= int(minimum))
 
 
-def hold_point(
-    step: str, *, region: str, key: str, chunk: int | None = None, data_dir: Path | None = None
-) -> bool:
-    """Wait here while the breakpoint of `step` is armed for this work; True if it waited."""
-    run = _run_dir(data_dir)
-    if run is None:
+class Breakpoints:
+    """Where a handler may be held for a drill; this base holds nothing."""
+
+    def hold(self, step: str, *, region: str, key: str, chunk: int | None = None) -> bool:
+        """Wait here while the breakpoint of `step` is armed for this work; True if held."""
         return False
-    flag = run / "hold" / f"{step}.json"
-    try:
-        rule = json.loads(flag.read_text())
-    except (OSError, ValueError):
-        return False
-    if not _matches(rule, region, key, chunk):
-        return False
-    marker = run / "held" / f"{step}.json"
-    marker.parent.mkdir(parents=True, exist_ok=True)
-    marker.write_text(
-        json.dumps({"region": region, "key": key, "chunk": chunk, "pid": os.getpid()})
-    )
-    deadline = time.monotonic() + _MAX_HOLD_SECONDS
-    parent = os.getppid()
-    try:
-        # a breakpoint is a wait on another actor by design; the parent check stops a worker
-        # orphaned by a killed region from waiting on
-        while flag.exists() and time.monotonic() < deadline and os.getppid() == parent:
-            time.sleep(0.05)
-    finally:
-        marker.unlink(missing_ok=True)
-    return True
+
+
+NO_BREAKPOINTS = Breakpoints()
+
+
+class FileBreakpoints(Breakpoints):
+    """Breakpoints armed by files under `run_dir` (`<data_dir>/run`), see `arm`."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = run_dir
+
+    def hold(self, step: str, *, region: str, key: str, chunk: int | None = None) -> bool:
+        """See `Breakpoints.hold`."""
+        flag = self.run_dir / "hold" / f"{step}.json"
+        try:
+            rule = json.loads(flag.read_text())
+        except (OSError, ValueError):
+            return False
+        if not _matches(rule, region, key, chunk):
+            return False
+        marker = self.run_dir / "held" / f"{step}.json"
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.write_text(
+            json.dumps({"region": region, "key": key, "chunk": chunk, "pid": os.getpid()})
+        )
+        deadline = time.monotonic() + _MAX_HOLD_SECONDS
+        parent = os.getppid()
+        try:
+            # a breakpoint is a wait on another actor by design; the parent check stops a
+            # worker orphaned by a killed region from waiting on
+            while flag.exists() and time.monotonic() < deadline and os.getppid() == parent:
+                time.sleep(0.05)
+        finally:
+            marker.unlink(missing_ok=True)
+        return True

@@ -1,25 +1,26 @@
 """The `Region` a handler works in: a bundle of ports, built once per process.
 
-On AWS, a Lambda function learns its configuration from environment variables; the local
-runtime does the same, so the handlers read the same way in both: `MRBATCH_TARGET`
-(`local`, the default), `MRBATCH_DATA_DIR`, `MRBATCH_REGION` and `MRBATCH_ENRICHMENT_URL`.
-The region process sets them before it starts its worker pool, so every worker builds the
-same `Region` on its first call.
+Configuration is read at a process's entry point only, never by a handler: the process
+that starts handlers installs either a built `Region` (`set_current_region`, for handlers
+run in that process) or a picklable `RegionSpec` (`install_region_spec`, typically as the
+engine's worker initializer), which is built on the first handler call. The local runtime
+passes `mrbatch.runtime.wiring.LocalRegionSpec`; a Lambda entry point would build its
+region from its environment the same way.
 """
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, field
+from typing import Protocol
 
 from mrbatch.errors import ConfigError
-from mrbatch.pipeline import FinancialSource, Rules
-from mrbatch.ports import Metrics, Notifier, ObjectStore, RoutingControl, Table
+from mrbatch.handlers.drill import NO_BREAKPOINTS, Breakpoints
+from mrbatch.pipeline import Rules
+from mrbatch.ports import FinancialSource, Metrics, Notifier, ObjectStore, RoutingControl, Table
 
-__all__ = ["Region", "current_region", "set_current_region"]
+__all__ = ["Region", "RegionSpec", "current_region", "install_region_spec", "set_current_region"]
 
 
 @dataclass(frozen=True)
@@ -40,36 +41,47 @@ class Region:
     recipients: tuple[str, ...]
     presign: Callable[[str], tuple[str, int]]
     """key -> (URL through the access point, seconds until it expires)"""
+    breakpoints: Breakpoints = field(default=NO_BREAKPOINTS)
+    """Drill breakpoints (`mrbatch.handlers.drill`); by default they hold nothing."""
+
+
+class RegionSpec(Protocol):
+    """What a process needs to build its `Region`; must pickle (it crosses into workers)."""
+
+    def build(self) -> Region:
+        """Open every port of the region."""
+        ...
 
 
 _lock = threading.Lock()
 _current: Region | None = None
+_spec: RegionSpec | None = None
 
 
 def set_current_region(region: Region | None) -> None:
-    """Install the region handlers of this process use (tests and the region process)."""
+    """Install the region handlers of this process use (tests and in-process runs)."""
     global _current
     with _lock:
         _current = region
 
 
+def install_region_spec(spec: RegionSpec) -> None:
+    """Install how to build this process's region, on its first use (a worker pool's
+    initializer: `functools.partial(install_region_spec, spec)`)."""
+    global _current, _spec
+    with _lock:
+        _spec, _current = spec, None
+
+
 def current_region() -> Region:
-    """The region of this process, built from the environment on first use."""
+    """The region of this process; raises ConfigError when nothing was installed."""
     global _current
     with _lock:
         if _current is None:
-            _current = _from_environment()
+            if _spec is None:
+                raise ConfigError(
+                    "no region installed in this process: the process that runs handlers "
+                    "must call set_current_region or install_region_spec first"
+                )
+            _current = _spec.build()
         return _current
-
-
-def _from_environment() -> Region:
-    target = os.environ.get("MRBATCH_TARGET", "local")
-    if target != "local":
-        raise ConfigError(f"MRBATCH_TARGET={target!r} is not supported here (only 'local')")
-    try:
-        data_dir, region = os.environ["MRBATCH_DATA_DIR"], os.environ["MRBATCH_REGION"]
-    except KeyError as exc:
-        raise ConfigError(f"handlers need the environment variable {exc.args[0]}") from exc
-    from mrbatch.runtime.wiring import open_local_region
-
-    return open_local_region(Path(data_dir), region, os.environ.get("MRBATCH_ENRICHMENT_URL"))

@@ -31,7 +31,6 @@ from typing import IO, BinaryIO, cast
 from mrbatch.errors import InputFileError, ObjectNotFoundError
 from mrbatch.handlers import batch_state as records
 from mrbatch.handlers import naming, payloads
-from mrbatch.handlers.drill import hold_point
 from mrbatch.handlers.fencing import check_fence
 from mrbatch.handlers.payloads import ChunkTask, FailedFile, FileRun, MergedFile, SplitFile
 from mrbatch.handlers.region import Region, current_region
@@ -94,7 +93,7 @@ def split_input_file(event: FileRun) -> payloads.SplitResult:
     """Cut the input into chunk objects; returns `{"chunks": [...], "rows": n}`."""
     region = current_region()
     epoch, key, version = int(event["epoch"]), event["key"], event["versionId"]
-    hold_point("split_input_file", region=region.name, key=key)
+    region.breakpoints.hold("split_input_file", region=region.name, key=key)
     check_fence(region, epoch)
     info, body = region.store.get(key)
     if info.version_id != version:
@@ -170,7 +169,9 @@ def process_chunk_batched(event: ChunkTask) -> payloads.ChunkResult:
     if reused is not None:
         return reused
     chunk = event["chunk"]
-    hold_point("process_chunk", region=region.name, key=event["key"], chunk=event["index"] + 1)
+    region.breakpoints.hold(
+        "process_chunk", region=region.name, key=event["key"], chunk=event["index"] + 1
+    )
     source_etag = region.store.head(chunk["key"]).etag
     result = process_chunk(
         region.store.get_bytes(chunk["key"]),
@@ -275,7 +276,7 @@ def merge_all_files(event: SplitFile) -> payloads.MergeResult:
     the errors report. Returns `{"output", "errors", "counts"}`."""
     region = current_region()
     epoch, key, version = int(event["epoch"]), event["key"], event["versionId"]
-    hold_point("merge_all_files", region=region.name, key=key)
+    region.breakpoints.hold("merge_all_files", region=region.name, key=key)
     names = [chunk["name"] for chunk in event["split"]["chunks"]]
     output_key, errors_key = naming.output_key(key, version), naming.errors_key(key, version)
     counts = _counts({})
@@ -323,7 +324,7 @@ def email_the_file(event: MergedFile) -> payloads.EmailResult:
     COMPLETED. Returns `{"sent": bool, "url": str}`."""
     region = current_region()
     epoch, key = int(event["epoch"]), event["key"]
-    hold_point("email_the_file", region=region.name, key=key)
+    region.breakpoints.hold("email_the_file", region=region.name, key=key)
     merged = event["merge"]
     url, expires_in = region.presign(merged["output"])
     message = OutgoingEmail(

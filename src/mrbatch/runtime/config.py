@@ -122,6 +122,11 @@ class StackConfig:
         return self.data_dir / "stack.json"
 
     @property
+    def run_dir(self) -> Path:
+        """Process state of a running stack: ready files, logs, drill breakpoints."""
+        return self.data_dir / "run"
+
+    @property
     def mail_dir(self) -> Path:
         return self.data_dir / "mail"
 

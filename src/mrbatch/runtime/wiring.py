@@ -7,16 +7,19 @@ port) before it starts the region processes.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from mrbatch.accesspoint import Credentials, generate_credentials, presign_get_url
 from mrbatch.enrichment.api import HttpFinancialSource
 from mrbatch.enrichment.table import TableFinancialSource
+from mrbatch.handlers.drill import FileBreakpoints
 from mrbatch.handlers.region import Region
 from mrbatch.metrics.local import SqliteMetrics
 from mrbatch.notify.smtp import SmtpNotifier
-from mrbatch.pipeline import FinancialSource, load_rules
+from mrbatch.pipeline import load_rules
+from mrbatch.ports import FinancialSource
 from mrbatch.routing.local import SqliteRoutingControl
 from mrbatch.runtime.config import StackConfig
 from mrbatch.runtime.files import atomic_write_json, read_json
@@ -26,6 +29,7 @@ from mrbatch.state import RegionTables, open_region_tables
 from mrbatch.storage.local import LocalObjectStore
 
 __all__ = [
+    "LocalRegionSpec",
     "credentials_file",
     "endpoints_file",
     "ensure_credentials",
@@ -130,4 +134,19 @@ def open_local_region(data_dir: Path, region: str, enrichment_url: str | None) -
         sender=config.sender,
         recipients=config.recipients,
         presign=presign,
+        breakpoints=FileBreakpoints(config.run_dir),
     )
+
+
+@dataclass(frozen=True)
+class LocalRegionSpec:
+    """A `RegionSpec` for one region of the local stack at `data_dir` (picklable: the
+    region process hands it to its worker pool, whose workers build the region from it)."""
+
+    data_dir: Path
+    region: str
+    enrichment_url: str | None = None
+
+    def build(self) -> Region:
+        """See `mrbatch.handlers.region.RegionSpec.build`."""
+        return open_local_region(self.data_dir, self.region, self.enrichment_url)

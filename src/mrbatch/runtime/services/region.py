@@ -16,8 +16,8 @@ loss of an AWS Region would. The loop does two things every tick:
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
-import os
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -27,14 +27,15 @@ from mrbatch.accesspoint.iam import IamAuth
 from mrbatch.asl import Engine, ExecutionStatus, ResourceRegistry
 from mrbatch.enrichment.api import build_app
 from mrbatch.handlers.integrations import create_state_machines, register_region_resources
+from mrbatch.handlers.region import install_region_spec
 from mrbatch.handlers.trigger import drive_file
 from mrbatch.ports import RoutingControl, Table
 from mrbatch.runtime.config import StackConfig
 from mrbatch.runtime.operations.takeover import TakeoverWatch
 from mrbatch.runtime.replication.changefeed import ChangeFeed
 from mrbatch.runtime.wiring import (
+    LocalRegionSpec,
     load_credentials,
-    open_local_region,
     open_region_store,
     open_routing,
     open_tables,
@@ -139,22 +140,24 @@ def serve(
     """Run one region until `stop` is set; reports `enrichment_url`."""
     options = _parse(args)
     region = config.check_region(options.region)
-    os.environ["MRBATCH_DATA_DIR"] = str(config.data_dir)
-    os.environ["MRBATCH_REGION"] = region
     tables = open_tables(config, region)
     credentials = load_credentials(config)  # the API, like the gateway, takes only the stack
     api = GatewayServer(
         build_app(tables.financials, region=region, credentials=[credentials])
     ).start()
-    os.environ["MRBATCH_ENRICHMENT_URL"] = api.url  # inherited by the worker pool
-    ports = open_local_region(config.data_dir, region, api.url)
+    spec = LocalRegionSpec(config.data_dir, region, api.url)
+    ports = spec.build()
     # resources first: the engine resumes unfinished executions as it opens
     registry = ResourceRegistry()
     resources = register_region_resources(
         registry, ports, role_auth=IamAuth(credentials, region=region)
     )
     engine = Engine(
-        config.workflows_db(region), resources=registry, workers=options.workers, region=region
+        config.workflows_db(region),
+        resources=registry,
+        workers=options.workers,
+        region=region,
+        worker_initializer=functools.partial(install_region_spec, spec),  # no environment
     )
     try:
         create_state_machines(engine, enrichment_endpoint=api.url)
