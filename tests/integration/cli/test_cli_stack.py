@@ -75,10 +75,11 @@ def test_user_session_with_automatic_failover(stack_dir: Path, tmp_path: Path) -
 
     wait_until(completed, timeout=60, what="the file to complete")
     metrics = _status(stack_dir)["metrics"]
-    assert metrics["us-east-1"]["FilesSplit"] == metrics["us-east-1"]["FilesProcessed"] == 1
+    assert metrics["us-east-1"]["InputFilesSplit"] == metrics["us-east-1"]["ProcessedFiles"] == 1
+    assert metrics["us-east-1"]["EmailSent"] == 1
     assert metrics["us-east-1"]["main_orchestrator.SUCCEEDED"] == 1
     assert metrics["us-east-1"]["chunk_processor_batched.SUCCEEDED"] == 3
-    assert metrics["us-west-2"]["FilesProcessed"] == 0
+    assert metrics["us-west-2"]["ProcessedFiles"] == 0
     assert "main_orchestrator.SUCCEEDED" not in metrics["us-west-2"]
     mail = mrbatch("mail", "--data-dir", str(stack_dir)).stdout
     assert "cli.csv is processed" in mail

@@ -27,6 +27,7 @@ from dataclasses import asdict
 from typing import Any
 
 from mrbatch.errors import ConfigError, MrBatchError, RoutingError
+from mrbatch.metrics.local import SqliteMetrics
 from mrbatch.runtime.config import StackConfig
 from mrbatch.runtime.operations.takeover import take_over
 from mrbatch.runtime.replication.backlog import pending_replication
@@ -143,6 +144,15 @@ def _wait_for_replication(
         time.sleep(0.1)  # polling other processes' progress; bounded by max_wait
 
 
+def _count_failover(config: StackConfig, kind: str, target: str) -> None:
+    """The sample's RegionalFailover metric, in the region that became active."""
+    metrics = SqliteMetrics(config.data_dir / "metrics.db")
+    try:
+        metrics.count("RegionalFailover", region=target, dimensions={"kind": kind})
+    finally:
+        metrics.close()
+
+
 def run_runbook(
     config: StackConfig,
     *,
@@ -166,6 +176,7 @@ def run_runbook(
         with log.step(run_id, 1, "FlipRoutingControl") as detail:
             after = routing.set_active(target, reason, expected_epoch=before.epoch)
             detail.update(epoch=after.epoch, flipped_at=after.changed_at)
+            _count_failover(config, kind, target)
             say(f"  routing control: {target} active, epoch {after.epoch}")
         with log.step(run_id, 2, "WaitForReplication") as detail:
             limit = config.replication_sla_seconds if max_wait is None else max_wait

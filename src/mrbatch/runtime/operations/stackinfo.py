@@ -93,7 +93,15 @@ def stack_status(data_dir: Path) -> dict[str, Any]:
     return report
 
 
-METRIC_NAMES = ("FilesSplit", "FilesProcessed", "FilesFailed", "ReconciledFiles")
+# the AWS sample's CloudWatch names, as the handlers and the runbook count them
+METRIC_NAMES = (
+    "InputFilesSplit",
+    "ProcessedFiles",
+    "FailedFiles",
+    "ReconciledFiles",
+    "EmailSent",
+    "RegionalFailover",
+)
 
 
 def _metrics(config: StackConfig) -> dict[str, dict[str, float]]:
