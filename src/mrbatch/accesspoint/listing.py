@@ -194,9 +194,13 @@ def _element(name: str, value: str | int | bool) -> str:
     return f"<{name}>{_xml_text(text)}</{name}>"
 
 
-def _xml_text(text: str) -> str:
-    escaped = escape(text)
-    return "".join(f"&#{ord(ch)};" if ord(ch) < 0x20 and ch not in "\t" else ch for ch in escaped)
+def _xml_text(value: str) -> str:
+    """Escaped for XML 1.0: white space as character references (S3 sends them so), other
+    control characters, which XML 1.0 cannot carry at all, as U+FFFD."""
+    escaped = escape(value)
+    return "".join(
+        f"&#{ord(ch)};" if ch in "\n\r\t" else "\ufffd" if ord(ch) < 0x20 else ch for ch in escaped
+    )
 
 
 def _encoder(url_encode: bool) -> Callable[[str], str]:

@@ -7,9 +7,17 @@ operation, as an S3 Multi-Region Access Point with failover routing does.
   the object: a file uploaded just before a failover is found before it replicates.
 - LIST merges the available regions' listings (one entry per key, the active region's
   version winning), so that LIST agrees with GET.
-- DELETE goes to the active region only (to the next available one when it is down).
-  Deletes are not replicated (as S3 CRR), so a replica in the other region stays and GET
-  can still find it there; use the region stores directly to purge both copies.
+- DELETE removes the key from every available region, active first. GET and LIST read
+  every available region, so deleting only the active copy would let the replica answer
+  the next GET: S3 is read-after-delete consistent, and a delete through the access point
+  is the user's intent for the key. Replication itself is untouched (it still does not
+  replicate deletes, as S3 CRR without delete-marker replication), so reconciliation sees
+  what it always saw: an input deleted through the access point is missing in both
+  regions and reported missing, never re-driven. Two limits, said plainly: a region that
+  is unavailable during the DELETE keeps its copy, which GET serves again once that region
+  is back; and a replication copy already reading the source when the DELETE lands can
+  write its replica just after it (the replicator re-checks the source only before it
+  starts). A DELETE repeated later removes either.
 
 When the routing control cannot answer, the regions are tried in their configured order:
 the data plane stays up, and only the trigger (which asks the control itself) decides who
@@ -108,13 +116,24 @@ class AccessPoint:
         """Info from the first region that has the object. Raises ObjectNotFoundError."""
         return self._first_holder(lambda store: store.head(key), key)
 
-    def delete(self, key: str) -> str:
-        """Delete from the active (else next available) region; return that region."""
-
-        def attempt(store: ObjectStore) -> None:
-            store.delete(key)
-
-        return self._first_success(attempt, "delete the object")[0]
+    def delete(self, key: str) -> list[str]:
+        """Delete from every available region; return them, active first. Raises
+        NoRegionAvailableError when some region's store failed (the delete is idempotent:
+        the client retries) or none is available."""
+        regions = self.regions_in_order()
+        failures = []
+        for region in regions:
+            try:
+                self.stores[region].delete(key)
+            except _CLIENT_ERRORS:
+                raise
+            except StorageError as exc:
+                failures.append(f"{region}: {exc}")
+        if failures or not regions:
+            raise NoRegionAvailableError(
+                f"could not delete {key!r} everywhere: {'; '.join(failures) or 'no region'}"
+            )
+        return regions
 
     def list(self, prefix: str = "", *, start_after: str = "") -> Iterator[ObjectInfo]:
         """Every object under `prefix` whose key sorts after `start_after`, merged across the

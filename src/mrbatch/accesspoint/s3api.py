@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from mrbatch.accesspoint import listing
+from mrbatch.accesspoint import deletes, listing
 from mrbatch.accesspoint.body import receive_body
 from mrbatch.accesspoint.keys import decode_key
 from mrbatch.accesspoint.multipart import MultipartStaging
@@ -34,6 +34,7 @@ from mrbatch.accesspoint.responses import (
 from mrbatch.accesspoint.s3errors import (
     S3Error,
     invalid_argument,
+    invalid_request,
     no_such_bucket,
     no_such_key,
     service_unavailable,
@@ -151,6 +152,8 @@ class S3Api:
             raise no_such_bucket(bucket)
         params = signed.query()
         unsupported = sorted(_SUBRESOURCES & set(params))
+        if not key_raw and request.method == "POST" and "delete" in params:
+            return await self._delete_objects(request, signed, verified)
         if not key_raw:
             owner = verified.credentials.access_key_id
             return await self._bucket_operation(request.method, params, unsupported, owner)
@@ -164,8 +167,8 @@ class S3Api:
         if request.method in ("GET", "HEAD"):
             return await self._get_object(request, params, key)
         if request.method == "DELETE":
-            region = await run_in_threadpool(self.access_point.delete, key)
-            return Response(status_code=204, headers={"x-mrbatch-region": region})
+            regions = await run_in_threadpool(self.access_point.delete, key)
+            return Response(status_code=204, headers={"x-mrbatch-region": ",".join(regions)})
         raise _not_implemented(request.method, "objects")
 
     async def _bucket_operation(
@@ -200,6 +203,22 @@ class S3Api:
         query = listing.parse_query(params, marker)
         found = listing.walk(self.access_point, query)
         return listing.list_v1_xml(self.bucket_alias, query, marker, found, owner)
+
+    async def _delete_objects(
+        self, request: Request, signed: SignedRequest, verified: Verified
+    ) -> Response:
+        headers = dict(signed.headers)
+        if "content-md5" not in headers and not any(
+            name.startswith("x-amz-checksum-") or name == "x-amz-trailer" for name in headers
+        ):
+            raise invalid_request("Missing required header for this request: Content-MD5")
+        body = await receive_body(request, headers, verified, max_bytes=deletes.MAX_DELETE_BODY)
+        try:
+            wanted = deletes.parse_delete(body.read())
+        finally:
+            body.close()
+        result = await run_in_threadpool(deletes.delete_all, wanted, self.access_point.delete)
+        return Response(result, media_type=_XML)
 
     # --- PutObject ---------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ __all__ = [
     "invalid_argument",
     "invalid_part",
     "invalid_part_order",
+    "invalid_request",
     "malformed_xml",
     "no_such_bucket",
     "no_such_key",
@@ -61,6 +62,11 @@ def invalid_argument(message: str, name: str = "", value: str = "") -> S3Error:
     """400 InvalidArgument; `name`/`value` say which argument, as S3's XML does."""
     details = {"ArgumentName": name, "ArgumentValue": value} if name else {}
     return S3Error("InvalidArgument", message, 400, details)
+
+
+def invalid_request(message: str) -> S3Error:
+    """400 InvalidRequest: the request is missing something S3 requires."""
+    return S3Error("InvalidRequest", message, 400)
 
 
 def no_such_key(key: str) -> S3Error:
