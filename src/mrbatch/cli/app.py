@@ -1,8 +1,9 @@
 """Assembles the `mrbatch` command from the command modules and runs it.
 
 Each command module exposes a `register(app)` function; this is the one place that knows them
-all. `main` turns any `MrBatchError` into a clear one-line message and exit code 1, so the
-user never sees a traceback for a problem mrbatch recognised.
+all. `main` turns any `MrBatchError`, and a connection failure of a command that talks to the
+stack, into a clear one-line message and exit code 1, so the user never sees a traceback for
+a problem mrbatch recognised.
 """
 
 from __future__ import annotations
@@ -71,8 +72,20 @@ def main() -> None:
     try:
         app()
     except MrBatchError as err:
-        typer.secho(f"error: {err}", err=True, fg=typer.colors.RED)
-        sys.exit(1)
+        _fail(str(err))
+    except Exception as err:
+        # Imported only on a failure: it needs boto3 and httpx, which `--version` should not.
+        from mrbatch.runtime.operations.stackinfo import unreachable_service
+
+        message = unreachable_service(err)
+        if message is None:
+            raise
+        _fail(message)
+
+
+def _fail(message: str) -> None:
+    typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
+    sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -2,11 +2,14 @@
 
 These read the stack's state straight from its data directory (routing control, tables,
 mail folder) and talk to the access point as any S3 client would (boto3 with SigV4).
+`unreachable_service` is the one place that turns a client library's connection failure
+into the one line a user needs: which service does not answer, and what to do.
 """
 
 from __future__ import annotations
 
 import sqlite3
+import urllib.parse
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import closing
@@ -15,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config as BotoConfig
+from botocore.exceptions import EndpointConnectionError
 
 from mrbatch.accesspoint import presign_get_url
 from mrbatch.errors import ConfigError, MrBatchError
@@ -37,6 +41,7 @@ __all__ = [
     "presigned_url",
     "stack_status",
     "submit_files",
+    "unreachable_service",
 ]
 
 
@@ -61,6 +66,40 @@ def access_point_client(config: StackConfig) -> S3Client:
         ),
     )
     return client
+
+
+def unreachable_service(error: BaseException) -> str | None:
+    """One line for a connection failure anywhere in `error`'s chain, None for any other error.
+
+    Every HTTP request the commands make goes to the gateway process (the S3 API, presigned
+    links and the routing control API), so a refused or timed-out connection means the
+    access point is down: the line names it, its address, and the commands that tell and fix
+    it. boto3 and httpx wrap the socket error differently; both are recognised here.
+    """
+    import httpx  # lazily: only a failing command pays for it
+
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        url: str | None = None
+        if isinstance(current, EndpointConnectionError):
+            url = str(current.kwargs.get("endpoint_url", ""))
+        elif isinstance(current, httpx.ConnectError | httpx.ConnectTimeout):
+            url = str(current.request.url)
+        if url is not None:
+            return (
+                f"the access point at {_origin(url)} does not answer: is the stack up?"
+                " See `mrbatch status`; start it with `mrbatch up --detach`"
+            )
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def _origin(url: str) -> str:
+    """`scheme://host:port` of `url`: the address, without the bucket, key or signature."""
+    parts = urllib.parse.urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.netloc else url
 
 
 def stack_status(data_dir: Path) -> dict[str, Any]:
@@ -106,7 +145,7 @@ METRIC_NAMES = (
 
 def _metrics(config: StackConfig) -> dict[str, dict[str, float]]:
     """Per region: the file counters and the workflow executions by state machine/status."""
-    metrics = SqliteMetrics(config.data_dir / "metrics.db")
+    metrics = SqliteMetrics(config.metrics_db)
     report: dict[str, dict[str, float]] = {}
     for region in config.regions:
         counters = {name: metrics.total(name, region=region) for name in METRIC_NAMES}
