@@ -17,6 +17,7 @@ from moto import mock_aws
 
 from mrbatch.metrics.local import MemoryMetrics, SqliteMetrics
 from mrbatch.ports import Metrics, ObjectStore, RoutingControl, Table
+from mrbatch.routing.dynamodb import DynamoDBRoutingControl, create_routing_table
 from mrbatch.routing.local import MemoryRoutingControl, SqliteRoutingControl
 from mrbatch.state import (
     DynamoDBTable,
@@ -113,16 +114,23 @@ def table_factory(
 REGIONS = ("us-east-1", "us-west-2")
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "dynamodb"])
 def routing_factory(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> Iterator[Callable[..., RoutingControl]]:
-    """Makes routing controls of one backend; sqlite ones made twice share one file."""
+    """Makes routing controls of one backend; sqlite (dynamodb) ones made twice share one
+    file (table)."""
     made: list[SqliteRoutingControl] = []
+    if request.param == "dynamodb":
+        request.getfixturevalue("aws")
+        create_routing_table(boto3.client("dynamodb", region_name="us-east-1"), "routing")
 
     def make(regions: tuple[str, ...] = REGIONS, **options: Any) -> RoutingControl:
         if request.param == "memory":
             return MemoryRoutingControl(regions, **options)
+        if request.param == "dynamodb":
+            client = boto3.client("dynamodb", region_name="us-east-1")
+            return DynamoDBRoutingControl(client, "routing", regions, **options)
         control = SqliteRoutingControl(tmp_path / "routing.db", regions, **options)
         made.append(control)
         return control

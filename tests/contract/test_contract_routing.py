@@ -1,4 +1,4 @@
-"""The RoutingControl contract: memory and SQLite must pass every test."""
+"""The RoutingControl contract: memory, SQLite and DynamoDB (moto) must pass every test."""
 
 from __future__ import annotations
 
