@@ -140,6 +140,21 @@ class MapState(State):
     result_path: JsonValue = "$"
     retry: tuple[Retrier, ...] = ()
     catch: tuple[Catcher, ...] = ()
+    distributed: Distributed | None = None
+    """Set for `ProcessorConfig.Mode: DISTRIBUTED` (None: an inline Map)."""
+
+
+@dataclass(frozen=True)
+class Distributed:
+    """What only a Distributed Map has: its items source, batching, result export, and the
+    ItemProcessor's JSON, which becomes the child executions' state machine."""
+
+    execution_type: str
+    processor: dict[str, JsonValue]
+    label: str | None = None
+    item_reader: dict[str, JsonValue] | None = None
+    item_batcher: dict[str, JsonValue] | None = None
+    result_writer: dict[str, JsonValue] | None = None
 
 
 @dataclass(frozen=True)

@@ -22,12 +22,14 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import json
+import logging
 import re
 import threading
 import time
 import uuid
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -39,12 +41,14 @@ from mrbatch.asl.interpreter import run_program
 from mrbatch.asl.invoke import Invoker, MockSource
 from mrbatch.asl.loader import load_definition, load_definition_file
 from mrbatch.asl.nested import nested_integrations
+from mrbatch.asl.objects import ObjectAccess
 from mrbatch.asl.resources import ResourceRegistry
 from mrbatch.asl.run import HISTORY_LIMIT_CAUSE, Frame, HistoryLimitReachedError, Run
 from mrbatch.asl.store import (
     ExecutionRecord,
     ExecutionStatus,
     HistoryEvent,
+    MapRunRecord,
     StateMachineRecord,
     Store,
 )
@@ -56,8 +60,10 @@ __all__ = [
     "EngineClosedError",
     "ExecutionAlreadyExistsError",
     "ExecutionDoesNotExistError",
+    "ExecutionListener",
     "ExecutionWaitTimeoutError",
     "InvalidNameError",
+    "MapRunDoesNotExistError",
     "StateMachineDoesNotExistError",
     "check_execution_name",
 ]
@@ -87,6 +93,7 @@ def check_execution_name(name: str) -> str:
 
 
 DEFAULT_DB_PATH = Path(".mrbatch/workflows.db")
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
@@ -114,6 +121,16 @@ class EngineClosedError(MrBatchError):
     """The engine was closed."""
 
 
+class MapRunDoesNotExistError(MrBatchError):
+    """No Map Run has this ARN."""
+
+
+ExecutionListener = Callable[[ExecutionRecord], None]
+"""Called once an execution ends (any final status), on a thread of its own, with the final
+record: the local stand-in for an EventBridge rule on "Step Functions Execution Status
+Change". Delivery is at least once (a crash before the listener returns redelivers it)."""
+
+
 class Engine:
     """A local AWS Step Functions: state machines and their executions in one SQLite file."""
 
@@ -129,8 +146,15 @@ class Engine:
         account: str = "123456789012",
         resume: bool = True,
         worker_initializer: Callable[[], None] | None = None,
+        objects: ObjectAccess | None = None,
+        listeners: Sequence[ExecutionListener] = (),
     ) -> None:
         self.resources = resources if resources is not None else ResourceRegistry()
+        # `objects`: where Distributed Maps read items and write results (the engine does
+        # no I/O itself); `listeners`: called once per finished execution (see below)
+        self._objects = objects
+        self._listeners = tuple(listeners)
+        self._reporter = concurrent.futures.ThreadPoolExecutor(1, "mrbatch-asl-listeners")
         self.region, self.account, self.no_wait = region, account, no_wait
         # `worker_initializer` runs once in each worker process (it must pickle): how a
         # region hands its workers what they work on, without environment variables
@@ -155,8 +179,10 @@ class Engine:
             self._callbacks = Callbacks(self._store)
             if resume:
                 self._call(self._resume_all())
+            self._call(self._report_unreported())
         except BaseException:
             self._stop_loop()
+            self._reporter.shutdown()
             raise
 
     # --- public API ------------------------------------------------------------------------
@@ -234,6 +260,14 @@ class Engine:
         """The execution's events, oldest first. Raises ExecutionDoesNotExistError."""
         return self._call(self._history(execution_arn))
 
+    def describe_map_run(self, map_run_arn: str) -> MapRunRecord:
+        """DescribeMapRun: a Distributed Map's run. Raises MapRunDoesNotExistError."""
+        return self._call(self._map_run(map_run_arn))
+
+    def list_map_runs(self, execution_arn: str) -> list[MapRunRecord]:
+        """ListMapRuns: the Map Runs an execution started, oldest first."""
+        return self._call(self._map_runs(execution_arn))
+
     def wait_for(self, execution_arn: str, timeout: float | None = None) -> ExecutionRecord:
         """Block until the execution is no longer RUNNING and return it.
         Raises ExecutionWaitTimeoutError after `timeout` seconds."""
@@ -251,6 +285,7 @@ class Engine:
         Engine over the same file), stop the worker pool and close the database."""
         if self._closed:
             return
+        self._reporter.shutdown(wait=True)  # listeners finish (their acks need the loop)
         self._call(self._shutdown())
         self._closed = True
         self._stop_loop()
@@ -285,6 +320,32 @@ class Engine:
             return record
         await self._done.setdefault(execution_arn, asyncio.Event()).wait()
         return await self._describe(execution_arn)
+
+    async def stop_child(self, execution_arn: str, error: str, cause: str) -> None:
+        """Abort a RUNNING execution (a failed Map Run's remaining children)."""
+        await self._stop(execution_arn, error, cause)
+
+    def child_machine(self, name: str, definition: dict[str, JsonValue]) -> str:
+        """Create, or update when its definition changed, the state machine of a Distributed
+        Map's child executions; returns its ARN."""
+        arn = self._machine_arn(name)
+        known = self._machines.get(arn) or (None, None)
+        if known[0] is None or known[0].definition != definition:
+            stored = self._store.state_machine(arn)
+            if stored is not None and stored.definition == definition:
+                self._machines[arn] = (stored, load_definition(stored.definition))
+            else:
+                parsed = load_definition(definition)
+                role = f"arn:aws:iam::{self.account}:role/{name.split('/')[0]}-role"
+                record = StateMachineRecord(arn, name, parsed.source, role, time.time())
+                self._store.put_state_machine(record)
+                self._machines[arn] = (record, parsed)
+        return arn
+
+    @property
+    def objects(self) -> ObjectAccess | None:
+        """The object store Distributed Maps read items from and write results to."""
+        return self._objects
 
     # --- on the loop -----------------------------------------------------------------------
 
@@ -456,10 +517,43 @@ class Engine:
         run.stopped = True
         run.emit(frame, ":end", event, details)
         self._store.finish_execution(
-            run.arn, status, output=output, error=error, cause=cause, stop_date=time.time()
+            run.arn,
+            status,
+            output=output,
+            error=error,
+            cause=cause,
+            stop_date=time.time(),
+            report=bool(self._listeners),
         )
         self._active.pop(run.arn, None)
         self._done.setdefault(run.arn, asyncio.Event()).set()
+        self._report(run.arn)
+
+    def _report(self, arn: str) -> None:
+        """Hand a finished execution to the listeners, on their own thread (they do I/O);
+        once they all return, the end is marked reported. One that raises leaves it queued:
+        the next Engine over the database delivers it again (listeners are idempotent)."""
+        if not self._listeners:
+            return
+        record = self._store.execution(arn)
+        if record is not None:
+            self._reporter.submit(self._deliver, record)
+
+    def _deliver(self, record: ExecutionRecord) -> None:
+        for listener in self._listeners:
+            try:
+                listener(record)
+            except Exception:
+                log.exception("execution listener failed on %s; kept for redelivery", record.arn)
+                return
+        with contextlib.suppress(RuntimeError):  # a closed loop: the next engine redelivers
+            self._loop.call_soon_threadsafe(self._store.reported, record.arn)
+
+    async def _report_unreported(self) -> None:
+        for arn in self._store.unreported():
+            record = self._store.execution(arn)
+            if record is not None and record.status is not ExecutionStatus.RUNNING:
+                self._reporter.submit(self._deliver, record)
 
     async def _resolve(self, token: str, outcome: dict[str, JsonValue]) -> None:
         self._callbacks.resolve(token, outcome)
@@ -486,11 +580,26 @@ class Engine:
             )
             task.cancel()
             await asyncio.wait([task])
-        else:
-            self._store.finish_execution(
-                arn, ExecutionStatus.ABORTED, error=error, cause=cause, stop_date=time.time()
-            )
+        elif self._store.finish_execution(
+            arn,
+            ExecutionStatus.ABORTED,
+            error=error,
+            cause=cause,
+            stop_date=time.time(),
+            report=bool(self._listeners),
+        ):
+            self._report(arn)
         return await self._describe(arn)
+
+    async def _map_run(self, arn: str) -> MapRunRecord:
+        record = self._store.map_run(arn)
+        if record is None:
+            raise MapRunDoesNotExistError(f"no Map Run {arn!r}")
+        return record
+
+    async def _map_runs(self, execution_arn: str) -> list[MapRunRecord]:
+        await self._describe(execution_arn)
+        return self._store.map_runs(execution_arn)
 
     async def _list(self, arn: str | None, status: ExecutionStatus | None) -> list[ExecutionRecord]:
         return list(self._store.executions(arn, status))

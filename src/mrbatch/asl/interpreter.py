@@ -30,6 +30,7 @@ from mrbatch.asl.definition import (
     TaskState,
     WaitState,
 )
+from mrbatch.asl.distributed import run_distributed_map
 from mrbatch.asl.errors import RUNTIME, StatesError
 from mrbatch.asl.fanout import run_map, run_parallel
 from mrbatch.asl.intrinsics import evaluate
@@ -129,7 +130,9 @@ async def _task(call: StateCall, data: JsonValue) -> Outcome:
 
 
 async def _map(call: StateCall, data: JsonValue) -> Outcome:
-    return await _handled(call, data, run_map)
+    state = call.state
+    assert isinstance(state, MapState)
+    return await _handled(call, data, run_map if state.distributed is None else run_distributed_map)
 
 
 async def _parallel(call: StateCall, data: JsonValue) -> Outcome:

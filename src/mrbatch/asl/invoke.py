@@ -8,10 +8,9 @@ has the shape AWS Step Functions returns (`Payload`, `StatusCode`, `ExecutedVers
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import multiprocessing
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from typing import Protocol
 

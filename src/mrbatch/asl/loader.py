@@ -38,6 +38,7 @@ from mrbatch.asl.definition import (
     WaitState,
 )
 from mrbatch.asl.errors import ALL, DefinitionError
+from mrbatch.asl.mapconfig import parse_distributed
 from mrbatch.asl.pathsyntax import parse_path
 
 __all__ = ["load_definition", "load_definition_file", "substitute"]
@@ -78,6 +79,9 @@ _ALLOWED: dict[str, set[str]] = {
         "ToleratedFailureCountPath",
         "ToleratedFailurePercentagePath",
         "Label",
+        "ItemReader",
+        "ItemBatcher",
+        "ResultWriter",
     },
 }
 for _kind in ("Pass", "Task", "Choice", "Wait", "Parallel", "Map"):
@@ -314,9 +318,7 @@ def _parse_map(name: str, raw: Mapping[str, Any], common: dict[str, Any], seen: 
     if not isinstance(body, dict):
         raise DefinitionError("ItemProcessor must be an object", state=name)
     _no_unknown(body, _PROGRAM, name, "ItemProcessor")
-    mode = (body.get("ProcessorConfig") or {}).get("Mode", "INLINE")
-    if mode != "INLINE":
-        raise DefinitionError(f"only INLINE Map is supported locally, not {mode!r}", state=name)
+    distributed = parse_distributed(name, raw, body)
     iterator = _parse_program(body, f"state {name!r} ItemProcessor", seen)
     selector_key = "ItemSelector" if "ItemSelector" in raw else "Parameters"
     percentage = raw.get("ToleratedFailurePercentage")
@@ -339,6 +341,7 @@ def _parse_map(name: str, raw: Mapping[str, Any], common: dict[str, Any], seen: 
         result_path=_result_path(raw, name),
         retry=_retriers(raw, name),
         catch=_catchers(raw, name),
+        distributed=distributed,
     )
 
 

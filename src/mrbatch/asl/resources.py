@@ -34,6 +34,7 @@ from typing import Any, Protocol
 
 from mrbatch.asl.definition import JsonValue
 from mrbatch.asl.errors import RUNTIME, TASK_FAILED, StatesError
+from mrbatch.asl.objects import ObjectAccess
 from mrbatch.asl.store import ExecutionRecord
 
 __all__ = [
@@ -65,6 +66,20 @@ class ExecutionHost(Protocol):
 
     async def wait_child(self, execution_arn: str) -> ExecutionRecord:
         """Wait until the execution is no longer RUNNING and return it."""
+        ...
+
+    async def stop_child(self, execution_arn: str, error: str, cause: str) -> None:
+        """Abort a RUNNING execution (a Map Run's child once the run has failed)."""
+        ...
+
+    def child_machine(self, name: str, definition: dict[str, JsonValue]) -> str:
+        """Create (once) the state machine a Distributed Map's child executions run, named
+        `<parent>/<label>`; returns its ARN. Raises DefinitionError."""
+        ...
+
+    @property
+    def objects(self) -> ObjectAccess | None:
+        """Where ItemReader reads and ResultWriter writes (None: no object store)."""
         ...
 
 

@@ -29,6 +29,7 @@ __all__ = [
     "ExecutionRecord",
     "ExecutionStatus",
     "HistoryEvent",
+    "MapRunRecord",
     "StateMachineRecord",
     "Store",
     "StoreError",
@@ -50,6 +51,13 @@ CREATE TABLE IF NOT EXISTS events (
 CREATE TABLE IF NOT EXISTS memo (
     execution_arn TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
     PRIMARY KEY (execution_arn, key)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS map_runs (
+    arn TEXT PRIMARY KEY, execution_arn TEXT NOT NULL, state_name TEXT NOT NULL,
+    status TEXT NOT NULL, max_concurrency INTEGER NOT NULL, tolerated_failure_count INTEGER,
+    tolerated_failure_percentage REAL, item_counts TEXT NOT NULL, start_date REAL NOT NULL,
+    stop_date REAL, error TEXT, cause TEXT);
+CREATE INDEX IF NOT EXISTS map_runs_execution ON map_runs (execution_arn, start_date);
+CREATE TABLE IF NOT EXISTS finished_unreported (arn TEXT PRIMARY KEY) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS task_tokens (
     token TEXT PRIMARY KEY, execution_arn TEXT NOT NULL, key TEXT NOT NULL,
     heartbeat REAL NOT NULL, outcome TEXT) WITHOUT ROWID;
@@ -137,6 +145,42 @@ class HistoryEvent:
         }
         if self.details is not None:
             out[_details_key(self.type)] = self.details
+        return out
+
+
+@dataclass(frozen=True)
+class MapRunRecord:
+    """One Map Run (the child executions of one Distributed Map visit), as DescribeMapRun
+    shows it; `item_counts` holds total, succeeded, failed, aborted, running."""
+
+    arn: str
+    execution_arn: str
+    state_name: str
+    status: str
+    max_concurrency: int
+    tolerated_failure_count: int | None
+    tolerated_failure_percentage: float | None
+    item_counts: dict[str, int]
+    start_date: float
+    stop_date: float | None = None
+    error: str | None = None
+    cause: str | None = None
+
+    def to_json(self) -> dict[str, JsonValue]:
+        """The AWS DescribeMapRun shape (ISO dates)."""
+        out: dict[str, JsonValue] = {
+            "mapRunArn": self.arn,
+            "executionArn": self.execution_arn,
+            "status": self.status,
+            "startDate": _iso(self.start_date),
+            "maxConcurrency": self.max_concurrency,
+            "toleratedFailurePercentage": self.tolerated_failure_percentage or 0.0,
+            "toleratedFailureCount": self.tolerated_failure_count or 0,
+            "itemCounts": dict(self.item_counts),
+            "executionCounts": dict(self.item_counts),
+        }
+        if self.stop_date is not None:
+            out["stopDate"] = _iso(self.stop_date)
         return out
 
 
@@ -247,9 +291,12 @@ class Store:
         error: str | None = None,
         cause: str | None = None,
         stop_date: float,
+        report: bool = False,
     ) -> bool:
         """Move a RUNNING execution to a final status; False when it was no longer RUNNING
-        (a concurrent stop won), in which case nothing changes."""
+        (a concurrent stop won), in which case nothing changes. With `report`, the end is
+        also queued for the status listeners in the same transaction (see `unreported`), so
+        a crash between the two cannot lose it."""
         with self._transaction() as db:
             cur = db.execute(
                 "UPDATE executions SET status=?, output=?, error=?, cause=?, stop_date=? "
@@ -263,7 +310,68 @@ class Store:
                     arn,
                 ),
             )
+            if report and cur.rowcount == 1:
+                db.execute("INSERT OR IGNORE INTO finished_unreported VALUES (?)", (arn,))
             return cur.rowcount == 1
+
+    def put_map_run(self, record: MapRunRecord) -> None:
+        """Record a started Map Run (idempotent: a replayed start keeps the first record)."""
+        with self._transaction() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO map_runs "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL)",
+                (
+                    record.arn,
+                    record.execution_arn,
+                    record.state_name,
+                    record.status,
+                    record.max_concurrency,
+                    record.tolerated_failure_count,
+                    record.tolerated_failure_percentage,
+                    json.dumps(record.item_counts),
+                    record.start_date,
+                ),
+            )
+
+    def finish_map_run(
+        self,
+        arn: str,
+        status: str,
+        item_counts: dict[str, int],
+        *,
+        error: str | None = None,
+        cause: str | None = None,
+        stop_date: float,
+    ) -> None:
+        """Give a RUNNING Map Run its final status and counts (no change once final)."""
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE map_runs SET status=?, item_counts=?, error=?, cause=?, stop_date=? "
+                "WHERE arn=? AND status='RUNNING'",
+                (status, json.dumps(item_counts), error, cause, stop_date, arn),
+            )
+
+    def map_run(self, arn: str) -> MapRunRecord | None:
+        """The Map Run with this ARN, or None."""
+        row = self._db.execute("SELECT * FROM map_runs WHERE arn=?", (arn,)).fetchone()
+        return None if row is None else _map_run(row)
+
+    def map_runs(self, execution_arn: str) -> list[MapRunRecord]:
+        """The Map Runs an execution started, oldest first."""
+        rows = self._db.execute(
+            "SELECT * FROM map_runs WHERE execution_arn=? ORDER BY start_date, arn",
+            (execution_arn,),
+        ).fetchall()
+        return [_map_run(row) for row in rows]
+
+    def unreported(self) -> list[str]:
+        """ARNs of finished executions whose end the listeners have not yet handled."""
+        return [r[0] for r in self._db.execute("SELECT arn FROM finished_unreported")]
+
+    def reported(self, arn: str) -> None:
+        """The listeners handled the end of execution `arn` (idempotent)."""
+        with self._transaction() as db:
+            db.execute("DELETE FROM finished_unreported WHERE arn=?", (arn,))
 
     def put_task_token(self, token: str, execution_arn: str, key: str, now: float) -> None:
         """Record a callback task's token (idempotent: a replay keeps the first record)."""
@@ -415,6 +523,23 @@ class _Transaction:
                 db.execute("ROLLBACK")
                 raise StoreError(f"cannot write workflow database: {err}") from err
         db.execute("ROLLBACK")
+
+
+def _map_run(row: tuple[Any, ...]) -> MapRunRecord:
+    return MapRunRecord(
+        arn=row[0],
+        execution_arn=row[1],
+        state_name=row[2],
+        status=row[3],
+        max_concurrency=row[4],
+        tolerated_failure_count=row[5],
+        tolerated_failure_percentage=row[6],
+        item_counts=json.loads(row[7]),
+        start_date=row[8],
+        stop_date=row[9],
+        error=row[10],
+        cause=row[11],
+    )
 
 
 def _execution(row: tuple[Any, ...]) -> ExecutionRecord:
