@@ -18,7 +18,7 @@ from typing import Annotated, Any
 import typer
 
 from mrbatch.errors import ConfigError, MrBatchError
-from mrbatch.runtime.config import StackConfig
+from mrbatch.runtime.config import StackConfig, stack_config_file
 from mrbatch.runtime.files import private_data_dir
 from mrbatch.runtime.services.supervisor import dumps, read_stack_file, wait_until
 
@@ -56,7 +56,7 @@ def _config_for_up(data_dir: Path, overrides: dict[str, Any]) -> StackConfig:
     """The saved settings of `data_dir` (if any) with the given options on top."""
     data_dir = data_dir.resolve()
     record: dict[str, Any] = {"data_dir": str(data_dir)}
-    if (data_dir / "config.json").exists():
+    if stack_config_file(data_dir).exists():
         record = StackConfig.load(data_dir).to_dict()
     extra = dict(record.get("extra", {}))
     for key in ("financials", "schema"):
@@ -145,7 +145,7 @@ def _up_detached(config: StackConfig, extra_args: list[str]) -> None:
     config.save()
     config.stack_file.unlink(missing_ok=True)
     command = [sys.executable, "-m", "mrbatch.cli.app", "up", "--data-dir", str(config.data_dir)]
-    with (config.data_dir / "supervisor.log").open("ab") as log:  # the child keeps its copy
+    with config.supervisor_log.open("ab") as log:  # the child keeps its copy
         process = subprocess.Popen(
             [*command, *extra_args],
             stdout=log,
@@ -156,9 +156,7 @@ def _up_detached(config: StackConfig, extra_args: list[str]) -> None:
 
     def started() -> bool:
         if process.poll() is not None:
-            raise MrBatchError(
-                f"the stack failed to start; see {config.data_dir / 'supervisor.log'}"
-            )
+            raise MrBatchError(f"the stack failed to start; see {config.supervisor_log}")
         return config.stack_file.exists()
 
     wait_until(started, timeout=120, what="the stack to start")

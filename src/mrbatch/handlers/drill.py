@@ -2,9 +2,9 @@
 
 A failover drill has to land "during the chunk Map" or "just before the email", not
 somewhere at random. An operator (or a test) arms a breakpoint by writing
-`<data_dir>/run/hold/<step>.json`, optionally narrowed to a region, an input key and the
+`<run_dir>/hold/<step>.json`, optionally narrowed to a region, an input key and the
 chunks from a given number on. A handler that reaches an armed breakpoint announces itself
-in `<data_dir>/run/held/<step>.json` and waits until the breakpoint is removed, then goes
+in `<run_dir>/held/<step>.json` and waits until the breakpoint is removed, then goes
 on (and meets the fence if the routing control moved meanwhile).
 
 Steps: `split_input_file`, `process_chunk`, `merge_all_files`, `email_the_file`.
@@ -22,30 +22,36 @@ import time
 from pathlib import Path
 from typing import Any
 
+from mrbatch.atomic import atomic_write
+
 __all__ = ["NO_BREAKPOINTS", "Breakpoints", "FileBreakpoints", "arm", "disarm", "held"]
 
 _MAX_HOLD_SECONDS = 600.0
 
 
-def arm(data_dir: Path, step: str, **match: Any) -> None:
-    """Arm the breakpoint of `step`; `match` may give region, key, min_chunk (1-based)."""
-    target = data_dir / "run" / "hold" / f"{step}.json"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_suffix(".tmp")
-    tmp.write_text(json.dumps(match))
-    tmp.replace(target)
+def _flag(run_dir: Path, step: str) -> Path:
+    return run_dir / "hold" / f"{step}.json"
 
 
-def disarm(data_dir: Path, step: str) -> None:
+def _marker(run_dir: Path, step: str) -> Path:
+    return run_dir / "held" / f"{step}.json"
+
+
+def arm(run_dir: Path, step: str, **match: Any) -> None:
+    """Arm the breakpoint of `step` in the stack whose process state is `run_dir`
+    (`StackConfig.run_dir`); `match` may give region, key, min_chunk (1-based)."""
+    atomic_write(_flag(run_dir, step), json.dumps(match).encode())
+
+
+def disarm(run_dir: Path, step: str) -> None:
     """Release every handler held at `step`."""
-    (data_dir / "run" / "hold" / f"{step}.json").unlink(missing_ok=True)
+    _flag(run_dir, step).unlink(missing_ok=True)
 
 
-def held(data_dir: Path, step: str) -> dict[str, Any] | None:
+def held(run_dir: Path, step: str) -> dict[str, Any] | None:
     """Who is held at `step` (region, key, chunk, pid), or None."""
-    path = data_dir / "run" / "held" / f"{step}.json"
     try:
-        record: dict[str, Any] = json.loads(path.read_text())
+        record: dict[str, Any] = json.loads(_marker(run_dir, step).read_text())
     except (OSError, ValueError):
         return None
     return record
@@ -77,18 +83,16 @@ class FileBreakpoints(Breakpoints):
 
     def hold(self, step: str, *, region: str, key: str, chunk: int | None = None) -> bool:
         """See `Breakpoints.hold`."""
-        flag = self.run_dir / "hold" / f"{step}.json"
+        flag = _flag(self.run_dir, step)
         try:
             rule = json.loads(flag.read_text())
         except (OSError, ValueError):
             return False
         if not _matches(rule, region, key, chunk):
             return False
-        marker = self.run_dir / "held" / f"{step}.json"
-        marker.parent.mkdir(parents=True, exist_ok=True)
-        marker.write_text(
-            json.dumps({"region": region, "key": key, "chunk": chunk, "pid": os.getpid()})
-        )
+        marker = _marker(self.run_dir, step)
+        who = {"region": region, "key": key, "chunk": chunk, "pid": os.getpid()}
+        atomic_write(marker, json.dumps(who).encode())
         deadline = time.monotonic() + _MAX_HOLD_SECONDS
         parent = os.getppid()
         try:

@@ -13,11 +13,11 @@ Example:
 
 from __future__ import annotations
 
-import sqlite3
-from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from mrbatch.state.db import query_read_only
 
 __all__ = [
     "DURATION_BUCKETS",
@@ -53,15 +53,7 @@ def _machine(arn: str) -> str:
 
 def _rows(path: Path, sql: str, params: tuple[float, ...] = ()) -> list[tuple[Any, ...]]:
     """Rows of a read-only query; none while the engine has not created the database."""
-    if not path.exists():
-        return []
-    with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)) as db:
-        try:
-            return db.execute(sql, params).fetchall()
-        except sqlite3.OperationalError as exc:
-            if "no such table" in str(exc):  # created, schema not written yet
-                return []
-            raise
+    return query_read_only(path, sql, params)
 
 
 def execution_stats(path: Path) -> ExecutionStats:

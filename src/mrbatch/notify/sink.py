@@ -18,11 +18,8 @@ Example (sink and notifier on this machine):
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import email.policy
 import hmac
-import os
-import tempfile
 import threading
 import time
 import uuid
@@ -35,6 +32,7 @@ from typing import Any
 from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
 from mrbatch.accesspoint.credentials import Credentials, mail_password
+from mrbatch.atomic import atomic_write
 from mrbatch.errors import MailError
 from mrbatch.notify.smtp import MAX_MESSAGE_BYTES
 
@@ -90,19 +88,9 @@ class _StoreHandler:
         return "250 Message accepted for delivery"
 
     def _store(self, data: bytes) -> Path:
-        name = f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.eml"
-        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-", suffix=".eml")
-        try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(data)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, self.directory / name)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
-        return self.directory / name
+        target = self.directory / f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.eml"
+        atomic_write(target, data)  # the temp name does not match read_mailbox's pattern
+        return target
 
 
 class MailSink:

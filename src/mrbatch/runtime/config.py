@@ -4,13 +4,26 @@ Everything a stack owns lives under one data directory, one sub-folder per regio
 `rm -rf` of that directory is a complete reset and two stacks never share a file:
 
     <data_dir>/
-      control.db                  routing control (one strongly consistent store)
+      config.json                 these settings
+      credentials.json            the stack's access key (owner-only)
+      endpoints.json              the access point's URL and the mail sink's port
       stack.json                  endpoints, credentials, pids of a running stack
+      control.db                  routing control (one strongly consistent store)
+      takeovers.db                which epochs have been reconciled, with the results
+      runbooks.db                 runbook executions and their steps
+      metrics.db                  metrics of both regions
+      mail.db                     the notifier's ledger (one email per idempotency key)
       mail/                       .eml files received by the mail sink
+      supervisor.log              the detached supervisor's output
+      run/                        process state: ready files, logs, multipart staging,
+                                  replication status and pauses, drill breakpoints
       <region>/bucket/            the region's object store
       <region>/tables.db          batch state, errors, financials (SQLite, WAL)
       <region>/feed.db            the bucket's change feed (events + replication queue)
       <region>/workflows.db       the region's workflow engine: executions and history
+
+Every path is a property or method of `StackConfig` (or `stack_paths(data_dir)` where only
+the directory is known): no other module spells a file name of the data directory.
 """
 
 from __future__ import annotations
@@ -20,12 +33,33 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from mrbatch.atomic import atomic_write_json
 from mrbatch.errors import ConfigError
-from mrbatch.runtime.files import atomic_write_json
 
-__all__ = ["DEFAULT_REGIONS", "StackConfig"]
+__all__ = [
+    "DEFAULT_REGIONS",
+    "StackConfig",
+    "stack_config_file",
+    "stack_file",
+    "stack_run_dir",
+]
 
 DEFAULT_REGIONS: tuple[str, str] = ("us-east-1", "us-west-2")
+
+
+def stack_config_file(data_dir: Path) -> Path:
+    """The settings file of the stack in `data_dir` (known before the settings are)."""
+    return data_dir / "config.json"
+
+
+def stack_file(data_dir: Path) -> Path:
+    """`stack.json` of the stack in `data_dir`: present while a stack runs there."""
+    return data_dir / "stack.json"
+
+
+def stack_run_dir(data_dir: Path) -> Path:
+    """The process-state folder of the stack in `data_dir` (drill breakpoints live here)."""
+    return data_dir / "run"
 
 
 @dataclass(frozen=True)
@@ -73,7 +107,7 @@ class StackConfig:
 
     @property
     def config_file(self) -> Path:
-        return self.data_dir / "config.json"
+        return stack_config_file(self.data_dir)
 
     def to_dict(self) -> dict[str, Any]:
         record = asdict(self)
@@ -100,7 +134,7 @@ class StackConfig:
     @classmethod
     def load(cls, data_dir: Path) -> StackConfig:
         """The settings saved in `data_dir`; ConfigError when there are none."""
-        path = data_dir / "config.json"
+        path = stack_config_file(data_dir)
         try:
             record = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError as exc:
@@ -118,13 +152,56 @@ class StackConfig:
         return self.data_dir / "control.db"
 
     @property
+    def credentials_file(self) -> Path:
+        return self.data_dir / "credentials.json"
+
+    @property
+    def endpoints_file(self) -> Path:
+        return self.data_dir / "endpoints.json"
+
+    @property
+    def takeovers_db(self) -> Path:
+        return self.data_dir / "takeovers.db"
+
+    @property
+    def runbooks_db(self) -> Path:
+        return self.data_dir / "runbooks.db"
+
+    @property
+    def metrics_db(self) -> Path:
+        return self.data_dir / "metrics.db"
+
+    @property
+    def mail_ledger_db(self) -> Path:
+        return self.data_dir / "mail.db"
+
+    @property
+    def supervisor_log(self) -> Path:
+        return self.data_dir / "supervisor.log"
+
+    @property
+    def multipart_dir(self) -> Path:
+        return self.run_dir / "multipart"
+
+    @property
+    def replication_status_file(self) -> Path:
+        return self.run_dir / "replication.json"
+
+    def ready_file(self, service: str) -> Path:
+        """Where service `service` reports that it is ready (pid, endpoints)."""
+        return self.run_dir / f"{service}.json"
+
+    def log_file(self, service: str) -> Path:
+        return self.run_dir / f"{service}.log"
+
+    @property
     def stack_file(self) -> Path:
-        return self.data_dir / "stack.json"
+        return stack_file(self.data_dir)
 
     @property
     def run_dir(self) -> Path:
         """Process state of a running stack: ready files, logs, drill breakpoints."""
-        return self.data_dir / "run"
+        return stack_run_dir(self.data_dir)
 
     @property
     def mail_dir(self) -> Path:

@@ -1,37 +1,21 @@
-"""Small file helpers for the runtime's own records (ready files, stack.json), and the one
-place that makes a stack's data directory private to its user."""
+"""Reading the runtime's own JSON records (ready files, stack.json; they are written with
+`mrbatch.atomic.atomic_write_json`), and the one place that makes a stack's data
+directory private to its user."""
 
 from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from mrbatch.errors import MrBatchError
 
-__all__ = ["PRIVATE_UMASK", "atomic_write_json", "private_data_dir", "read_json"]
+__all__ = ["PRIVATE_UMASK", "private_data_dir", "read_json"]
 
 # Every file a stack creates is owner-only: the data directory holds the secret key, the
 # rows of every input (valid or not), the emails and the presigned links.
 PRIVATE_UMASK = 0o077
-
-
-def atomic_write_json(path: Path, record: Any) -> None:
-    """Write `record` as JSON so that readers see the old file or the new one, never a part:
-    temp file in the same directory, fsync, rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(record, handle, indent=2, sort_keys=True)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def read_json(path: Path) -> dict[str, Any]:

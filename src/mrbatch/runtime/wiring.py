@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from mrbatch.accesspoint import Credentials, generate_credentials, presign_get_url
+from mrbatch.atomic import atomic_write_json
 from mrbatch.enrichment.api import HttpFinancialSource
 from mrbatch.enrichment.table import TableFinancialSource
 from mrbatch.handlers.drill import FileBreakpoints
@@ -22,7 +23,7 @@ from mrbatch.pipeline import load_rules
 from mrbatch.ports import FinancialSource
 from mrbatch.routing.local import SqliteRoutingControl
 from mrbatch.runtime.config import StackConfig
-from mrbatch.runtime.files import atomic_write_json, read_json
+from mrbatch.runtime.files import read_json
 from mrbatch.runtime.replication.changefeed import ChangeFeed
 from mrbatch.runtime.replication.recorded_store import RecordedObjectStore
 from mrbatch.state import RegionTables, open_region_tables
@@ -43,7 +44,7 @@ __all__ = [
 
 
 def endpoints_file(config: StackConfig) -> Path:
-    return config.data_dir / "endpoints.json"
+    return config.endpoints_file
 
 
 def write_endpoints(config: StackConfig, record: dict[str, Any]) -> None:
@@ -55,7 +56,7 @@ def read_endpoints(config: StackConfig) -> dict[str, Any]:
 
 
 def credentials_file(config: StackConfig) -> Path:
-    return config.data_dir / "credentials.json"
+    return config.credentials_file
 
 
 def ensure_credentials(config: StackConfig) -> Credentials:
@@ -125,9 +126,9 @@ def open_local_region(data_dir: Path, region: str, enrichment_url: str | None) -
             "127.0.0.1",
             int(endpoints["smtp_port"]),
             credentials,
-            ledger_path=config.data_dir / "mail.db",
+            ledger_path=config.mail_ledger_db,
         ),
-        metrics=SqliteMetrics(config.data_dir / "metrics.db"),
+        metrics=SqliteMetrics(config.metrics_db),
         financials=financials,
         rules=load_rules(config.extra.get("schema")),
         chunk_size=config.chunk_size,

@@ -20,12 +20,13 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
+from typing import Any
 
 from mrbatch.errors import MrBatchError
 
-__all__ = ["SqliteDatabase"]
+__all__ = ["SqliteDatabase", "query_read_only"]
 
 # How long a writer waits for another process's write lock before giving up (ms).
 BUSY_TIMEOUT_MS = 30_000
@@ -118,3 +119,19 @@ class SqliteDatabase:
         """Close the connection; the instance cannot be used afterwards. Idempotent."""
         with self._lock:
             self._conn.close()
+
+
+def query_read_only(path: Path, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """The rows of `sql` on the database at `path`, opened read-only, for reading another
+    process's database (a region's workflow history) without creating or locking it for
+    writing. No rows when the file or its table does not exist yet."""
+    if not path.exists():
+        return []
+    uri = f"{path.resolve().as_uri()}?mode=ro"
+    with closing(sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000)) as conn:
+        try:
+            return conn.execute(sql, params).fetchall()
+        except sqlite3.OperationalError as exc:
+            if "no such table" in str(exc):  # created, schema not written yet
+                return []
+            raise

@@ -12,7 +12,7 @@ import pytest
 from detached import alive, detached_stack, kill_service, mrbatch, sample_financials, stack_record
 
 from mrbatch.handlers import drill
-from mrbatch.runtime.config import StackConfig
+from mrbatch.runtime.config import StackConfig, stack_run_dir
 from mrbatch.runtime.operations.runbook import RunbookLog
 from mrbatch.runtime.services.replicator import pause_replication
 from mrbatch.runtime.services.supervisor import wait_until
@@ -54,10 +54,10 @@ def waiting_failover(tmp_path: Path) -> Iterator[StackConfig]:
     with detached_stack(tmp_path / "stack", financials, *options) as data_dir:
         config = StackConfig.load(data_dir)
         pause_replication(config, True, direction=(EAST, WEST))
-        drill.arm(data_dir, "process_chunk", region=EAST)
+        drill.arm(stack_run_dir(data_dir), "process_chunk", region=EAST)
         mrbatch("submit", str(sample), "--data-dir", str(data_dir))
         wait_until(
-            lambda: drill.held(data_dir, "process_chunk") is not None,
+            lambda: drill.held(stack_run_dir(data_dir), "process_chunk") is not None,
             timeout=60,
             what="a chunk to be held in us-east-1",
         )
@@ -70,7 +70,7 @@ def waiting_failover(tmp_path: Path) -> Iterator[StackConfig]:
         try:
             yield config
         finally:
-            drill.disarm(data_dir, "process_chunk")
+            drill.disarm(stack_run_dir(data_dir), "process_chunk")
 
 
 def test_replicator_killed_during_auto_failover_wait_is_restarted(

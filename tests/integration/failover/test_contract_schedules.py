@@ -36,9 +36,9 @@ def _set_active(stack: Stack, region: str, reason: str) -> RoutingState:
 
 
 def _hold_at_merge(stack: Stack, key: str, data: bytes) -> str:
-    drill.arm(stack.config.data_dir, "merge_all_files", region=EAST)
+    drill.arm(stack.config.run_dir, "merge_all_files", region=EAST)
     assert stack.upload(key, data) == EAST
-    stack.wait(lambda: drill.held(stack.config.data_dir, "merge_all_files") is not None, "hold")
+    stack.wait(lambda: drill.held(stack.config.run_dir, "merge_all_files") is not None, "hold")
     return stack.file_id(key)
 
 
@@ -49,7 +49,7 @@ def test_control_api_flip_mid_merge_is_reconciled_in_the_new_region(
     file_id = _hold_at_merge(stack, "input/flip.csv", data)
     state = _set_active(stack, WEST, "operator script")
     assert (state.active_region, state.epoch) == (WEST, 2)
-    drill.disarm(stack.config.data_dir, "merge_all_files")
+    drill.disarm(stack.config.run_dir, "merge_all_files")
 
     stack.wait_status(WEST, file_id, "COMPLETED")
     stack.wait_settled()
@@ -65,7 +65,7 @@ def test_control_api_request_for_the_active_region_fences_nothing(
     file_id = _hold_at_merge(stack, "input/same.csv", data)
     state = _set_active(stack, EAST, "re-assert")
     assert (state.active_region, state.epoch) == (EAST, 1)  # no move, no new epoch
-    drill.disarm(stack.config.data_dir, "merge_all_files")
+    drill.disarm(stack.config.run_dir, "merge_all_files")
 
     stack.wait_status(EAST, file_id, "COMPLETED")
     stack.wait_settled()
@@ -84,7 +84,7 @@ def test_two_versions_of_a_key_keep_their_own_outputs_and_emails(
     second = stack.file_id("input/race.csv")
     assert second != first
     stack.wait(lambda: stack.item(EAST, second) is not None, "v2 to be recorded")
-    drill.disarm(stack.config.data_dir, "merge_all_files")  # both merge now, in any order
+    drill.disarm(stack.config.run_dir, "merge_all_files")  # both merge now, in any order
     for file_id in (first, second):
         stack.wait_status(EAST, file_id, "COMPLETED")
     stack.wait_settled()
@@ -113,16 +113,16 @@ def test_identical_reupload_then_failover_loses_nothing(stack: Stack, tmp_path: 
     first = stack.file_id("input/twice.csv")
     stack.wait_status(EAST, first, "COMPLETED")
 
-    drill.arm(stack.config.data_dir, "split_input_file", region=EAST)
+    drill.arm(stack.config.run_dir, "split_input_file", region=EAST)
     assert stack.upload("input/twice.csv", data) == EAST  # same bytes: a new version
-    stack.wait(lambda: drill.held(stack.config.data_dir, "split_input_file") is not None, "hold")
+    stack.wait(lambda: drill.held(stack.config.run_dir, "split_input_file") is not None, "hold")
     second = stack.file_id("input/twice.csv")
     version = second.rsplit("#", 1)[1]
     west = open_region_store(stack.config, WEST)
     stack.wait(lambda: west.head("input/twice.csv").version_id == version, "v2 replicated")
 
     run_runbook(stack.config, kind="failover", target=WEST, reason="drill", max_wait=30)
-    drill.disarm(stack.config.data_dir, "split_input_file")
+    drill.disarm(stack.config.run_dir, "split_input_file")
     stack.wait_status(WEST, second, "COMPLETED")
     stack.wait_settled()
     expected = stack.expected_output(tmp_path, data, "twice.csv")

@@ -18,15 +18,15 @@ def test_failback_with_work_in_flight_completes_once(stack: Stack, tmp_path: Pat
     assert (failover["epoch"], failover["redriven"], failover["missing"]) == (2, [], [])
 
     # us-west-2, now active, takes the upload and is held just before its email
-    drill.arm(stack.config.data_dir, "email_the_file", region=WEST)
+    drill.arm(stack.config.run_dir, "email_the_file", region=WEST)
     assert stack.upload("input/back.csv", data) == WEST
-    stack.wait(lambda: drill.held(stack.config.data_dir, "email_the_file") is not None, "hold")
+    stack.wait(lambda: drill.held(stack.config.run_dir, "email_the_file") is not None, "hold")
     file_id = stack.file_id("input/back.csv", WEST)
 
     failback = run_runbook(stack.config, kind="failback", target=EAST, reason="drill")
     assert failback["epoch"] == 3
     assert failback["redriven"] == [file_id]
-    drill.disarm(stack.config.data_dir, "email_the_file")  # the held work goes on, fenced
+    drill.disarm(stack.config.run_dir, "email_the_file")  # the held work goes on, fenced
 
     stack.wait_settled()
     expected = stack.expected_output(tmp_path, data, "back.csv")

@@ -20,12 +20,12 @@ SAMPLE_CHUNKS = [f"part-0000{n}-of-00006.csv" for n in range(1, 7)]  # 600 rows,
 def _fail_over_while_held(stack: Stack, key: str, step: str, **match: Any) -> str:
     """Upload the sample as `key`, hold it at `step` in us-east-1, fail over to us-west-2,
     then release the hold; returns the file id after checking the runbook re-drove it."""
-    drill.arm(stack.config.data_dir, step, region=EAST, **match)
+    drill.arm(stack.config.run_dir, step, region=EAST, **match)
     assert stack.upload(key, _sample(stack)) == EAST
-    stack.wait(lambda: drill.held(stack.config.data_dir, step) is not None, f"hold at {step}")
+    stack.wait(lambda: drill.held(stack.config.run_dir, step) is not None, f"hold at {step}")
     file_id = stack.file_id(key)
     result = run_runbook(stack.config, kind="failover", target=WEST, reason="drill", max_wait=30)
-    drill.disarm(stack.config.data_dir, step)
+    drill.disarm(stack.config.run_dir, step)
     assert result["redriven"] == [file_id]
     assert result["missing"] == []
     assert result["ReconciledFiles"] == 1
@@ -69,17 +69,17 @@ def test_failover_during_split_completes_once_in_the_new_region(
 
 def test_failover_during_chunk_map_reuses_replicated_chunks(stack: Stack, tmp_path: Path) -> None:
     key = "input/map.csv"
-    drill.arm(stack.config.data_dir, "process_chunk", region=EAST, min_chunk=3)
+    drill.arm(stack.config.run_dir, "process_chunk", region=EAST, min_chunk=3)
     assert stack.upload(key, _sample(stack)) == EAST
     version = stack.file_id(key).rsplit("#", 1)[1]
     west = open_region_store(stack.config, WEST)
     first_two = [f"work/{version}/processed/{name}" for name in SAMPLE_CHUNKS[:2]]
     # chunks 1-2 are committed in us-east-1 and replicated before the failover
     stack.wait(lambda: all(read_or_none(west, k) is not None for k in first_two), "chunks 1-2")
-    stack.wait(lambda: drill.held(stack.config.data_dir, "process_chunk") is not None, "hold")
+    stack.wait(lambda: drill.held(stack.config.run_dir, "process_chunk") is not None, "hold")
     file_id = stack.file_id(key)
     result = run_runbook(stack.config, kind="failover", target=WEST, reason="drill", max_wait=30)
-    drill.disarm(stack.config.data_dir, "process_chunk")
+    drill.disarm(stack.config.run_dir, "process_chunk")
     assert result["redriven"] == [file_id]
 
     stack.wait_settled()

@@ -20,13 +20,13 @@ def test_failover_during_replication_delay_reports_missing_then_completes(
     data = (stack.sample_dir / "testfile.csv").read_bytes()
     pause_replication(stack.config, True, direction=(EAST, WEST))
     # us-east-1 starts the file and is held at the split: it stays unfinished
-    drill.arm(stack.config.data_dir, "split_input_file", region=EAST)
+    drill.arm(stack.config.run_dir, "split_input_file", region=EAST)
     assert stack.upload("input/late.csv", data) == EAST
-    stack.wait(lambda: drill.held(stack.config.data_dir, "split_input_file") is not None, "hold")
+    stack.wait(lambda: drill.held(stack.config.run_dir, "split_input_file") is not None, "hold")
     file_id = stack.file_id("input/late.csv")
 
     result = run_runbook(stack.config, kind="failover", target=WEST, reason="drill", max_wait=1)
-    drill.disarm(stack.config.data_dir, "split_input_file")
+    drill.disarm(stack.config.run_dir, "split_input_file")
     assert result["missing"] == [file_id]
     assert result["redriven"] == []
     assert result["ReconciledFiles"] == 0

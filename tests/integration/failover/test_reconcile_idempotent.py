@@ -43,24 +43,24 @@ def test_repeated_reconciliation_and_duplicate_events_start_one_run_per_epoch(
     stack: Stack, tmp_path: Path
 ) -> None:
     data, key = (stack.sample_dir / "testfile.csv").read_bytes(), "input/again.csv"
-    drill.arm(stack.config.data_dir, "split_input_file", region=EAST)
-    drill.arm(stack.config.data_dir, "merge_all_files", region=WEST)
+    drill.arm(stack.config.run_dir, "split_input_file", region=EAST)
+    drill.arm(stack.config.run_dir, "merge_all_files", region=WEST)
     stack.upload(key, data)
-    stack.wait(lambda: drill.held(stack.config.data_dir, "split_input_file") is not None, "e1")
+    stack.wait(lambda: drill.held(stack.config.run_dir, "split_input_file") is not None, "e1")
     file_id = stack.file_id(key)
     version = file_id.rsplit("#", 1)[1]
 
     result = run_runbook(stack.config, kind="failover", target=WEST, reason="drill", max_wait=30)
     assert result["redriven"] == [file_id]
-    drill.disarm(stack.config.data_dir, "split_input_file")
-    stack.wait(lambda: drill.held(stack.config.data_dir, "merge_all_files") is not None, "e2")
+    drill.disarm(stack.config.run_dir, "split_input_file")
+    stack.wait(lambda: drill.held(stack.config.run_dir, "merge_all_files") is not None, "e2")
     # the file is unfinished in us-west-2: every reconciliation re-drives it again ...
     for _ in range(2):
         assert _reconcile(stack.config, WEST).redriven == [file_id]
     # ... and its event arrives again in both regions (the standby skips it)
     for region in (WEST, EAST):
         _announce_again(stack, region, key)
-    drill.disarm(stack.config.data_dir, "merge_all_files")
+    drill.disarm(stack.config.run_dir, "merge_all_files")
     stack.wait_settled()
 
     expected = stack.expected_output(tmp_path, data, "again.csv")

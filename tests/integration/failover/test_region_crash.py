@@ -27,13 +27,13 @@ def test_region_killed_mid_processing_then_failover_loses_nothing(
     stack: Stack, tmp_path: Path
 ) -> None:
     data = (stack.sample_dir / "testfile.csv").read_bytes()
-    drill.arm(stack.config.data_dir, "process_chunk", region=EAST, min_chunk=3)
+    drill.arm(stack.config.run_dir, "process_chunk", region=EAST, min_chunk=3)
     assert stack.upload("input/crash.csv", data) == EAST
-    stack.wait(lambda: drill.held(stack.config.data_dir, "process_chunk") is not None, "hold")
+    stack.wait(lambda: drill.held(stack.config.run_dir, "process_chunk") is not None, "hold")
     crashed = stack.file_id("input/crash.csv")
 
     stack.supervisor.kill(EAST)
-    drill.disarm(stack.config.data_dir, "process_chunk")
+    drill.disarm(stack.config.run_dir, "process_chunk")
     assert not region_alive(stack.config, EAST)
     stack.wait(lambda: _served_by(stack, "input/crash.csv") == WEST, "the access point to route")
     # us-east-1 is still the active region, but down: the access point stores in us-west-2

@@ -24,7 +24,7 @@ from mrbatch.handlers import naming
 from mrbatch.job.runner import JobOptions, run_job
 from mrbatch.model import FileStatus
 from mrbatch.pipeline.sample import write_sample_files
-from mrbatch.runtime.config import StackConfig
+from mrbatch.runtime.config import StackConfig, stack_config_file
 from mrbatch.runtime.operations.stackinfo import access_point_client, mail_messages
 from mrbatch.runtime.services.stack import start_stack
 from mrbatch.runtime.wiring import open_region_store, open_tables
@@ -51,7 +51,7 @@ class DemoReport:
 def fresh_data_dir(data_dir: Path) -> None:
     """Empty `data_dir` if it is a previous demo's (or empty); refuse anything else."""
     if data_dir.exists():
-        if any(data_dir.iterdir()) and not (data_dir / "config.json").exists():
+        if any(data_dir.iterdir()) and not stack_config_file(data_dir).exists():
             raise ConfigError(f"{data_dir} is not empty and not an mrbatch data directory")
         shutil.rmtree(data_dir)
     data_dir.mkdir(parents=True)

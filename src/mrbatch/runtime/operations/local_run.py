@@ -25,6 +25,7 @@ from mrbatch.accesspoint.credentials import generate_credentials
 from mrbatch.accesspoint.iam import IamAuth
 from mrbatch.accesspoint.server import GatewayServer
 from mrbatch.asl import Engine
+from mrbatch.atomic import atomic_writer
 from mrbatch.enrichment.api import build_app, read_financial_csv
 from mrbatch.errors import ConfigError, InputFileError
 from mrbatch.handlers import naming
@@ -231,10 +232,7 @@ def _source(path: Path) -> FinancialSource:
 
 
 def _copy_out(store: ObjectStore, key: str, target: Path) -> None:
-    """Copy an object to a plain file, atomically (temp file, then rename)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = target.with_name(f".{target.name}.tmp")
+    """Copy an object to a plain file, atomically."""
     _info, body = store.get(key)
-    with body, temporary.open("wb") as out:
+    with body, atomic_writer(target) as out:
         shutil.copyfileobj(body, out, 1 << 20)
-    temporary.replace(target)

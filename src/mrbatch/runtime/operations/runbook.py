@@ -22,7 +22,7 @@ import sqlite3
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict
 from typing import Any
 
@@ -32,40 +32,41 @@ from mrbatch.runtime.config import StackConfig
 from mrbatch.runtime.operations.takeover import take_over
 from mrbatch.runtime.replication.backlog import pending_replication
 from mrbatch.runtime.wiring import open_routing
+from mrbatch.state.db import SqliteDatabase
 
 __all__ = ["RunbookLog", "run_runbook"]
 
 Progress = Callable[[str], None]
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS executions (
+_SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS executions (
     id TEXT PRIMARY KEY, kind TEXT NOT NULL, source TEXT NOT NULL, target TEXT NOT NULL,
     reason TEXT NOT NULL, status TEXT NOT NULL, started_at REAL NOT NULL, ended_at REAL,
     result TEXT
-);
-CREATE TABLE IF NOT EXISTS steps (
+)""",
+    """CREATE TABLE IF NOT EXISTS steps (
     execution_id TEXT NOT NULL, position INTEGER NOT NULL, name TEXT NOT NULL,
     status TEXT NOT NULL, started_at REAL NOT NULL, ended_at REAL, detail TEXT,
     PRIMARY KEY (execution_id, position)
-);
-"""
+)""",
+)
 
 
 class RunbookLog:
     """Runbook executions and their steps, in SQLite."""
 
     def __init__(self, config: StackConfig) -> None:
-        self._path = config.data_dir / "runbooks.db"
-        with self._db() as db:
-            db.executescript(_SCHEMA)
+        self._database = SqliteDatabase(config.runbooks_db)
+        with self._database.transaction() as db:
+            for statement in _SCHEMA:
+                db.execute(statement)
 
-    @contextmanager
-    def _db(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self._path, timeout=30, isolation_level=None)
-        try:
-            yield db
-        finally:
-            db.close()
+    def _db(self) -> AbstractContextManager[sqlite3.Connection]:
+        return self._database.transaction()
+
+    def close(self) -> None:
+        """Close the log's database."""
+        self._database.close()
 
     def begin(self, kind: str, source: str, target: str, reason: str) -> str:
         execution_id = uuid.uuid4().hex[:12]
@@ -109,18 +110,19 @@ class RunbookLog:
 
     def executions(self) -> list[dict[str, Any]]:
         """Every execution with its steps, newest first."""
-        with self._db() as db:
-            db.row_factory = sqlite3.Row
+        with self._database.reading() as db:
+            cursor = db.cursor()
+            cursor.row_factory = sqlite3.Row
             runs = [
-                dict(r) for r in db.execute("SELECT * FROM executions ORDER BY started_at DESC")
+                dict(r) for r in cursor.execute("SELECT * FROM executions ORDER BY started_at DESC")
             ]
             for run in runs:
                 run["result"] = json.loads(run["result"]) if run["result"] else None
                 run["steps"] = [
                     {**dict(s), "detail": json.loads(s["detail"]) if s["detail"] else None}
-                    for s in db.execute(
+                    for s in cursor.execute(
                         "SELECT * FROM steps WHERE execution_id=? ORDER BY position", (run["id"],)
-                    )
+                    ).fetchall()
                 ]
         return runs
 
@@ -146,7 +148,7 @@ def _wait_for_replication(
 
 def _count_failover(config: StackConfig, kind: str, target: str) -> None:
     """The sample's RegionalFailover metric, in the region that became active."""
-    metrics = SqliteMetrics(config.data_dir / "metrics.db")
+    metrics = SqliteMetrics(config.metrics_db)
     try:
         metrics.count("RegionalFailover", region=target, dimensions={"kind": kind})
     finally:

@@ -8,11 +8,9 @@ into the one line a user needs: which service does not answer, and what to do.
 
 from __future__ import annotations
 
-import sqlite3
 import urllib.parse
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +28,7 @@ from mrbatch.runtime.config import StackConfig
 from mrbatch.runtime.services.replicator import read_replication_status
 from mrbatch.runtime.services.supervisor import read_stack_file
 from mrbatch.runtime.wiring import load_credentials, open_routing, open_tables, read_endpoints
+from mrbatch.state.db import query_read_only
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -156,13 +155,10 @@ def _metrics(config: StackConfig) -> dict[str, dict[str, float]]:
 
 def _execution_counts(config: StackConfig, region: str) -> dict[str, float]:
     """`<state machine>.<STATUS>` counts from the region's workflow database."""
-    path = config.workflows_db(region)
-    if not path.exists():
-        return {}
-    with closing(sqlite3.connect(path, timeout=30)) as db:
-        rows = db.execute(
-            "SELECT state_machine_arn, status, COUNT(*) FROM executions GROUP BY 1, 2"
-        ).fetchall()
+    rows = query_read_only(
+        config.workflows_db(region),
+        "SELECT state_machine_arn, status, COUNT(*) FROM executions GROUP BY 1, 2",
+    )
     return {f"{arn.rsplit(':', 1)[-1]}.{status}": float(n) for arn, status, n in rows}
 
 

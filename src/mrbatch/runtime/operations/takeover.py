@@ -57,7 +57,7 @@ class TakeoverLog:
     result, so the runbook and the region's watch report the same reconciliation."""
 
     def __init__(self, config: StackConfig, *, clock: Callable[[], float] = time.time) -> None:
-        self._db = SqliteDatabase(config.data_dir / "takeovers.db")
+        self._db = SqliteDatabase(config.takeovers_db)
         self._clock = clock
         with self._db.transaction() as conn:
             conn.execute(_SCHEMA)
@@ -125,7 +125,7 @@ def _reconcile(config: StackConfig, region: str) -> ReconcileResult:
             region=region,
             store=open_region_store(config, region),
             tables=[t.batch_state for t in tables],
-            metrics=SqliteMetrics(config.data_dir / "metrics.db"),
+            metrics=SqliteMetrics(config.metrics_db),
             suffixes=config.input_suffixes,
         )
     finally:

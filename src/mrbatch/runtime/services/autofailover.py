@@ -45,7 +45,7 @@ class RunbookProcess:
     def start(cls, config: StackConfig, *, target: str, reason: str) -> RunbookProcess:
         """Start the failover to `target` (it does nothing if `target` became active
         meanwhile); returns at once."""
-        log = config.data_dir / "run" / "runbook.log"
+        log = config.log_file("runbook")
         command = [sys.executable, "-m", "mrbatch.runtime.services.autofailover"]
         command += ["--data-dir", str(config.data_dir), "--to", target, "--reason", reason]
         with log.open("ab") as output:  # the child keeps its copy

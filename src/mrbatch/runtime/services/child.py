@@ -19,8 +19,9 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, Protocol
 
+from mrbatch.atomic import atomic_write_json
 from mrbatch.runtime.config import StackConfig
-from mrbatch.runtime.files import PRIVATE_UMASK, atomic_write_json
+from mrbatch.runtime.files import PRIVATE_UMASK
 
 __all__ = ["SERVICES", "Service", "main"]
 
@@ -74,7 +75,7 @@ def main(argv: list[str] | None = None) -> None:
     signal.signal(signal.SIGINT, on_signal)
 
     def ready(record: dict[str, Any]) -> None:
-        ready_file = config.data_dir / "run" / f"{options.name}.json"
+        ready_file = config.ready_file(options.name)
         atomic_write_json(ready_file, {"pid": os.getpid(), "kind": options.kind, **record})
 
     _load(options.kind)(config, rest, ready, stop)

@@ -38,9 +38,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mrbatch.atomic import atomic_write_json
 from mrbatch.errors import ConfigError, MrBatchError
 from mrbatch.runtime.config import StackConfig
-from mrbatch.runtime.files import atomic_write_json, read_json
+from mrbatch.runtime.files import read_json
 from mrbatch.runtime.replication.objects import ObjectReplicator
 from mrbatch.runtime.replication.tables import SqliteCursorStore, TableReplicator
 from mrbatch.runtime.wiring import open_region_store, open_tables
@@ -67,12 +68,12 @@ MAX_BACKOFF_SECONDS = 5.0
 
 def status_file(config: StackConfig) -> Path:
     """Where the replicator publishes its status."""
-    return config.data_dir / "run" / "replication.json"
+    return config.replication_status_file
 
 
 def pause_file(config: StackConfig, direction: tuple[str, str] | None = None) -> Path:
     """The flag file that pauses every direction (`None`) or one `(source, destination)`."""
-    run = config.data_dir / "run"
+    run = config.run_dir
     if direction is None:
         return run / "replication.paused"
     source, destination = direction

@@ -57,7 +57,7 @@ def start_stack(config: StackConfig, *, timeout: float = 90.0) -> tuple[Supervis
     """Start every process of the stack and publish `stack.json`; returns the supervisor
     (the caller stops it) and the stack's description."""
     config = prepare_config(config)
-    for flag in (config.data_dir / "run").glob("replication*.paused"):
+    for flag in config.run_dir.glob("replication*.paused"):
         flag.unlink()  # a partition drilled in an earlier run does not outlive it
     credentials = ensure_credentials(config)
     open_routing(config)  # creates the control store: the first region starts active

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from mrbatch.errors import MrBatchError
-from mrbatch.runtime.config import StackConfig
+from mrbatch.runtime.config import StackConfig, stack_file
 from mrbatch.runtime.services.autofailover import RunbookProcess
 from mrbatch.runtime.services.health import HealthMonitor
 from mrbatch.runtime.services.stack import start_stack
@@ -345,7 +345,7 @@ def stop_running_stack(data_dir: Path, *, grace: float = 45.0, say: Say = lambda
     for pid in groups:
         _kill_group_if_same(pid)
     wait_until(lambda: not any(map(_exists, groups)), timeout=10, what="the stack's processes")
-    (data_dir / "stack.json").unlink(missing_ok=True)
+    stack_file(data_dir).unlink(missing_ok=True)
     return True
 
 

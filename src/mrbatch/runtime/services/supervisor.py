@@ -29,9 +29,10 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from mrbatch.atomic import atomic_write_json
 from mrbatch.errors import MrBatchError
-from mrbatch.runtime.config import StackConfig
-from mrbatch.runtime.files import atomic_write_json, read_json
+from mrbatch.runtime.config import StackConfig, stack_file
+from mrbatch.runtime.files import read_json
 
 __all__ = ["ChildSpec", "Probe", "Readiness", "StackStartError", "Supervisor", "wait_until"]
 
@@ -86,7 +87,7 @@ class Supervisor:
         self.config = config
         self.children: list[ChildSpec] = []
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
-        self.run_dir = config.data_dir / "run"
+        self.run_dir = config.run_dir
         self.run_dir.mkdir(parents=True, exist_ok=True)
         for stale in self.run_dir.glob("*.json"):
             stale.unlink()
@@ -227,7 +228,7 @@ def write_stack_file(config: StackConfig, record: dict[str, Any]) -> None:
 
 def read_stack_file(data_dir: Path) -> dict[str, Any]:
     """The running stack's description; raises MrBatchError when no stack runs there."""
-    path = data_dir / "stack.json"
+    path = stack_file(data_dir)
     if not path.exists():
         raise MrBatchError(f"no stack is running in {data_dir} (start one with `mrbatch up`)")
     return read_json(path)
