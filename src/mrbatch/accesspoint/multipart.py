@@ -2,7 +2,7 @@
 
 Layout under the staging directory (the gateway service uses `<data_dir>/run/multipart`):
 
-    <upload id>/upload.json              key, user metadata, initiation time
+    <upload id>/upload.json              key, user metadata, stored headers, initiation time
     <upload id>/part-00001-<md5 hex>     one file per staged part, named by number and ETag
     <upload id>/.tmp-*                   a part body still arriving
 
@@ -55,7 +55,7 @@ from mrbatch.accesspoint.s3errors import (
     no_such_upload,
 )
 from mrbatch.errors import StorageError
-from mrbatch.storage.keys import validate_key, validate_metadata
+from mrbatch.storage.keys import validate_headers, validate_key, validate_metadata
 
 __all__ = [
     "ABANDONED_AFTER_SECONDS",
@@ -85,6 +85,7 @@ class Upload:
     key: str
     initiated: float
     metadata: Mapping[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -145,14 +146,27 @@ class MultipartStaging:
 
     # --- uploads --------------------------------------------------------------------------
 
-    def create(self, key: str, metadata: Mapping[str, str]) -> Upload:
-        """Start an upload of `key`; the metadata is applied when it completes. Both are
-        checked now, as a store's put would (InvalidKeyError, InvalidMetadataError), so a
-        bad name fails before the parts are sent rather than at completion."""
+    def create(
+        self, key: str, metadata: Mapping[str, str], headers: Mapping[str, str] | None = None
+    ) -> Upload:
+        """Start an upload of `key`; the metadata and stored headers are applied when it
+        completes. All are checked now, as a store's put would (InvalidKeyError,
+        InvalidMetadataError), so a bad name fails before the parts are sent."""
         validate_key(key)
-        upload = Upload(uuid.uuid4().hex, key, self._clock(), validate_metadata(metadata))
+        upload = Upload(
+            uuid.uuid4().hex,
+            key,
+            self._clock(),
+            validate_metadata(metadata),
+            validate_headers(headers),
+        )
         folder = self.directory / upload.upload_id
-        record = {"key": key, "initiated": upload.initiated, "metadata": dict(metadata)}
+        record = {
+            "key": key,
+            "initiated": upload.initiated,
+            "metadata": dict(upload.metadata),
+            "headers": dict(upload.headers),
+        }
         try:
             folder.mkdir()
             _write_atomically(folder / _RECORD, json.dumps(record).encode())
@@ -171,7 +185,13 @@ class MultipartStaging:
             raise no_such_upload(upload_id) from None
         except (OSError, ValueError) as exc:
             raise StorageError(f"multipart upload {upload_id} is unreadable: {exc}") from exc
-        return Upload(upload_id, record["key"], record["initiated"], record["metadata"])
+        return Upload(
+            upload_id,
+            record["key"],
+            record["initiated"],
+            record["metadata"],
+            record.get("headers", {}),  # uploads staged before headers were kept have none
+        )
 
     def abort(self, upload_id: str) -> None:
         """Remove the upload and its staged parts. Raises 404 NoSuchUpload."""

@@ -8,12 +8,15 @@
 
 The staging and the checks live in `MultipartStaging`; completion puts the object through
 the `AccessPoint`, so it lands in the region that is active when the upload completes.
-UploadPartCopy and ListMultipartUploads answer 501 NotImplemented. Per-part checksums in
+- UploadPartCopy           PUT    /<bucket>/<key>?partNumber=N&uploadId=U  (x-amz-copy-source)
+
+ListMultipartUploads answers 501 NotImplemented. Per-part checksums in
 the Complete request's XML are not re-checked (each part's was checked on upload).
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from typing import BinaryIO
 from urllib.parse import quote
@@ -23,11 +26,13 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from mrbatch.accesspoint import copying
 from mrbatch.accesspoint.body import receive_body, receive_into
 from mrbatch.accesspoint.checksums import BodyDigests
 from mrbatch.accesspoint.multipart import (
     MAX_PART_NUMBER,
     MultipartStaging,
+    StagedPart,
     Upload,
     check_part_number,
 )
@@ -38,6 +43,7 @@ from mrbatch.accesspoint.responses import (
     initiate_multipart_xml,
     list_parts_xml,
     metadata_from_headers,
+    stored_headers_from_request,
 )
 from mrbatch.accesspoint.s3errors import (
     S3Error,
@@ -53,6 +59,7 @@ __all__ = ["MultipartApi", "parse_part_list"]
 _XML = "application/xml"
 _MAX_COMPLETE_BODY = 4 * 1024 * 1024  # 10,000 parts of ~150 bytes each fit easily
 _MAX_EMPTY_BODY = 64 * 1024
+_COPY_CHUNK = 1024 * 1024
 
 
 def parse_part_list(document: bytes) -> list[tuple[int, str]]:
@@ -114,8 +121,8 @@ class MultipartApi:
         """Dispatch one request that carries `uploads` or `uploadId`."""
         staging = self.staging
         method = request.method
-        if staging is None or "x-amz-copy-source" in request.headers:
-            raise _not_implemented(method, "multipart upload (no staging directory or copy)")
+        if staging is None:
+            raise _not_implemented(method, "multipart upload (no staging directory)")
         if method == "POST" and "uploads" in params:
             return await self._create(request, signed, verified, staging, key)
         upload_id = params.get("uploadId")
@@ -123,6 +130,8 @@ class MultipartApi:
             raise _not_implemented(method, "?uploads")
         if method == "PUT" and "partNumber" in params:
             number = check_part_number(params["partNumber"])
+            if "x-amz-copy-source" in request.headers:
+                return await self._upload_part_copy(request, signed, verified, staging, number)
             return await self._upload_part(request, signed, verified, staging, number, key)
         await run_in_threadpool(_upload_of, staging, upload_id, key)
         if method == "POST":
@@ -146,7 +155,8 @@ class MultipartApi:
         headers = dict(signed.headers)
         (await receive_body(request, headers, verified, max_bytes=_MAX_EMPTY_BODY)).close()
         metadata = metadata_from_headers(signed.headers)
-        upload = await run_in_threadpool(staging.create, key, metadata)
+        stored = stored_headers_from_request(signed.headers)
+        upload = await run_in_threadpool(staging.create, key, metadata, stored)
         body = initiate_multipart_xml(self.bucket_alias, key, upload.upload_id)
         response_headers = {}
         if "x-amz-checksum-algorithm" in headers:
@@ -171,6 +181,46 @@ class MultipartApi:
         await run_in_threadpool(staging.commit_part, upload_id, number, temp, etag)
         return Response(headers={"etag": f'"{etag}"', **_echoed_checksums(headers, digests)})
 
+    async def _upload_part_copy(
+        self,
+        request: Request,
+        signed: SignedRequest,
+        verified: Verified,
+        staging: MultipartStaging,
+        number: int,
+    ) -> Response:
+        upload_id = signed.query()["uploadId"]
+        headers = dict(signed.headers)
+        source = copying.parse_copy_source(headers["x-amz-copy-source"], self.bucket_alias)
+        (await receive_body(request, headers, verified, max_bytes=0)).close()
+        part = await run_in_threadpool(self._copy_part, staging, upload_id, number, source, headers)
+        return Response(
+            copying.copy_result_xml("CopyPartResult", part.etag, part.last_modified),
+            media_type=_XML,
+        )
+
+    def _copy_part(
+        self,
+        staging: MultipartStaging,
+        upload_id: str,
+        number: int,
+        source: copying.CopySource,
+        headers: Mapping[str, str],
+    ) -> StagedPart:
+        """Stage bytes of the source object (all, or x-amz-copy-source-range) as a part."""
+        info, stream = copying.open_source(self.access_point, source, headers)
+        with stream:
+            start, length = copying.source_range(headers.get("x-amz-copy-source-range"), info.size)
+            digest = hashlib.md5(usedforsecurity=False)
+            with staging.part_sink(upload_id) as (sink, temp):
+                stream.seek(start)
+                remaining = length
+                while remaining > 0 and (piece := stream.read(min(_COPY_CHUNK, remaining))):
+                    digest.update(piece)
+                    sink.write(piece)
+                    remaining -= len(piece)
+        return staging.commit_part(upload_id, number, temp, digest.hexdigest())
+
     async def _complete(
         self,
         request: Request,
@@ -188,8 +238,10 @@ class MultipartApi:
         finally:
             body.close()
 
+        stored = (await run_in_threadpool(staging.upload, upload_id)).headers
+
         def put(key: str, data: BinaryIO, metadata: Mapping[str, str]) -> tuple[str, ObjectInfo]:
-            return self.access_point.put(key, data, metadata=metadata)
+            return self.access_point.put(key, data, metadata=metadata, headers=stored)
 
         _, (region, info), etag = await run_in_threadpool(
             staging.complete, upload_id, requested, put

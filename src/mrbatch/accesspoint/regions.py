@@ -35,6 +35,7 @@ from mrbatch.errors import (
     InvalidMetadataError,
     ObjectExistsError,
     ObjectNotFoundError,
+    PreconditionFailedError,
     RoutingError,
     StorageError,
 )
@@ -45,7 +46,13 @@ __all__ = ["AccessPoint", "NoRegionAvailableError"]
 T = TypeVar("T")
 
 # Errors that describe the request, not the region: trying another region cannot help.
-_CLIENT_ERRORS = (InvalidKeyError, InvalidMetadataError, ObjectExistsError, ObjectNotFoundError)
+_CLIENT_ERRORS = (
+    InvalidKeyError,
+    InvalidMetadataError,
+    ObjectExistsError,
+    ObjectNotFoundError,
+    PreconditionFailedError,
+)
 
 
 class NoRegionAvailableError(StorageError):
@@ -95,17 +102,50 @@ class AccessPoint:
         return [region for region in regions if self.is_available(region)]
 
     def put(
-        self, key: str, data: BinaryIO, *, metadata: Mapping[str, str] | None = None
+        self,
+        key: str,
+        data: BinaryIO,
+        *,
+        metadata: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        if_none_match: bool = False,
+        if_match: str | None = None,
     ) -> tuple[str, ObjectInfo]:
         """Store the object in the active (else next available) region; return the region
-        and the object's info. `data` must be seekable (it is rewound for a retry)."""
+        and the object's info. `data` must be seekable (it is rewound for a retry).
+
+        `if_none_match` (create only) holds only if no available region has the key, since
+        GET would find it in any of them; the other regions are looked at first, then the
+        writing region checks atomically. `if_match` is checked atomically by the writing
+        region. Both raise as `ObjectStore.put` does."""
         start = data.tell()
+        if if_none_match:
+            self._refuse_if_held_elsewhere(key)
 
         def attempt(store: ObjectStore) -> ObjectInfo:
             data.seek(start)
-            return store.put(key, data, metadata=metadata)
+            return store.put(
+                key,
+                data,
+                metadata=metadata,
+                headers=headers,
+                if_none_match=if_none_match,
+                if_match=if_match,
+            )
 
         return self._first_success(attempt, "store the object")
+
+    def _refuse_if_held_elsewhere(self, key: str) -> None:
+        for region in self.regions_in_order()[1:]:
+            try:
+                self.stores[region].head(key)
+            except ObjectNotFoundError:
+                continue
+            except _CLIENT_ERRORS:
+                raise
+            except StorageError:
+                continue  # a failing region is not read by GET either
+            raise ObjectExistsError(key)
 
     def get(self, key: str) -> tuple[str, ObjectInfo, BinaryIO]:
         """Open the object from the first region that has it. Raises ObjectNotFoundError."""

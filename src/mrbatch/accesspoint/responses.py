@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from email.utils import formatdate
 from xml.sax.saxutils import escape
 
-from mrbatch.ports import ObjectInfo
+from mrbatch.ports import STORED_HEADERS, ObjectInfo
 
 __all__ = [
     "complete_multipart_xml",
@@ -22,6 +22,7 @@ __all__ = [
     "list_parts_xml",
     "metadata_from_headers",
     "object_headers",
+    "stored_headers_from_request",
 ]
 
 S3_XMLNS = "http://s3.amazonaws.com/doc/2006-03-01/"
@@ -53,9 +54,18 @@ def metadata_from_headers(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
     return {name[len(prefix) :]: value for name, value in headers if name.startswith(prefix)}
 
 
+def stored_headers_from_request(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """The standard headers a PUT (or CreateMultipartUpload, or a copy that replaces)
+    asks the object to keep: Content-Type, Cache-Control, ... (`STORED_HEADERS`)."""
+    return {name: value for name, value in headers if name in STORED_HEADERS}
+
+
 def object_headers(region: str, info: ObjectInfo) -> dict[str, str]:
-    """The headers that describe an object in GET/HEAD responses."""
+    """The headers that describe an object in GET/HEAD responses: its stored headers
+    (Content-Type `binary/octet-stream` when none was given, as S3), ETag, metadata."""
     headers = {
+        "content-type": "binary/octet-stream",
+        **{name: value for name, value in info.headers.items() if name in STORED_HEADERS},
         "etag": f'"{info.etag}"',
         "last-modified": formatdate(info.last_modified, usegmt=True),
         "x-amz-version-id": info.version_id,

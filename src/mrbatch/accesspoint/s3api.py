@@ -12,14 +12,17 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Iterator
+from email.utils import formatdate
+from functools import partial
 from typing import BinaryIO
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from mrbatch.accesspoint import deletes, listing
+from mrbatch.accesspoint import copying, deletes, listing
 from mrbatch.accesspoint.body import receive_body
+from mrbatch.accesspoint.conditions import NotModifiedError, check_read, put_conditions
 from mrbatch.accesspoint.keys import decode_key
 from mrbatch.accesspoint.multipart import MultipartStaging
 from mrbatch.accesspoint.multipartapi import MultipartApi
@@ -30,6 +33,7 @@ from mrbatch.accesspoint.responses import (
     list_buckets_xml,
     metadata_from_headers,
     object_headers,
+    stored_headers_from_request,
 )
 from mrbatch.accesspoint.s3errors import (
     S3Error,
@@ -49,6 +53,7 @@ from mrbatch.errors import (
     InvalidMetadataError,
     ObjectExistsError,
     ObjectNotFoundError,
+    PreconditionFailedError,
     StorageError,
 )
 from mrbatch.ports import ObjectInfo
@@ -125,6 +130,14 @@ class S3Api:
             signed = signed_request(request)
             verified = self.verifier.verify(signed)
             response = await self._dispatch(request, signed, verified)
+        except NotModifiedError as err:
+            response = Response(
+                status_code=304,
+                headers={
+                    "etag": f'"{err.info.etag}"',
+                    "last-modified": formatdate(err.info.last_modified, usegmt=True),
+                },
+            )
         except S3Error as err:
             response = _error_response(err, request_id, head=request.method == "HEAD")
         except StorageError as exc:
@@ -160,8 +173,10 @@ class S3Api:
         key = decode_key(key_raw)
         if "uploads" in params or "uploadId" in params:
             return await self.multipart.handle(request, signed, verified, key, params)
-        if unsupported or "x-amz-copy-source" in request.headers:
-            raise _not_implemented(request.method, "this object sub-resource or copy")
+        if unsupported:
+            raise _not_implemented(request.method, "this object sub-resource")
+        if request.method == "PUT" and "x-amz-copy-source" in request.headers:
+            return await self._copy_object(request, signed, verified, key)
         if request.method == "PUT":
             return await self._put_object(request, signed, verified, key)
         if request.method in ("GET", "HEAD"):
@@ -227,10 +242,19 @@ class S3Api:
     ) -> Response:
         headers = dict(signed.headers)
         metadata = metadata_from_headers(signed.headers)
+        create_only, if_match = put_conditions(headers)
         body = await receive_body(request, headers, verified)
         try:
             region, info = await run_in_threadpool(
-                self.access_point.put, key, body, metadata=metadata
+                partial(
+                    self.access_point.put,
+                    key,
+                    body,
+                    metadata=metadata,
+                    headers=stored_headers_from_request(signed.headers),
+                    if_none_match=create_only,
+                    if_match=if_match,
+                )
             )
         finally:
             body.close()
@@ -242,17 +266,67 @@ class S3Api:
             }
         )
 
+    # --- CopyObject --------------------------------------------------------------------
+
+    async def _copy_object(
+        self, request: Request, signed: SignedRequest, verified: Verified, key: str
+    ) -> Response:
+        headers = dict(signed.headers)
+        source = copying.parse_copy_source(headers["x-amz-copy-source"], self.bucket_alias)
+        replace = copying.metadata_directive(headers)
+        copying.check_not_self_copy(source, key, headers)
+        (await receive_body(request, headers, verified, max_bytes=0)).close()
+        region, info, source_info = await run_in_threadpool(
+            self._copy, source, key, headers, signed.headers if replace else None
+        )
+        return Response(
+            copying.copy_result_xml("CopyObjectResult", info.etag, info.last_modified),
+            media_type=_XML,
+            headers={
+                "x-amz-version-id": info.version_id,
+                "x-amz-copy-source-version-id": source_info.version_id,
+                "x-mrbatch-region": region,
+            },
+        )
+
+    def _copy(
+        self,
+        source: copying.CopySource,
+        key: str,
+        headers: dict[str, str],
+        replacement: tuple[tuple[str, str], ...] | None,
+    ) -> tuple[str, ObjectInfo, ObjectInfo]:
+        source_info, stream = copying.open_source(self.access_point, source, headers)
+        with stream:
+            region, info = self.access_point.put(
+                key,
+                stream,
+                metadata=(
+                    source_info.metadata
+                    if replacement is None
+                    else metadata_from_headers(replacement)
+                ),
+                headers=(
+                    source_info.headers
+                    if replacement is None
+                    else stored_headers_from_request(replacement)
+                ),
+            )
+        return region, info, source_info
+
     # --- GetObject / HeadObject --------------------------------------------------------
 
     async def _get_object(self, request: Request, params: dict[str, str], key: str) -> Response:
         if request.method == "HEAD":
             region, info = await run_in_threadpool(self.access_point.head, key)
+            check_read(request.headers, info)
             headers = _content_headers(region, info, params)
             headers["content-length"] = str(info.size)
             return Response(headers=headers)
         region, info, stream = await run_in_threadpool(self.access_point.get, key)
         headers = _content_headers(region, info, params)
         try:
+            check_read(request.headers, info)
             span = _parse_range(request.headers.get("range"), info.size)
         except S3Error:
             stream.close()
@@ -273,8 +347,8 @@ class S3Api:
 
 def _content_headers(region: str, info: ObjectInfo, params: dict[str, str]) -> dict[str, str]:
     headers = object_headers(region, info)
-    headers["content-type"] = params.get("response-content-type", "binary/octet-stream")
     for header in (
+        "content-type",
         "content-disposition",
         "content-language",
         "cache-control",
@@ -341,8 +415,13 @@ def _translate(exc: StorageError) -> S3Error:
         return invalid_argument(str(exc), "key")
     if isinstance(exc, InvalidMetadataError):
         return invalid_argument(str(exc), "x-amz-meta-*")
-    if isinstance(exc, ObjectExistsError):
-        return S3Error("PreconditionFailed", str(exc), 412)
+    if isinstance(exc, ObjectExistsError | PreconditionFailedError):
+        return S3Error(
+            "PreconditionFailed",
+            "At least one of the pre-conditions you specified did not hold",
+            412,
+            {"Condition": "If-None-Match" if isinstance(exc, ObjectExistsError) else "If-Match"},
+        )
     return service_unavailable(str(exc))
 
 
