@@ -9,6 +9,7 @@ import io
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mrbatch.errors import InputFileError
 from mrbatch.pipeline import merge, process_chunk, split
 from mrbatch.pipeline.process import process_chunks
 
@@ -94,3 +95,31 @@ def test_fast_and_careful_parsing_agree(data: bytes, rules, financials) -> None:
     careful = process_chunk(quoted, rules=rules, financials=financials)
     assert careful.output == fast.output
     assert careful.errors == fast.errors
+
+
+_DIRT = [b"\xf4", b"\xc3", b"\r", b"\r\n", b'"', b'""', b"\n", b'"\n"']
+
+
+def _outcome(data: bytes, rules, financials) -> object:
+    try:
+        result = process_chunk(data, rules=rules, financials=financials, first_row=7)
+    except InputFileError as exc:
+        return str(exc)
+    return result.output, result.errors, result.rows_read, result.rows_invalid
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    data=_orders(),
+    dirt=st.lists(st.tuples(st.integers(0, 10_000), st.sampled_from(_DIRT)), max_size=6),
+)
+def test_dirty_records_alone_take_the_careful_way_with_the_same_result(
+    data: bytes, dirt: list[tuple[int, bytes]], rules, financials
+) -> None:
+    body = data[len(HEADER) :]
+    for at, piece in dirt:
+        at = at % (len(body) + 1)
+        body = body[:at] + piece + body[at:]
+    mixed = _outcome(HEADER + body, rules, financials)
+    careful = _outcome(b'"uuid"' + HEADER[len(b"uuid") :] + body, rules, financials)
+    assert mixed == careful
