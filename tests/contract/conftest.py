@@ -14,8 +14,16 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
+from tests.contract.notifiers import (
+    SMTP_CREDENTIALS,
+    NotifierBackend,
+    ses_backend,
+    smtp_backend,
+)
 
 from mrbatch.metrics.local import MemoryMetrics, SqliteMetrics
+from mrbatch.notify.sink import MailSink
+from mrbatch.notify.smtp import SmtpNotifier
 from mrbatch.ports import Metrics, ObjectStore, RoutingControl, Table
 from mrbatch.routing.dynamodb import DynamoDBRoutingControl, create_routing_table
 from mrbatch.routing.local import MemoryRoutingControl, SqliteRoutingControl
@@ -157,3 +165,17 @@ def metrics_factory(
     yield make
     for metrics in made:
         metrics.close()
+
+
+@pytest.fixture(params=["smtp", "ses"])
+def notifier_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[NotifierBackend]:
+    """Every `Notifier` that sends real mail: SMTP to a live `MailSink`, SES under moto."""
+    if request.param == "ses":
+        request.getfixturevalue("aws")
+        yield ses_backend()
+        return
+    made: list[SmtpNotifier] = []
+    with MailSink(tmp_path / "mailbox", credentials=SMTP_CREDENTIALS) as sink:
+        yield smtp_backend(tmp_path, sink, made)
+    for notifier in made:
+        notifier.close()

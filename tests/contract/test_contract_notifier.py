@@ -1,6 +1,8 @@
-"""The Notifier contract, against a real SMTP server: the local MailSink on a free port.
+"""The Notifier contract, for every notifier that sends real mail (`notifier_backend`):
+SMTP to the local MailSink on a free port, and SES (SESv2 SendEmail) under moto.
 
-Every message the notifier sends must appear as exactly one .eml file per idempotency key.
+Every message must reach the mail service exactly once per idempotency key, whatever the
+number of callers, notifiers or retries after a refusal.
 """
 
 from __future__ import annotations
@@ -8,15 +10,13 @@ from __future__ import annotations
 import hashlib
 import socket
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tests.contract.notifiers import SMTP_CREDENTIALS, NotifierBackend
 
-from mrbatch.accesspoint.credentials import Credentials, generate_credentials
 from mrbatch.errors import MailError
-from mrbatch.notify.sink import MailSink, read_mailbox
-from mrbatch.notify.smtp import SmtpNotifier
+from mrbatch.notify.sink import MailSink
 from mrbatch.ports import Notifier, OutgoingEmail
 
 MESSAGE = OutgoingEmail(
@@ -27,64 +27,39 @@ MESSAGE = OutgoingEmail(
 )
 
 
-CREDENTIALS: Credentials = generate_credentials()
+def test_notifier_is_a_notifier(notifier_backend: NotifierBackend) -> None:
+    assert isinstance(notifier_backend.make(), Notifier)
 
 
-def sink_notifier(port: int, ledger_path: Path, *, timeout: float = 10.0) -> SmtpNotifier:
-    """A notifier logged in to the sink as the stack is."""
-    return SmtpNotifier.for_sink(
-        "127.0.0.1", port, CREDENTIALS, ledger_path=ledger_path, timeout=timeout
-    )
-
-
-@pytest.fixture
-def sink(tmp_path: Path) -> Iterator[MailSink]:
-    with MailSink(tmp_path / "mailbox", credentials=CREDENTIALS) as running:
-        yield running
-
-
-@pytest.fixture
-def notifier(sink: MailSink, tmp_path: Path) -> Iterator[SmtpNotifier]:
-    sender = sink_notifier(sink.port, tmp_path / "sent.db")
-    yield sender
-    sender.close()
-
-
-def eml_files(sink: MailSink) -> list[Path]:
-    return sorted(sink.directory.glob("*.eml"))
-
-
-def test_smtp_notifier_is_a_notifier(notifier: SmtpNotifier) -> None:
-    assert isinstance(notifier, Notifier)
-
-
-def test_send_delivers_one_eml_with_exact_content(notifier: SmtpNotifier, sink: MailSink) -> None:
-    assert notifier.send(MESSAGE, idempotency_key="input/sales.csv#v1") is True
-    [message] = sink.messages()
+def test_send_delivers_one_message_with_exact_content(notifier_backend: NotifierBackend) -> None:
+    assert notifier_backend.make().send(MESSAGE, idempotency_key="input/sales.csv#v1") is True
+    [message] = notifier_backend.delivered()
     assert message["From"] == "mrbatch@example.com"
     assert message["To"] == "ops@example.com, dev@example.com"
     assert message["Subject"] == "File input/sales.csv processed"
     assert message.get_content() == MESSAGE.body
     digest = hashlib.sha256(b"input/sales.csv#v1").hexdigest()[:32]
     assert message["Message-ID"] == f"<{digest}@mrbatch>"
-    assert len(eml_files(sink)) == 1
-    assert [p.name for p in sink.directory.iterdir() if p.name.startswith(".tmp")] == []
+    assert message["X-Mrbatch-Idempotency-Key"] == "input/sales.csv#v1"
 
 
-def test_second_send_with_same_key_sends_nothing(notifier: SmtpNotifier, sink: MailSink) -> None:
+def test_second_send_with_same_key_sends_nothing(notifier_backend: NotifierBackend) -> None:
+    notifier = notifier_backend.make()
     assert notifier.send(MESSAGE, idempotency_key="k1") is True
     assert notifier.send(MESSAGE, idempotency_key="k1") is False
-    assert len(eml_files(sink)) == 1
-    assert notifier.was_sent("k1") and not notifier.was_sent("k2")
+    assert len(notifier_backend.delivered()) == 1
 
 
-def test_different_keys_send_different_messages(notifier: SmtpNotifier, sink: MailSink) -> None:
+def test_different_keys_send_different_messages(notifier_backend: NotifierBackend) -> None:
+    notifier = notifier_backend.make()
     assert notifier.send(MESSAGE, idempotency_key="a") is True
     assert notifier.send(MESSAGE, idempotency_key="b") is True
-    assert len(read_mailbox(sink.directory)) == 2
+    keys = [m["X-Mrbatch-Idempotency-Key"] for m in notifier_backend.delivered()]
+    assert keys == ["a", "b"]
 
 
-def test_two_threads_same_key_send_once(notifier: SmtpNotifier, sink: MailSink) -> None:
+def test_two_threads_same_key_send_once(notifier_backend: NotifierBackend) -> None:
+    notifier = notifier_backend.make()
     barrier = threading.Barrier(4)
     results: list[bool] = []
 
@@ -98,43 +73,47 @@ def test_two_threads_same_key_send_once(notifier: SmtpNotifier, sink: MailSink) 
     for thread in threads:
         thread.join()
     assert sorted(results) == [False, False, False, True]
-    assert len(eml_files(sink)) == 1
+    assert len(notifier_backend.delivered()) == 1
 
 
-def test_notifiers_sharing_a_ledger_send_once(
-    notifier: SmtpNotifier, sink: MailSink, tmp_path: Path
-) -> None:
-    other = sink_notifier(sink.port, tmp_path / "sent.db")
-    assert notifier.send(MESSAGE, idempotency_key="shared") is True
-    assert other.send(MESSAGE, idempotency_key="shared") is False
-    other.close()
-    assert len(eml_files(sink)) == 1
+def test_notifiers_sharing_a_ledger_send_once(notifier_backend: NotifierBackend) -> None:
+    assert notifier_backend.make().send(MESSAGE, idempotency_key="shared") is True
+    assert notifier_backend.make().send(MESSAGE, idempotency_key="shared") is False
+    assert len(notifier_backend.delivered()) == 1
 
 
-def test_unreachable_server_raises_and_allows_retry(sink: MailSink, tmp_path: Path) -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        closed_port = probe.getsockname()[1]
-    down = sink_notifier(closed_port, tmp_path / "l.db", timeout=2)
+def test_refused_message_raises_and_allows_retry(notifier_backend: NotifierBackend) -> None:
     with pytest.raises(MailError):
-        down.send(MESSAGE, idempotency_key="retry-me")
-    down.close()
-    up = sink_notifier(sink.port, tmp_path / "l.db")
-    assert up.send(MESSAGE, idempotency_key="retry-me") is True
-    up.close()
-    assert len(eml_files(sink)) == 1
+        notifier_backend.make_refused().send(MESSAGE, idempotency_key="retry-me")
+    assert notifier_backend.delivered() == []
+    assert notifier_backend.make().send(MESSAGE, idempotency_key="retry-me") is True
+    assert len(notifier_backend.delivered()) == 1
 
 
-def test_message_without_recipients_is_refused(notifier: SmtpNotifier, sink: MailSink) -> None:
+def test_message_without_recipients_is_refused(notifier_backend: NotifierBackend) -> None:
+    notifier = notifier_backend.make()
     empty = OutgoingEmail("a@example.com", (), "s", "b")
     with pytest.raises(MailError):
         notifier.send(empty, idempotency_key="k")
-    assert eml_files(sink) == []
-    assert not notifier.was_sent("k")
+    assert notifier_backend.delivered() == []
+    assert notifier.send(MESSAGE, idempotency_key="k") is True
+
+
+def test_sink_keeps_one_eml_file_per_message(tmp_path: Path) -> None:
+    from mrbatch.notify.smtp import SmtpNotifier
+
+    with MailSink(tmp_path / "box", credentials=SMTP_CREDENTIALS) as sink:
+        notifier = SmtpNotifier.for_sink(
+            "127.0.0.1", sink.port, SMTP_CREDENTIALS, ledger_path=tmp_path / "l.db"
+        )
+        notifier.send(MESSAGE, idempotency_key="k")
+        notifier.close()
+        assert len(list(sink.directory.glob("*.eml"))) == 1
+        assert [p.name for p in sink.directory.iterdir() if p.name.startswith(".tmp")] == []
 
 
 def test_sink_listens_on_loopback_and_stops(tmp_path: Path) -> None:
-    sink = MailSink(tmp_path / "box", credentials=CREDENTIALS).start()
+    sink = MailSink(tmp_path / "box", credentials=SMTP_CREDENTIALS).start()
     port = sink.port
     assert sink.host == "127.0.0.1" and port > 0
     with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
