@@ -7,6 +7,7 @@ boto3 against moto, in process.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from tests.contract.notifiers import (
     smtp_backend,
 )
 
+from mrbatch.metrics.emf import EmfMetrics
 from mrbatch.metrics.local import MemoryMetrics, SqliteMetrics
 from mrbatch.notify.sink import MailSink
 from mrbatch.notify.smtp import SmtpNotifier
@@ -148,7 +150,7 @@ def routing_factory(
         control.close()
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "emf"])
 def metrics_factory(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> Iterator[Callable[..., Metrics]]:
@@ -158,6 +160,8 @@ def metrics_factory(
     def make(clock: Callable[[], float]) -> Metrics:
         if request.param == "memory":
             return MemoryMetrics(clock=clock)
+        if request.param == "emf":
+            return EmfMetrics(io.StringIO(), clock=clock)
         metrics = SqliteMetrics(tmp_path / "metrics.db", clock=clock)
         made.append(metrics)
         return metrics

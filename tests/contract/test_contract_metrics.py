@@ -1,4 +1,4 @@
-"""The Metrics contract: memory and SQLite must pass every test."""
+"""The Metrics contract: memory, SQLite and EMF lines must pass every test."""
 
 from __future__ import annotations
 
