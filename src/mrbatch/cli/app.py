@@ -45,6 +45,7 @@ def _register_commands() -> None:
     from mrbatch.cli import (
         demo_command,
         financials_commands,
+        observe_commands,
         pipeline_commands,
         run_local_commands,
         runbook_commands,
@@ -60,6 +61,7 @@ def _register_commands() -> None:
         financials_commands,
         runbook_commands,
         run_local_commands,
+        observe_commands,
     ):
         module.register(app)
 

@@ -60,7 +60,10 @@ def drive_file(
         return DriveOutcome("ignored", fid)
     state = routing.state()
     if state.active_region != region:
-        log.info("%s: skipped (standby): %s is active", key, state.active_region)
+        log.info(
+            "%s: skipped (standby): %s is active", key, state.active_region,
+            extra={"file_id": fid, "epoch": state.epoch},
+        )  # fmt: skip
         return DriveOutcome("skipped (standby)", fid)
     record = batch_state_records.claim(
         batch_state, key=key, version_id=version_id, region=region, epoch=state.epoch,
@@ -76,5 +79,8 @@ def drive_file(
         "region": region,
     }
     arn = start(naming.execution_name(key, version_id, state.epoch), payload)
-    log.info("%s: started %s under epoch %d", key, arn, state.epoch)
+    log.info(
+        "%s: started %s under epoch %d", key, arn, state.epoch,
+        extra={"file_id": fid, "execution": arn, "epoch": state.epoch},
+    )  # fmt: skip
     return DriveOutcome("started", fid, arn)

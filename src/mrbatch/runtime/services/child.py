@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import logging
 import os
 import signal
-import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -22,6 +20,7 @@ from typing import Any, Protocol
 from mrbatch.atomic import atomic_write_json
 from mrbatch.runtime.config import StackConfig
 from mrbatch.runtime.files import PRIVATE_UMASK
+from mrbatch.runtime.jsonlog import configure_logging
 
 __all__ = ["SERVICES", "Service", "main"]
 
@@ -60,10 +59,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--name", required=True)
     options, rest = parser.parse_known_args(argv)
     os.umask(PRIVATE_UMASK)  # inherited from the supervisor too; explicit for any launcher
-    logging.basicConfig(
-        level=logging.INFO,
-        format=f"%(asctime)s {options.name} %(levelname)s %(name)s: %(message)s",
-        stream=sys.stdout,
+    # JSON lines into logs/<name>.jsonl (read by `mrbatch logs`), text on stdout
+    configure_logging(
+        options.data_dir, options.name, options.name if options.kind == "region" else None
     )
     config = StackConfig.load(options.data_dir)
     stop = threading.Event()
