@@ -3,9 +3,11 @@
 A batch is a run of whole chunks (`records_per_batch` is a multiple of the chunk size), given
 by byte offsets in the file, so worker processes read their records straight from the input
 instead of from chunk files written and read back. The records and the errors are exactly
-those of `split` and `count_records`: a file without any `"` byte (the common case) is
-scanned a block at a time with `bytes.count` (a record ends at every line end); any other
-file is planned with `split` itself.
+those of `split` and `count_records`: the file is scanned a block at a time with
+`bytes.count` (a record ends at every line end outside quotes). A block with quotes is first
+masked: every line end inside quotes becomes a space (same length, so offsets hold), at a
+cost per quote, not per record. A file that fails (unterminated quote, record too long)
+after a quote was seen is planned again with `split` itself, which names the row as always.
 
 Example:
     >>> import io
@@ -57,15 +59,20 @@ def plan_batches(
     stream.seek(0)
     start = (len(BOM) if stream.read(len(BOM)) == BOM else 0) + len(header.raw)
     stream.seek(start)
-    scanner = _QuoteFreeScanner(start, records_per_batch, file)
-    if scanner.scan(stream):
-        return Plan(header, scanner.records, tuple(scanner.batches))
+    scanner = _Scanner(start, records_per_batch, file)
+    try:
+        if scanner.scan(stream):
+            return Plan(header, scanner.records, tuple(scanner.batches))
+    except InputFileError:
+        if not scanner.quotes:
+            raise
     stream.seek(0)
     return _plan_with_split(stream, header, start, records_per_batch, file)
 
 
-class _QuoteFreeScanner:
-    """Counts line ends block by block; gives up (returns False) at the first `"`."""
+class _Scanner:
+    """Counts line ends outside quotes block by block; returns False when the file ends
+    inside a quote (then `split` gives the error)."""
 
     def __init__(self, start: int, per_batch: int, file: str) -> None:
         self.records = 0  # complete records seen so far
@@ -75,18 +82,38 @@ class _QuoteFreeScanner:
         self._batch_start = start
         self._offset = start  # file offset of the next block
         self._partial = 0  # bytes of the record being read (no line end seen yet)
+        self._quoted = False  # whether the next block starts inside quotes
+        self.quotes = False  # whether a quote was seen
 
     def scan(self, stream: BinaryIO) -> bool:
         while block := _read(stream, self._file):
-            if b'"' in block:
-                return False
+            if self._quoted or b'"' in block:
+                self.quotes = True
+                block = self._mask(block)
             self._take(block)
+        if self._quoted:
+            return False
         if self._partial:
             self.records += 1
         batch_first = len(self.batches) * self._per_batch
         if self.records > batch_first:
             self._cut(self._offset, self.records - batch_first)
         return True
+
+    def _mask(self, block: bytes) -> bytes:
+        """`block` with each line end inside quotes made a space. Quote parity decides what
+        is inside: a doubled quote (`""`) flips it twice, as in `records.record_end`."""
+        pieces = []
+        pos = 0
+        while (quote := block.find(b'"', pos)) >= 0:
+            segment = block[pos:quote]
+            pieces.append(segment.replace(b"\n", b" ") if self._quoted else segment)
+            pieces.append(b'"')
+            self._quoted = not self._quoted
+            pos = quote + 1
+        rest = block[pos:]
+        pieces.append(rest.replace(b"\n", b" ") if self._quoted else rest)
+        return b"".join(pieces)
 
     def _take(self, block: bytes) -> None:
         newline = block.find(b"\n")

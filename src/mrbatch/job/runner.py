@@ -35,7 +35,6 @@ Example:
 from __future__ import annotations
 
 import contextlib
-import io
 import os
 import shutil
 import tempfile
@@ -52,7 +51,7 @@ from mrbatch.job.plan import Batch, Plan, plan_batches
 from mrbatch.job.pool import WorkerPool
 from mrbatch.pipeline.columns import HeaderRules, header_rules, output_header_line, read_schema
 from mrbatch.pipeline.merge import errors_csv
-from mrbatch.pipeline.split import DEFAULT_CHUNK_SIZE, chunk_count, read_header, split
+from mrbatch.pipeline.split import DEFAULT_CHUNK_SIZE, chunk_count, read_header
 
 if TYPE_CHECKING:  # imported by the workers only (polars): see the module doc
     from mrbatch.pipeline.enrich import FinancialIndex
@@ -430,19 +429,16 @@ def _source(index: str) -> FinancialIndex:
 
 
 def _read_chunks(task: _Task) -> list[tuple[bytes, int]]:
-    """The records of a task's batch, as (bytes with header, first row) chunks."""
-    from mrbatch.pipeline.parse import fast_path_applies
+    """The records of a task's batch as one (bytes with header, first row) chunk.
 
+    One chunk even when some records are dirty: the parser sends only those records the
+    careful way (see `parse`), so cutting the batch into chunks would only add cost.
+    """
     batch = task.batch
     with open(task.file, "rb") as stream:
         stream.seek(batch.start)
         data = task.header + stream.read(batch.end - batch.start)
-    if fast_path_applies(data):
-        return [(data, batch.first_row)]
-    # Chunk by chunk, so one chunk that needs the careful path does not slow the others.
-    offset = batch.first_row - 2
-    pieces = split(io.BytesIO(data), chunk_size=task.chunk_size, file=task.file)
-    return [(piece.data, piece.first_row + offset) for piece in pieces]
+    return [(data, batch.first_row)]
 
 
 def _run_task(task: _Task) -> _Counts:

@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mrbatch.errors import InputFileError
+from mrbatch.job import plan as plan_module
 from mrbatch.job.plan import plan_batches
 from mrbatch.pipeline import CsvFinancialSource, merge, process_chunk, split, write_csv
 from mrbatch.pipeline.enrich import FinancialIndex, csv_value
@@ -43,6 +44,24 @@ def test_batches_hold_exactly_the_records_of_split(data: bytes, per_batch: int) 
     plan = plan_batches(io.BytesIO(data), records_per_batch=per_batch)
     chunks = list(split(io.BytesIO(data), chunk_size=per_batch))
     assert plan.records == sum(chunk.records for chunk in chunks)
+    assert [plan.header.raw + data[b.start : b.end] for b in plan.batches] == [
+        chunk.data for chunk in chunks
+    ]
+    assert [(b.first_row, b.records) for b in plan.batches] == [
+        (chunk.first_row, chunk.records) for chunk in chunks
+    ]
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=_files(), per_batch=st.integers(1, 6), block=st.integers(1, 9))
+def test_quotes_across_blocks_are_planned_like_split(
+    data: bytes, per_batch: int, block: int
+) -> None:
+    # Tiny blocks: a quoted field (and its line breaks) spans several of them.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(plan_module, "_BLOCK", block)
+        plan = plan_batches(io.BytesIO(data), records_per_batch=per_batch)
+    chunks = list(split(io.BytesIO(data), chunk_size=per_batch))
     assert [plan.header.raw + data[b.start : b.end] for b in plan.batches] == [
         chunk.data for chunk in chunks
     ]
