@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +85,8 @@ def test_per_record_and_batched_write_identical_files(
                 info.key.split("/", 2)[2]: run.region.store.get_bytes(info.key)
                 for info in run.region.store.list(naming.work_prefix(version))
             }
+            manifest = parts.pop("manifest.jsonl")  # names the version's keys: compared apart
+            assert [json.loads(line)["index"] for line in manifest.splitlines()] == [0, 1, 2, 3, 4]
             seen[per_record] = (outcome, _error_items(run), parts)
     (batched, batched_errors, batched_parts), (per, per_errors, per_parts) = seen[False], seen[True]
     assert (batched.status, per.status) == ("SUCCEEDED", "SUCCEEDED")
@@ -167,3 +170,29 @@ def test_rerun_reuses_chunks_and_a_modified_chunk_is_reprocessed(
     assert record.output["chunk"]["reused"] is False
     assert record.output["chunk"]["rowsRead"] == 2
     assert len(processed.splitlines()) <= 3
+
+
+def test_more_chunks_than_one_state_payload_carries_gives_the_process_output(
+    sample_3000: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """3,000 one-row chunks: their descriptors (the manifest) are larger than the 256 KiB
+    a state's payload may hold, so they could not travel through the state as a list; the
+    Distributed Map reads them from the manifest object and the output is `mrbatch
+    process`'s, byte for byte."""
+    source, fin = sample_3000
+    with LocalRun(tmp_path / "region", fin, chunk_size=1) as run:
+        outcome = run.process(source)
+        version = outcome.file_id.split("#")[1]
+        manifest = run.region.store.get_bytes(f"{naming.work_prefix(version)}manifest.jsonl")
+        [map_run] = run.engine.list_map_runs(outcome.execution_arn)
+    output, errors = _expected(source, fin, tmp_path / "process", 1)
+    assert outcome.status == "SUCCEEDED", outcome.cause
+    chunks = [json.loads(line) for line in manifest.splitlines()]
+    as_list = json.dumps([{k: v for k, v in c.items() if k != "index"} for c in chunks])
+    assert len(chunks) == 3000 and len(as_list) > 256 * 1024  # what the state used to carry
+    assert map_run.item_counts["total"] == 3000 and map_run.item_counts["succeeded"] == 3000
+    assert outcome.output_file is not None and outcome.errors_file is not None
+    assert Path(outcome.output_file).read_bytes() == output
+    assert _without_file_column(Path(outcome.errors_file).read_bytes()) == _without_file_column(
+        errors
+    )

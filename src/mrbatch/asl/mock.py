@@ -86,9 +86,12 @@ class MockConfig:
         return cls(state_machine, responses)
 
     def respond(self, state_machine: str, execution_arn: str, state: str) -> JsonValue | None:
-        """The mocked result for the next invocation of `state` (None: not mocked)."""
+        """The mocked result for the next invocation of `state` (None: not mocked). The
+        child executions of a Distributed Map (state machine `<machine>/<label>`) share their
+        parent's test case, as the states of an inline Map do."""
         entries = self._responses.get(state)
-        if entries is None or state_machine != self.state_machine:
+        mine = state_machine.split("/", 1)[0] == self.state_machine
+        if entries is None or not mine:
             return None
         n = self._calls[(execution_arn, state)]
         self._calls[(execution_arn, state)] += 1

@@ -16,13 +16,22 @@ b'[1, 2]'
 from __future__ import annotations
 
 import hashlib
+import os
+import tempfile
 import time
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Protocol, TypedDict
 
 from mrbatch.errors import MrBatchError
 
-__all__ = ["ListedObject", "MemoryObjects", "ObjectAccess", "ObjectAccessError"]
+__all__ = [
+    "DirectoryObjects",
+    "ListedObject",
+    "MemoryObjects",
+    "ObjectAccess",
+    "ObjectAccessError",
+]
 
 
 class ObjectAccessError(MrBatchError):
@@ -84,3 +93,49 @@ class MemoryObjects:
 
     def put_object(self, bucket: str, key: str, data: bytes) -> None:
         self.buckets.setdefault(bucket, {})[key] = data
+
+
+class DirectoryObjects:
+    """A local folder served as the bucket (any bucket name): keys are relative paths. What
+    `mrbatch workflow run --bucket-dir DIR` gives the engine."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root.resolve()
+
+    def _path(self, key: str) -> Path:
+        path = (self.root / key).resolve()
+        if not path.is_relative_to(self.root) or path == self.root:
+            raise ObjectAccessError(f"InvalidKey: {key!r} is outside {self.root}")
+        return path
+
+    def get_object(self, bucket: str, key: str, version_id: str | None = None) -> bytes:
+        try:
+            return self._path(key).read_bytes()
+        except OSError as exc:
+            raise ObjectAccessError(f"NoSuchKey: s3://{bucket}/{key} ({exc.strerror})") from None
+
+    def list_objects(self, bucket: str, prefix: str) -> Iterator[ListedObject]:
+        keys = sorted(
+            p.relative_to(self.root).as_posix() for p in self.root.rglob("*") if p.is_file()
+        )
+        for key in (k for k in keys if k.startswith(prefix)):
+            data = (self.root / key).read_bytes()
+            yield {
+                "Etag": f'"{hashlib.md5(data).hexdigest()}"',
+                "Key": key,
+                "LastModified": int((self.root / key).stat().st_mtime),
+                "Size": len(data),
+                "StorageClass": "STANDARD",
+            }
+
+    def put_object(self, bucket: str, key: str, data: bytes) -> None:
+        path = self._path(key)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=path.parent, delete=False) as out:
+                out.write(data)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(out.name, path)
+        except OSError as exc:
+            raise ObjectAccessError(f"s3://{bucket}/{key}: {exc.strerror}") from None

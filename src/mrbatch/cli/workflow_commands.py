@@ -19,6 +19,7 @@ import typer
 from mrbatch.asl import callback
 from mrbatch.asl.engine import DEFAULT_DB_PATH, Engine
 from mrbatch.asl.mock import MockConfig
+from mrbatch.asl.objects import DirectoryObjects
 from mrbatch.asl.store import ExecutionRecord, ExecutionStatus, Store
 from mrbatch.errors import ConfigError
 
@@ -64,6 +65,10 @@ def run(
     ),
     db: Annotated[Path, typer.Option("--db", help="The workflow database.")] = DEFAULT_DB_PATH,
     timeout: float | None = typer.Option(None, "--timeout", help="Give up after seconds."),
+    bucket_dir: Annotated[
+        Path | None,
+        typer.Option("--bucket-dir", help="A folder served as the bucket (Distributed Map)."),
+    ] = None,
 ) -> None:
     """Run a definition to completion and print {"status", "output"} or {"status", "error",
     "cause"} as one JSON object."""
@@ -80,7 +85,8 @@ def run(
         # single machine is taken whatever it is called, as before
         mock = MockConfig.from_file(mock_config, name, test_case)
         name = state_machine or mock.state_machine
-    with Engine(db, mock=mock, no_wait=no_wait, resume=False) as engine:
+    objects = None if bucket_dir is None else DirectoryObjects(bucket_dir)
+    with Engine(db, mock=mock, no_wait=no_wait, resume=False, objects=objects) as engine:
         arn = engine.create_state_machine(name, definition)
         record = engine.wait_for(engine.start_execution(arn, execution_input), timeout)
     typer.echo(json.dumps(_outcome(record)))

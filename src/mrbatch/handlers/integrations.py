@@ -16,19 +16,21 @@ the `${...}` values the three definitions use, as SAM's DefinitionSubstitutions 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import httpx
 
 from mrbatch.asl import ResourceRegistry
+from mrbatch.asl.objects import ListedObject, ObjectAccessError
 from mrbatch.asl.resources import FunctionBody
+from mrbatch.errors import StorageError
 from mrbatch.handlers import per_record, steps
 from mrbatch.handlers.apigateway_integration import ApiGatewayIntegration
 from mrbatch.handlers.dynamodb_integration import DynamoDBIntegration
 from mrbatch.handlers.region import Region
-from mrbatch.ports import Table
+from mrbatch.ports import ObjectStore, Table
 
 if TYPE_CHECKING:
     from mrbatch.asl import Engine
@@ -40,6 +42,7 @@ __all__ = [
     "MAIN_ORCHESTRATOR",
     "PER_RECORD_PROCESSOR",
     "RegionResources",
+    "StoreObjects",
     "create_state_machines",
     "definition_substitutions",
     "register_region_resources",
@@ -61,6 +64,53 @@ FUNCTION_NAMES: dict[str, tuple[str, FunctionBody]] = {
     "ValidateDataFunctionArn": ("mrbatch-validate-data", per_record.validate_data),
     "WriteOutputFileFunctionArn": ("mrbatch-write-output-file", per_record.write_output_file),
 }  # fmt: skip
+
+
+class StoreObjects:
+    """A region's bucket as the engine's `ObjectAccess` (Distributed Map ItemReader and
+    ResultWriter): S3's `s3:getObject`, `s3:listObjectsV2` and `s3:putObject` over the
+    `ObjectStore` port. Only the region's own bucket exists here; store errors become
+    `ObjectAccessError`, which the engine reports as States.ItemReaderFailed or
+    States.ResultWriterFailed."""
+
+    def __init__(self, store: ObjectStore) -> None:
+        self.store = store
+
+    def _check(self, bucket: str) -> None:
+        if bucket != self.store.bucket:
+            raise ObjectAccessError(f"NoSuchBucket: {bucket} (this region has {self.store.bucket})")
+
+    def get_object(self, bucket: str, key: str, version_id: str | None = None) -> bytes:
+        self._check(bucket)
+        try:
+            info, body = self.store.get(key)
+            with body:
+                if version_id is not None and info.version_id != version_id:
+                    raise ObjectAccessError(f"NoSuchVersion: s3://{bucket}/{key}?{version_id}")
+                return body.read()
+        except StorageError as exc:
+            raise ObjectAccessError(f"s3://{bucket}/{key}: {exc}") from exc
+
+    def list_objects(self, bucket: str, prefix: str) -> Iterator[ListedObject]:
+        self._check(bucket)
+        try:
+            for info in self.store.list(prefix):
+                yield {
+                    "Etag": f'"{info.etag}"',
+                    "Key": info.key,
+                    "LastModified": int(info.last_modified),
+                    "Size": info.size,
+                    "StorageClass": "STANDARD",
+                }
+        except StorageError as exc:
+            raise ObjectAccessError(f"s3://{bucket}/{prefix}: {exc}") from exc
+
+    def put_object(self, bucket: str, key: str, data: bytes) -> None:
+        self._check(bucket)
+        try:
+            self.store.put(key, data)
+        except StorageError as exc:
+            raise ObjectAccessError(f"s3://{bucket}/{key}: {exc}") from exc
 
 
 class RegionResources:

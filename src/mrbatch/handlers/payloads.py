@@ -39,17 +39,23 @@ class FileRun(TypedDict):
 
 
 class ChunkRef(TypedDict):
-    """One chunk object of a split: `firstRow` is the file row of its first record."""
+    """One chunk object of a split: `firstRow` is the file row of its first record, `index`
+    its 0-based position. The split writes one per line into the manifest object."""
 
     name: str
     key: str
     firstRow: int
+    index: int
 
 
 class SplitResult(TypedDict):
-    """What `split_input_file` returns (under `$.split`)."""
+    """What `split_input_file` returns (under `$.split`). The chunk list is not here but in
+    the manifest object (`bucket`, `manifest`: JSON Lines of `ChunkRef`), so a file of any
+    chunk count fits the 256 KiB state payload; the chunk Map reads it with an ItemReader."""
 
-    chunks: list[ChunkRef]
+    bucket: str
+    manifest: str
+    chunks: int
     rows: int
 
 
@@ -60,8 +66,8 @@ class SplitFile(FileRun):
 
 
 class ChunkTask(TypedDict):
-    """One item of the chunk Map (its ItemSelector): the chunk processor's input.
-    `index` is the chunk's 0-based position (`$$.Map.Item.Index`)."""
+    """One chunk of a batch of the chunk Map (the inner Map's ItemSelector): the chunk
+    processor's input. `index` is the chunk's 0-based position in the file."""
 
     fileId: str
     key: str

@@ -19,6 +19,7 @@ bench/chunk_processors.py measures the effect.
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 import tempfile
 from collections import deque
@@ -51,8 +52,10 @@ from mrbatch.ports import OutgoingEmail
 __all__ = [
     "commit_chunk",
     "email_the_file",
+    "manifest_key",
     "merge_all_files",
     "process_chunk_batched",
+    "read_manifest",
     "record_failed_file",
     "reused_chunk",
     "split_input_file",
@@ -90,7 +93,9 @@ def _put_if_changed(region: Region, key: str, data: bytes, metadata: dict[str, s
 
 
 def split_input_file(event: FileRun) -> payloads.SplitResult:
-    """Cut the input into chunk objects; returns `{"chunks": [...], "rows": n}`."""
+    """Cut the input into chunk objects and list them in a manifest object (written last,
+    so a manifest always names stored chunks); returns `{"bucket", "manifest", "chunks": n,
+    "rows": n}`."""
     region = current_region()
     epoch, key, version = int(event["epoch"]), event["key"], event["versionId"]
     region.breakpoints.hold("split_input_file", region=region.name, key=key)
@@ -105,9 +110,31 @@ def split_input_file(event: FileRun) -> payloads.SplitResult:
         stream.seek(0)
         pieces = _split_to_spool(stream, region.chunk_size, key, cast(BinaryIO, spool))
         chunks = _put_chunks(region, cast(BinaryIO, spool), pieces, version)
+    manifest = manifest_key(version)
+    _put_if_changed(region, manifest, _manifest(chunks), {})
     records.mark_running(region.batch_state, event["fileId"], epoch, chunks_total=len(chunks))
     region.metrics.count("InputFilesSplit", region=region.name)
-    return {"chunks": chunks, "rows": sum(piece.records for piece in pieces)}
+    rows = sum(piece.records for piece in pieces)
+    return {"bucket": region.store.bucket, "manifest": manifest, "chunks": len(chunks),
+            "rows": rows}  # fmt: skip
+
+
+def manifest_key(version_id: str) -> str:
+    """The split's manifest object: one `ChunkRef` per line, in chunk order."""
+    return f"{naming.work_prefix(version_id)}manifest.jsonl"
+
+
+def _manifest(chunks: list[payloads.ChunkRef]) -> bytes:
+    return "".join(json.dumps(chunk, separators=(",", ":")) + "\n" for chunk in chunks).encode()
+
+
+def read_manifest(region: Region, key: str) -> Iterator[payloads.ChunkRef]:
+    """The chunks a manifest lists, in order, read as a stream."""
+    _info, body = region.store.get(key)
+    with body:
+        for line in body:
+            if line.strip():
+                yield cast(payloads.ChunkRef, json.loads(line))
 
 
 @dataclass(frozen=True)
@@ -150,7 +177,14 @@ def _put_chunks(
             spool.seek(piece.offset)
             data = spool.read(piece.size)
             pending.append(pool.submit(_put_if_changed, region, chunk_key, data, {}))
-            listed.append({"name": name, "key": chunk_key, "firstRow": piece.first_row})
+            listed.append(
+                {
+                    "name": name,
+                    "key": chunk_key,
+                    "firstRow": piece.first_row,
+                    "index": piece.index - 1,
+                }
+            )
             if len(pending) >= _PUT_WINDOW:
                 pending.popleft().result()
         for put in pending:
@@ -273,22 +307,21 @@ def _store_error_rows(region: Region, file_id: str, errors: tuple[ErrorRecord, .
 
 def merge_all_files(event: SplitFile) -> payloads.MergeResult:
     """Merge the processed chunks in chunk order into the output, and the errors parts into
-    the errors report. Returns `{"output", "errors", "counts"}`."""
+    the errors report, reading the chunk list from the split's manifest and one processed
+    chunk at a time (streaming: no whole file, no open file per chunk). Returns
+    `{"output", "errors", "counts"}`."""
     region = current_region()
     epoch, key, version = int(event["epoch"]), event["key"], event["versionId"]
     region.breakpoints.hold("merge_all_files", region=region.name, key=key)
-    names = [chunk["name"] for chunk in event["split"]["chunks"]]
+    names = [chunk["name"] for chunk in read_manifest(region, event["split"]["manifest"])]
     output_key, errors_key = naming.output_key(key, version), naming.errors_key(key, version)
-    counts = _counts({})
+    tally = [_counts({})]
     with ExitStack() as stack:
-        parts = []
-        for name in names:
-            info, body = region.store.get(naming.processed_key(version, name))
-            parts.append(stack.enter_context(_seekable(body)))
-            counts = _add_counts(counts, _counts(info.metadata))
         merged = stack.enter_context(tempfile.SpooledTemporaryFile(_SPOOL_LIMIT))
         merge(
-            parts, cast(BinaryIO, merged), header=_output_header(region, key) if not names else b""
+            _processed_parts(region, version, names, tally),
+            cast(BinaryIO, merged),
+            header=_output_header(region, key) if not names else b"",
         )
         errors = stack.enter_context(tempfile.SpooledTemporaryFile(_SPOOL_LIMIT))
         errors.write(ERRORS_HEADER)
@@ -299,10 +332,23 @@ def merge_all_files(event: SplitFile) -> payloads.MergeResult:
             report = pool.submit(_put_stream, region, errors_key, errors)
             _put_stream(region, output_key, merged)
             report.result()
+    counts = tally[0]
     records.record_merge(
         region.batch_state, event["fileId"], epoch, output=output_key, counts=counts
     )
     return {"output": output_key, "errors": errors_key, "counts": counts}
+
+
+def _processed_parts(
+    region: Region, version: str, names: list[str], tally: list[payloads.ChunkCounts]
+) -> Iterator[BinaryIO]:
+    """Each processed chunk in order, opened only while the merge reads it; adds its
+    counts (from its metadata) to `tally[0]`."""
+    for name in names:
+        info, body = region.store.get(naming.processed_key(version, name))
+        tally[0] = _add_counts(tally[0], _counts(info.metadata))
+        with _seekable(body) as part:
+            yield part
 
 
 def _output_header(region: Region, key: str) -> bytes:

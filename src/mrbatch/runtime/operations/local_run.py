@@ -29,7 +29,7 @@ from mrbatch.atomic import atomic_writer
 from mrbatch.enrichment.api import build_app, read_financial_csv
 from mrbatch.errors import ConfigError, InputFileError
 from mrbatch.handlers import naming
-from mrbatch.handlers.integrations import RegionResources, create_state_machines
+from mrbatch.handlers.integrations import RegionResources, StoreObjects, create_state_machines
 from mrbatch.handlers.integrations import register_region_resources as register_resources
 from mrbatch.handlers.region import Region, set_current_region
 from mrbatch.handlers.trigger import drive_file
@@ -106,7 +106,12 @@ class LocalRun:
         api_url = self._start_api(tables, financials) if self.per_record else _NO_API
         self.region = self._region(tables, sink, _source(financials), chunk_size, schema)
         set_current_region(self.region)
-        self.engine = Engine(self.data_dir / "workflows.db", workers=1, region="us-east-1")
+        self.engine = Engine(
+            self.data_dir / "workflows.db",
+            workers=1,
+            region="us-east-1",
+            objects=StoreObjects(self.region.store),  # the chunk Map reads the manifest
+        )
         self._closers.append(self.engine)
         self._resources: RegionResources = register_resources(
             self.engine.resources,

@@ -26,7 +26,11 @@ from mrbatch.accesspoint import GatewayServer
 from mrbatch.accesspoint.iam import IamAuth
 from mrbatch.asl import Engine, ExecutionStatus, ResourceRegistry
 from mrbatch.enrichment.api import build_app
-from mrbatch.handlers.integrations import create_state_machines, register_region_resources
+from mrbatch.handlers.integrations import (
+    StoreObjects,
+    create_state_machines,
+    register_region_resources,
+)
 from mrbatch.handlers.region import install_region_spec
 from mrbatch.handlers.trigger import drive_file
 from mrbatch.ports import RoutingControl, Table
@@ -158,6 +162,7 @@ def serve(
         workers=options.workers,
         region=region,
         worker_initializer=functools.partial(install_region_spec, spec),  # no environment
+        objects=StoreObjects(ports.store),  # the chunk Map reads the split's manifest
     )
     try:
         create_state_machines(engine, enrichment_endpoint=api.url)
