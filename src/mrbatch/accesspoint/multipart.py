@@ -5,6 +5,9 @@ Layout under the staging directory (the gateway service uses `<data_dir>/run/mul
     <upload id>/upload.json              key, user metadata, stored headers, initiation time
     <upload id>/part-00001-<md5 hex>     one file per staged part, named by number and ETag
     <upload id>/.tmp-*                   a part body still arriving
+    <upload id>.completed                what a completion answered (key, part list, ETag,
+                                         receipt), kept for a day so a retried
+                                         CompleteMultipartUpload gets the same answer
 
 Parts stream to a temporary file (flushed, fsynced) and are renamed into place, so a part
 is either absent or whole; uploading the same part number again replaces it (S3: the last
@@ -61,6 +64,7 @@ __all__ = [
     "ABANDONED_AFTER_SECONDS",
     "MAX_PART_NUMBER",
     "MIN_PART_BYTES",
+    "Completion",
     "MultipartStaging",
     "StagedPart",
     "Upload",
@@ -86,6 +90,16 @@ class Upload:
     initiated: float
     metadata: Mapping[str, str] = field(default_factory=dict)
     headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Completion:
+    """What a completed upload answered: a retry of the same completion answers it again."""
+
+    key: str
+    parts: list[tuple[int, str]]
+    etag: str
+    receipt: Mapping[str, str]
 
 
 @dataclass(frozen=True)
@@ -267,9 +281,11 @@ class MultipartStaging:
         upload_id: str,
         requested: Sequence[tuple[int, str]],
         put: Callable[[str, BinaryIO, Mapping[str, str]], T],
+        receipt: Callable[[T], Mapping[str, str]] = lambda _: {},
     ) -> tuple[Upload, T, str]:
         """Check `requested` (part number, ETag) pairs against the staged parts, stream
-        their concatenation into `put(key, data, metadata)`, then remove the upload.
+        their concatenation into `put(key, data, metadata)`, record the completion (with
+        `receipt(result)`, see `completed`), then remove the upload.
 
         Returns the upload, what `put` returned, and the multipart ETag. Raises S3Error
         (NoSuchUpload, MalformedXML, InvalidPartOrder, InvalidPart, EntityTooSmall); what
@@ -280,8 +296,36 @@ class MultipartStaging:
             chosen = _choose_parts(self.parts(upload_id), requested)
             with open_concatenated([part.path for part in chosen]) as data:
                 result = put(upload.key, data, upload.metadata)
+            etag = multipart_etag([part.etag for part in chosen])
+            record = {
+                "key": upload.key,
+                "parts": [[part.number, part.etag] for part in chosen],
+                "etag": etag,
+                "receipt": dict(receipt(result)),
+            }
+            _write_atomically(self._completion_path(upload_id), json.dumps(record).encode())
             self._remove(upload_id)
-        return upload, result, multipart_etag([part.etag for part in chosen])
+        return upload, result, etag
+
+    def completed(self, upload_id: str, requested: Sequence[tuple[int, str]]) -> Completion:
+        """What the completion of `upload_id` answered, when it completed with exactly the
+        `requested` parts within the last day. Raises 404 NoSuchUpload otherwise (S3
+        answers a retried completion the same; a different part list is a new request)."""
+        if not _UPLOAD_ID.match(upload_id):
+            raise no_such_upload(upload_id)
+        try:
+            record = json.loads(self._completion_path(upload_id).read_bytes())
+        except FileNotFoundError:
+            raise no_such_upload(upload_id) from None
+        except (OSError, ValueError) as exc:
+            raise StorageError(f"completion of {upload_id} is unreadable: {exc}") from exc
+        parts = [(int(number), str(etag)) for number, etag in record["parts"]]
+        if parts != [(number, etag.strip('"').lower()) for number, etag in requested]:
+            raise no_such_upload(upload_id)
+        return Completion(record["key"], parts, record["etag"], record["receipt"])
+
+    def _completion_path(self, upload_id: str) -> Path:
+        return self.directory / f"{upload_id}.completed"
 
     # --- housekeeping ---------------------------------------------------------------------
 

@@ -133,9 +133,9 @@ class MultipartApi:
             if "x-amz-copy-source" in request.headers:
                 return await self._upload_part_copy(request, signed, verified, staging, number)
             return await self._upload_part(request, signed, verified, staging, number, key)
-        await run_in_threadpool(_upload_of, staging, upload_id, key)
-        if method == "POST":
+        if method == "POST":  # checks the upload itself: a completed one may be retried
             return await self._complete(request, signed, verified, staging, key)
+        await run_in_threadpool(_upload_of, staging, upload_id, key)
         if method == "DELETE":
             await run_in_threadpool(staging.abort, upload_id)
             return Response(status_code=204)
@@ -238,19 +238,32 @@ class MultipartApi:
         finally:
             body.close()
 
-        stored = (await run_in_threadpool(staging.upload, upload_id)).headers
+        try:
+            upload = await run_in_threadpool(_upload_of, staging, upload_id, key)
+        except S3Error as err:
+            if err.code != "NoSuchUpload":
+                raise
+            done = await run_in_threadpool(staging.completed, upload_id, requested)
+            if done.key != key:
+                raise
+            return self._completion_response(request, key, done.etag, done.receipt)
 
         def put(key: str, data: BinaryIO, metadata: Mapping[str, str]) -> tuple[str, ObjectInfo]:
-            return self.access_point.put(key, data, metadata=metadata, headers=stored)
+            return self.access_point.put(key, data, metadata=metadata, headers=upload.headers)
 
         _, (region, info), etag = await run_in_threadpool(
-            staging.complete, upload_id, requested, put
+            staging.complete, upload_id, requested, put, _receipt
         )
+        return self._completion_response(request, key, etag, _receipt((region, info)))
+
+    def _completion_response(
+        self, request: Request, key: str, etag: str, receipt: Mapping[str, str]
+    ) -> Response:
         location = f"{str(request.base_url).rstrip('/')}/{self.bucket_alias}/{quote(key)}"
         return Response(
             complete_multipart_xml(location, self.bucket_alias, key, etag),
             media_type=_XML,
-            headers={"x-amz-version-id": info.version_id, "x-mrbatch-region": region},
+            headers=dict(receipt),
         )
 
     def _list_parts(
@@ -273,6 +286,12 @@ class MultipartApi:
             next_marker=page[-1].number if truncated and page else None,
         )
         return Response(body, media_type=_XML)
+
+
+def _receipt(result: tuple[str, ObjectInfo]) -> dict[str, str]:
+    """The response headers of a completion, kept to answer a retry the same way."""
+    region, info = result
+    return {"x-amz-version-id": info.version_id, "x-mrbatch-region": region}
 
 
 def _upload_of(staging: MultipartStaging, upload_id: str, key: str) -> Upload:

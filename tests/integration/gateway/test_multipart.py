@@ -42,7 +42,12 @@ def big_data(big_file: Path) -> bytes:
 
 
 def _staged(tmp_path: Path) -> list[str]:
-    return sorted(entry.name for entry in (tmp_path / "multipart").iterdir())
+    """Uploads still staged (a completed upload leaves only its `.completed` record)."""
+    return sorted(
+        entry.name
+        for entry in (tmp_path / "multipart").iterdir()
+        if not entry.name.endswith(".completed")
+    )
 
 
 def _error(call: Callable[..., Any], **kwargs: Any) -> tuple[str, int]:
@@ -296,3 +301,17 @@ def test_bad_metadata_is_refused_when_the_upload_starts(gateway: Gateway, tmp_pa
         s3.create_multipart_upload, Bucket="mrbatch", Key="m.bin", Metadata={"big": "x" * 3000}
     ) == ("InvalidArgument", 400)
     assert _staged(tmp_path) == []
+
+
+def test_a_repeated_complete_answers_the_same_result(gateway: Gateway) -> None:
+    s3 = gateway.client()
+    upload_id, parts = _upload_parts(s3, "again.csv", [b"only part"])
+    first = _complete(s3, "again.csv", upload_id, parts)
+    second = _complete(s3, "again.csv", upload_id, parts)  # an SDK retry after a lost answer
+    assert (second["ETag"], second["VersionId"]) == (first["ETag"], first["VersionId"])
+    assert gateway.stores[EAST].get_bytes("again.csv") == b"only part"
+    other = [{"PartNumber": 1, "ETag": '"0123456789abcdef0123456789abcdef"'}]
+    assert _error(_complete, s3=s3, key="again.csv", upload_id=upload_id, parts=other) == (
+        "NoSuchUpload",
+        404,
+    )

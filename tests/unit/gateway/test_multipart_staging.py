@@ -54,7 +54,7 @@ def test_complete_streams_the_parts_in_order_with_the_metadata(tmp_path: Path) -
     )
     assert result == ("input/a.csv", first + last, {"owner": "ops"})
     assert etag == multipart_etag(etags)
-    assert list(tmp_path.iterdir()) == []
+    assert [p.name for p in tmp_path.iterdir()] == [f"{upload.upload_id}.completed"]
 
 
 def test_uploading_a_part_number_again_replaces_it(tmp_path: Path) -> None:
