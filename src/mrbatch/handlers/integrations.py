@@ -16,7 +16,8 @@ the `${...}` values the three definitions use, as SAM's DefinitionSubstitutions 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import json
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -25,8 +26,9 @@ import httpx
 from mrbatch.asl import ResourceRegistry
 from mrbatch.asl.objects import ListedObject, ObjectAccessError
 from mrbatch.asl.resources import FunctionBody
+from mrbatch.asl.store import ExecutionRecord
 from mrbatch.errors import StorageError
-from mrbatch.handlers import per_record, steps
+from mrbatch.handlers import payloads, per_record, steps
 from mrbatch.handlers.apigateway_integration import ApiGatewayIntegration
 from mrbatch.handlers.dynamodb_integration import DynamoDBIntegration
 from mrbatch.handlers.region import Region
@@ -45,6 +47,7 @@ __all__ = [
     "StoreObjects",
     "create_state_machines",
     "definition_substitutions",
+    "orchestrator_listener",
     "register_region_resources",
 ]
 
@@ -111,6 +114,29 @@ class StoreObjects:
             self.store.put(key, data)
         except StorageError as exc:
             raise ObjectAccessError(f"s3://{bucket}/{key}: {exc}") from exc
+
+
+def orchestrator_listener(region: Region) -> Callable[[ExecutionRecord], None]:
+    """The engine listener that records how every main orchestrator execution ended on its
+    file (`steps.record_execution_end`): locally what an EventBridge rule on Step Functions
+    execution status changes, targeting that handler, is on AWS."""
+    suffix = f":stateMachine:{MAIN_ORCHESTRATOR}"
+
+    def listener(record: ExecutionRecord) -> None:
+        if not record.state_machine_arn.endswith(suffix):
+            return
+        end: payloads.ExecutionEnd = {
+            "executionArn": record.arn,
+            "stateMachineArn": record.state_machine_arn,
+            "name": record.name,
+            "status": record.status.value,
+            "input": json.dumps(record.input),
+            "error": record.error,
+            "cause": record.cause,
+        }
+        steps.record_execution_end(region, end)
+
+    return listener
 
 
 class RegionResources:

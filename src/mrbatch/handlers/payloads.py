@@ -17,6 +17,7 @@ __all__ = [
     "ChunkTask",
     "ChunkWrite",
     "EmailResult",
+    "ExecutionEnd",
     "FailedFile",
     "Failure",
     "FileRun",
@@ -139,3 +140,17 @@ class FailedFile(FileRun, total=False):
     """The input of "Record the failed file": the run's state and what stopped it."""
 
     failure: Failure
+
+
+class ExecutionEnd(TypedDict):
+    """An execution that ended, as EventBridge's "Step Functions Execution Status Change"
+    event carries it in `detail` (`input` is the execution input as JSON text; `error` and
+    `cause` are null for SUCCEEDED and may be null for ABORTED)."""
+
+    executionArn: str
+    stateMachineArn: str
+    name: str
+    status: str
+    input: str
+    error: str | None
+    cause: str | None

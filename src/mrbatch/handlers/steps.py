@@ -29,13 +29,13 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import IO, BinaryIO, cast
 
-from mrbatch.errors import InputFileError, ObjectNotFoundError
+from mrbatch.errors import ConditionFailedError, InputFileError, ObjectNotFoundError
 from mrbatch.handlers import batch_state as records
 from mrbatch.handlers import naming, payloads
 from mrbatch.handlers.fencing import check_fence
 from mrbatch.handlers.payloads import ChunkTask, FailedFile, FileRun, MergedFile, SplitFile
 from mrbatch.handlers.region import Region, current_region
-from mrbatch.model import ErrorRecord
+from mrbatch.model import ErrorRecord, FileStatus
 from mrbatch.pipeline import (
     ERRORS_HEADER,
     ChunkResult,
@@ -56,6 +56,7 @@ __all__ = [
     "merge_all_files",
     "process_chunk_batched",
     "read_manifest",
+    "record_execution_end",
     "record_failed_file",
     "reused_chunk",
     "split_input_file",
@@ -419,3 +420,47 @@ def record_failed_file(event: FailedFile) -> dict[str, str]:
     records.mark_failed(region.batch_state, event["fileId"], epoch, error=error, cause=cause)
     region.metrics.count("FailedFiles", region=region.name)
     return {"status": "FAILED", "error": error}
+
+
+# --- Every terminal status recorded (EventBridge: Step Functions execution status change) --
+
+LOST_ACTIVATION = "mrbatch.RegionNotActive"
+"""The error of a run stopped by its own region's fence: the new active region re-drives
+the file, so it is not a failure of the file."""
+
+
+def record_execution_end(region: Region, end: payloads.ExecutionEnd) -> bool:
+    """Whatever ended a main orchestrator execution other than success (an error outside a
+    Catch, States.Runtime, a data or history limit, a timeout, an abort), the file ends
+    FAILED with the error and cause, and the owner gets one email saying why. Returns True
+    when the file was marked FAILED by this call's epoch.
+
+    Idempotent, so it may run more than once for one execution and after "Record the failed
+    file" did its part: the fenced write stores the same fields, the email is sent once per
+    file version (its idempotency key). Not for a success, a fencing abort, a file already
+    COMPLETED, or a run a newer epoch has taken over (the fence refuses the write)."""
+    if end["status"] in ("SUCCEEDED", "RUNNING") or end["error"] == LOST_ACTIVATION:
+        return False
+    run = json.loads(end["input"])
+    if not isinstance(run, dict) or "fileId" not in run or "epoch" not in run:
+        return False
+    file_id, epoch = str(run["fileId"]), int(run["epoch"])
+    current = region.batch_state.get({"file_id": file_id})
+    if current is None or current.get("status") == FileStatus.COMPLETED.value:
+        return False
+    error = end["error"] or f"States.{end['status'].title().replace('_', '')}"
+    cause = end["cause"] or f"the execution {end['name']} ended {end['status']}"
+    try:
+        records.mark_failed(region.batch_state, file_id, epoch, error=error, cause=cause)
+    except ConditionFailedError:
+        return False  # a newer epoch owns the file: its region reports on it
+    key = str(run.get("key", file_id))
+    message = OutgoingEmail(
+        sender=region.sender,
+        recipients=region.recipients,
+        subject=f"mrbatch: {naming.relative_name(key)} failed",
+        body=f"The file {key} (version {run.get('versionId', '')}) could not be processed.\n\n"
+        f"Error: {error}\nCause: {cause}\nExecution: {end['executionArn']}\n",
+    )
+    region.notifier.send(message, idempotency_key=f"{file_id}#failed")
+    return True

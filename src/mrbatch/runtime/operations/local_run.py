@@ -29,7 +29,12 @@ from mrbatch.atomic import atomic_writer
 from mrbatch.enrichment.api import build_app, read_financial_csv
 from mrbatch.errors import ConfigError, InputFileError
 from mrbatch.handlers import naming
-from mrbatch.handlers.integrations import RegionResources, StoreObjects, create_state_machines
+from mrbatch.handlers.integrations import (
+    RegionResources,
+    StoreObjects,
+    create_state_machines,
+    orchestrator_listener,
+)
 from mrbatch.handlers.integrations import register_region_resources as register_resources
 from mrbatch.handlers.region import Region, set_current_region
 from mrbatch.handlers.trigger import drive_file
@@ -111,6 +116,7 @@ class LocalRun:
             workers=1,
             region="us-east-1",
             objects=StoreObjects(self.region.store),  # the chunk Map reads the manifest
+            listeners=[orchestrator_listener(self.region)],  # every end recorded on the file
         )
         self._closers.append(self.engine)
         self._resources: RegionResources = register_resources(

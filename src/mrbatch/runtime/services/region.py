@@ -29,6 +29,7 @@ from mrbatch.enrichment.api import build_app
 from mrbatch.handlers.integrations import (
     StoreObjects,
     create_state_machines,
+    orchestrator_listener,
     register_region_resources,
 )
 from mrbatch.handlers.region import install_region_spec
@@ -163,6 +164,7 @@ def serve(
         region=region,
         worker_initializer=functools.partial(install_region_spec, spec),  # no environment
         objects=StoreObjects(ports.store),  # the chunk Map reads the split's manifest
+        listeners=[orchestrator_listener(ports)],  # every end of a run recorded on its file
     )
     try:
         create_state_machines(engine, enrichment_endpoint=api.url)
