@@ -61,9 +61,9 @@ class BodyDigests:
         try:
             claimed = base64.b64decode(value, validate=True)
         except binascii.Error:
-            raise bad_request(
-                "InvalidDigest", "The Content-MD5 you specified was invalid."
-            ) from None
+            claimed = b""
+        if len(claimed) != 16:  # not an MD5 at all: S3 says InvalidDigest, not BadDigest
+            raise bad_request("InvalidDigest", "The Content-MD5 you specified was invalid.")
         if claimed != self.md5.digest():
             raise bad_request(
                 "BadDigest", "The Content-MD5 you specified did not match what we received."

@@ -147,6 +147,15 @@ def test_content_md5_mismatch_is_bad_digest(gateway: Gateway) -> None:
     )
 
 
+@pytest.mark.parametrize("value", ["not base64!", "AAAA"], ids=["garbage", "three-bytes"])
+def test_content_md5_that_is_no_md5_is_invalid_digest(gateway: Gateway, value: str) -> None:
+    s3 = gateway.client()
+    assert _error(s3.put_object, Bucket="mrbatch", Key="a", Body=b"x", ContentMD5=value) == (
+        "InvalidDigest",
+        400,
+    )
+
+
 def test_streaming_unsigned_payload_with_trailer_as_botocore_sends_over_https(
     gateway: Gateway,
 ) -> None:
