@@ -172,6 +172,7 @@ def _print_endpoints(record: dict[str, Any], config: StackConfig) -> None:
     credentials = record["credentials"]
     typer.echo(f"  access point   {record['gateway']}  (bucket: {record['bucket']})")
     typer.echo(f"  control API    {record['control_api']}")
+    typer.echo(f"  dashboard      {record['gateway']}/dashboard/  (metrics: /metrics)")
     typer.echo(f"  mail sink      smtp://{record['smtp']}")
     for region, info in record["regions"].items():
         typer.echo(f"  {region:<14} enrichment API {info['enrichment_api']}")
