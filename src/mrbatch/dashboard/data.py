@@ -146,7 +146,7 @@ class StackView:
 
     def __init__(self, config: StackConfig) -> None:
         self.config = config
-        self._metrics = SqliteMetrics(config.data_dir / "metrics.db")
+        self._metrics = SqliteMetrics(config.metrics_db)
         self._routing = open_routing(config)
 
     def overview(self, range_seconds: int, *, now: float | None = None) -> dict[str, Any]:

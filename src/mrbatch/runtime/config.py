@@ -15,6 +15,7 @@ Everything a stack owns lives under one data directory, one sub-folder per regio
       mail.db                     the notifier's ledger (one email per idempotency key)
       mail/                       .eml files received by the mail sink
       supervisor.log              the detached supervisor's output
+      logs/<service>.jsonl        every process's structured log (`mrbatch logs`)
       run/                        process state: ready files, logs, multipart staging,
                                   replication status and pauses, drill breakpoints
       <region>/bucket/            the region's object store
@@ -35,12 +36,14 @@ from typing import Any
 
 from mrbatch.atomic import atomic_write_json
 from mrbatch.errors import ConfigError
+from mrbatch.handlers.per_record import HISTORY_EVENTS_PER_RECORD, MAX_CHUNK_SIZE
 
 __all__ = [
     "DEFAULT_REGIONS",
     "StackConfig",
     "stack_config_file",
     "stack_file",
+    "stack_logs_dir",
     "stack_run_dir",
 ]
 
@@ -55,6 +58,11 @@ def stack_config_file(data_dir: Path) -> Path:
 def stack_file(data_dir: Path) -> Path:
     """`stack.json` of the stack in `data_dir`: present while a stack runs there."""
     return data_dir / "stack.json"
+
+
+def stack_logs_dir(data_dir: Path) -> Path:
+    """Where every process of the stack in `data_dir` writes its JSON log."""
+    return data_dir / "logs"
 
 
 def stack_run_dir(data_dir: Path) -> Path:
@@ -87,6 +95,12 @@ class StackConfig:
             raise ConfigError(f"exactly two distinct regions are needed, got {self.regions!r}")
         if self.chunk_size < 1:
             raise ConfigError(f"chunk size must be at least 1, got {self.chunk_size}")
+        if self.chunk_size > MAX_CHUNK_SIZE:
+            raise ConfigError(
+                f"chunk size {self.chunk_size:,} is too large: at most {MAX_CHUNK_SIZE:,} rows, "
+                f"so that the per-record chunk processor (up to {HISTORY_EVENTS_PER_RECORD} "
+                "events per row) stays under AWS's 25,000 history events per execution"
+            )
         if self.replication_delay_seconds < 0:
             raise ConfigError("replication delay cannot be negative")
 

@@ -25,24 +25,19 @@ from pathlib import Path
 from typing import Any
 
 from mrbatch.errors import ConfigError
+from mrbatch.runtime.config import stack_logs_dir
 
 __all__ = [
     "CONTEXT_FIELDS",
     "JsonFormatter",
     "configure_logging",
     "format_line",
-    "log_dir",
     "parse_since",
     "read_logs",
 ]
 
 # what a caller may attach to a record (`logger.info(..., extra={"file_id": ...})`)
 CONTEXT_FIELDS = ("file_id", "execution", "epoch")
-
-
-def log_dir(data_dir: Path) -> Path:
-    """Where every process writes its JSON log."""
-    return data_dir / "logs"
 
 
 class JsonFormatter(logging.Formatter):
@@ -75,7 +70,7 @@ def configure_logging(data_dir: Path, service: str, region: str | None = None) -
     """Log INFO and above as JSON lines to `logs/<service>.jsonl` and as text to stdout
     (which the supervisor keeps in `run/<service>.log`). Replaces earlier handlers, so a
     second call does not log twice."""
-    path = log_dir(data_dir) / f"{service}.jsonl"
+    path = stack_logs_dir(data_dir) / f"{service}.jsonl"
     path.parent.mkdir(parents=True, exist_ok=True)
     to_file = logging.FileHandler(path, encoding="utf-8")
     to_file.setFormatter(JsonFormatter(service, region))
@@ -136,7 +131,7 @@ def read_logs(
     offsets: dict[Path, int] = {}
     while True:
         batch: list[dict[str, Any]] = []
-        for path in sorted(log_dir(data_dir).glob("*.jsonl")):
+        for path in sorted(stack_logs_dir(data_dir).glob("*.jsonl")):
             entries, offsets[path] = _entries(path, offsets.get(path, 0))
             batch.extend(e for e in entries if _matches(e, region, file_id, since))
         batch.sort(key=lambda e: float(e.get("ts", 0)))
