@@ -39,8 +39,10 @@ from mrbatch.model import FinancialRecord
 from mrbatch.pipeline import ChunkResult, process_chunk, read_header, split
 
 __all__ = [
+    "HISTORY_EVENTS_PER_RECORD",
     "INLINE_BUDGET_BYTES",
     "INLINE_RECORD_BYTES",
+    "MAX_CHUNK_SIZE",
     "ChunkVerdictMismatchError",
     "read_file",
     "validate_data",
@@ -52,6 +54,13 @@ INLINE_RECORD_BYTES = 8 * 1024
 INLINE_BUDGET_BYTES = 160 * 1024
 """Record bytes one "Read File" result may carry inline, under the 256 KiB state limit."""
 _ENRICHMENT = "enrichment"
+HISTORY_EVENTS_PER_RECORD = 16
+"""An upper bound of the history events one record costs the per-record processor (its
+Map iteration, Validate, enrichment and error-table tasks): about 14.5 measured, with
+invalid rows; tests/workflows/test_chunk_size_quota.py checks the bound."""
+MAX_CHUNK_SIZE = 1_500
+"""The most records a chunk may have: 1,500 x 16 events plus the chunk's own stay under
+AWS's 25,000 events per execution history, where the execution fails (here as there)."""
 
 
 class ChunkVerdictMismatchError(MrBatchError):
