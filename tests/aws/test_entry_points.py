@@ -230,3 +230,33 @@ def test_timed_out_execution_marks_its_file_failed_unless_it_was_fenced(world: W
     statuses = {item["key"]: item["status"] for item in table.scan()}
     assert statuses == {"input/a.csv": "FAILED", "input/b.csv": "INITIALIZED"}
     assert execution_status_change(timed_out).cause == "it broke"
+
+
+# --- nothing at import -------------------------------------------------------------------
+
+
+def test_importing_the_handlers_needs_no_environment_and_makes_no_client() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import mrbatch.aws.lambdas, mrbatch.aws.clients as c; "
+        "assert c._clients == {}, c._clients; "
+        "from mrbatch.handlers.region import current_region\n"
+        "try:\n    mrbatch.aws.lambdas.split_input_file({}, None)\n"
+        "except Exception as e:\n    print(type(e).__name__, e)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], env={}, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("ConfigError the AWS target needs these environment variables")
+
+
+def test_region_spec_pickles_when_handed_to_a_worker() -> None:
+    import pickle
+
+    from mrbatch.aws.spec import AwsRegionSpec
+
+    spec = AwsRegionSpec(AwsSettings.from_environment(REQUIRED_EXAMPLE))
+    assert pickle.loads(pickle.dumps(spec)) == spec
