@@ -136,6 +136,9 @@ def _sort_records(data: bytes) -> tuple[str, list[tuple[int, bytes]]] | None:
     line end before the match (records before it hold no quote, so that line end is outside
     quotes) and ends at its first line end outside quotes.
     """
+    clean = _fast_text(data)  # memchr and a strict decode: far cheaper than the regex
+    if clean is not None:
+        return clean, []
     text = data.decode("utf-8", "surrogateescape")
     match = _TROUBLE.search(text)
     if match is None:
