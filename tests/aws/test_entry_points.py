@@ -14,7 +14,7 @@ from tests.aws.world import TABLES, World, build_world, eventbridge_event, s3_pu
 
 from mrbatch.aws import lambdas
 from mrbatch.aws.enrichment import answer
-from mrbatch.aws.events import execution_status_change, objects_created
+from mrbatch.aws.events import objects_created
 from mrbatch.aws.presign import presigner
 from mrbatch.aws.settings import REQUIRED, REQUIRED_EXAMPLE, AwsSettings
 from mrbatch.aws.stepfunctions import StepFunctionsStarter, WorkflowStartError
@@ -220,16 +220,34 @@ def test_timed_out_execution_marks_its_file_failed_unless_it_was_fenced(world: W
     )
     for key in ("input/a.csv", "input/b.csv"):
         batch_state.claim(table, key=key, version_id="v1", region="us-east-1", epoch=1)
-    fenced = status_change({"fileId": "input/b.csv#v1", "epoch": 1}, "FAILED", lambdas.FENCED_ERROR)
+    fenced = status_change(
+        {"fileId": "input/b.csv#v1", "epoch": 1}, "FAILED", "mrbatch.RegionNotActive"
+    )
     assert lambdas.record_execution_failure(fenced, None)["action"] != "recorded"
     timed_out = status_change({"fileId": "input/a.csv#v1", "epoch": 1}, "TIMED_OUT", "")
-    assert lambdas.record_execution_failure(timed_out, None) == {
-        "action": "recorded",
-        "error": "States.TIMED_OUT",
-    }
-    statuses = {item["key"]: item["status"] for item in table.scan()}
-    assert statuses == {"input/a.csv": "FAILED", "input/b.csv": "INITIALIZED"}
-    assert execution_status_change(timed_out).cause == "it broke"
+    assert lambdas.record_execution_failure(timed_out, None) == {"action": "recorded"}
+    items = {item["key"]: item for item in table.scan()}
+    assert items["input/a.csv"]["status"] == "FAILED"
+    assert items["input/a.csv"]["cause"] == "it broke"
+    assert items["input/b.csv"]["status"] == "INITIALIZED"
+    [mail] = world.sent_mail()
+    assert "input/a.csv" in mail.raw_data and "it broke" in mail.raw_data
+
+
+def test_failed_execution_is_left_to_the_active_region_when_its_epoch_moved(
+    world: World,
+) -> None:
+    world.use("us-east-1")
+    table = DynamoDBTable(
+        boto3.client("dynamodb", region_name="us-east-1"),
+        BATCH_STATE,
+        table_name=TABLES[BATCH_STATE],
+    )
+    batch_state.claim(table, key="input/a.csv", version_id="v1", region="us-east-1", epoch=1)
+    current_region().routing.set_active("us-west-2", "drill")
+    failed = status_change({"fileId": "input/a.csv#v1", "epoch": 1}, "FAILED", "FencedError")
+    assert lambdas.record_execution_failure(failed, None)["action"] == "left to the active region"
+    assert [item["status"] for item in table.scan()] == ["INITIALIZED"]
 
 
 # --- nothing at import -------------------------------------------------------------------

@@ -16,7 +16,7 @@ import logging
 import os
 import threading
 from dataclasses import asdict
-from typing import Any
+from typing import Any, cast
 
 from mrbatch.aws.clients import client
 from mrbatch.aws.enrichment import answer
@@ -25,8 +25,7 @@ from mrbatch.aws.operations import activate, pending_replication, reconcile_on_a
 from mrbatch.aws.settings import AwsSettings
 from mrbatch.aws.spec import AwsRegionSpec
 from mrbatch.aws.stepfunctions import StepFunctionsStarter
-from mrbatch.errors import ConditionFailedError
-from mrbatch.handlers import batch_state, per_record, steps
+from mrbatch.handlers import payloads, per_record, steps
 from mrbatch.handlers.region import current_region, install_region_spec
 from mrbatch.handlers.trigger import drive_file
 from mrbatch.state import FINANCIALS
@@ -52,8 +51,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 _lock = threading.Lock()
 _settings: AwsSettings | None = None
-FENCED_ERROR = "mrbatch.RegionNotActive"
-"""The error of an execution the routing control fenced out: the new region re-drives it."""
 _GAVE_UP = {"FAILED", "TIMED_OUT", "ABORTED"}
 
 
@@ -102,29 +99,23 @@ def object_created(event: dict[str, Any], context: object) -> list[dict[str, Any
 
 
 def record_execution_failure(event: dict[str, Any], context: object) -> dict[str, str]:
-    """A main orchestrator execution FAILED, TIMED_OUT or was ABORTED: mark its file FAILED
-    (what its own "Record the failed file" state cannot do when the execution timed out or
-    was stopped). Not when it was fenced out, nor when its epoch is no longer current: the
-    region active now re-drives that file, and a FAILED record would stop it."""
+    """A main orchestrator execution FAILED, TIMED_OUT or was ABORTED (EventBridge's
+    execution status change): the file ends FAILED and its owner gets one email, through
+    `steps.record_execution_end`, the one function the local engine's listener calls too.
+    Not when the execution's epoch is no longer current: the region active now re-drives
+    that file (before its claim lands, a FAILED record would stop the re-drive)."""
     _configured()
     region = current_region()
     change = execution_status_change(event)
-    payload = change.input
-    if change.status not in _GAVE_UP or "fileId" not in payload or "epoch" not in payload:
+    if change.status not in _GAVE_UP or "epoch" not in change.input:
         return {"action": "ignored"}
-    epoch = int(payload["epoch"])
-    state = region.routing.state()
-    if change.error == FENCED_ERROR or state.epoch != epoch:
+    if region.routing.state().epoch != int(change.input["epoch"]):
         return {"action": "left to the active region"}
-    error = change.error or f"States.{change.status}"
-    try:
-        batch_state.mark_failed(
-            region.batch_state, str(payload["fileId"]), epoch, error=error, cause=change.cause
-        )
-    except ConditionFailedError:
-        return {"action": "left to the active region"}  # a newer epoch took it over
+    detail = cast(payloads.ExecutionEnd, event["detail"])
+    if not steps.record_execution_end(region, detail):
+        return {"action": "left alone"}
     region.metrics.count("FailedFiles", region=region.name)
-    return {"action": "recorded", "error": error}
+    return {"action": "recorded"}
 
 
 # --- the main orchestrator's and chunk processors' steps --------------------------------
