@@ -38,6 +38,10 @@ MODULES: dict[str, list[str]] = {
         "tests/unit/handlers/test_naming.py",
         "tests/unit/handlers/test_trigger.py",
     ],
+    "src/mrbatch/handlers/batch_state.py": [
+        "tests/unit/handlers/test_batch_state.py",
+        "tests/unit/handlers/test_trigger.py",
+    ],
     "src/mrbatch/handlers/trigger.py": ["tests/unit/handlers/test_trigger.py"],
     "src/mrbatch/runtime/replication/objects.py": ["tests/unit/runtime/test_replication.py"],
     "src/mrbatch/runtime/services/replicator.py": [
@@ -55,6 +59,7 @@ MODULES: dict[str, list[str]] = {
         "tests/unit/runtime/test_mail_auth.py",
     ],
     "src/mrbatch/runtime/operations/reconcile.py": ["tests/unit/runtime/test_reconcile.py"],
+    "src/mrbatch/runtime/operations/takeover.py": ["tests/unit/runtime/test_takeover.py"],
     "src/mrbatch/routing/local.py": [
         "tests/contract/test_contract_routing.py",
         "tests/contract/test_contract_routing_errors.py",
@@ -87,8 +92,18 @@ class ModuleResult:
         """Mutants no test noticed (and mutants that could not be judged)."""
         return [name for name, value in self.statuses.items() if value not in DECIDED]
 
+    @property
+    def timeouts(self) -> list[str]:
+        """Mutants caught by making the tests hang."""
+        return [name for name, value in self.statuses.items() if value == TIMEOUT]
 
-DECIDED = {"killed", EQUIVALENT}
+
+# A timeout is a mutant the tests caught by hanging (an endless retry loop, say). mutmut
+# stops a mutant's tests after 15 times the clean run's duration plus 15 s of wall-clock
+# time (twice that in CPU time), so load on the machine alone hardly turns a survivor into
+# a timeout; the report still prints each timeout's diff, to be checked by eye.
+TIMEOUT = "timeout"
+DECIDED = {"killed", TIMEOUT, EQUIVALENT}
 
 
 def is_sql_case_change(diff: str) -> bool:
@@ -160,25 +175,27 @@ def run_module(module: str, tests: list[str], max_children: int) -> ModuleResult
                 result.statuses[match.group(1)] = match.group(2).strip()
         if not result.statuses:
             result.error = (run.stdout + run.stderr)[-3000:]
-        for name in result.survivors:
+        for name in [*result.survivors, *result.timeouts]:
             result.diffs[name] = mutmut(workdir, "show", name).stdout
+        for name in result.survivors:
             if is_sql_case_change(result.diffs[name]):
                 result.statuses[name] = EQUIVALENT
     return result
 
 
 def table(results: list[ModuleResult]) -> str:
-    """The summary as a Markdown table: mutants, killed, equivalent, survived, and any
-    other verdict (timeout, no tests, suspicious), which needs a look as much as a survivor."""
+    """The summary as a Markdown table: mutants, killed, timeout, equivalent, survived,
+    and any other verdict (no tests, suspicious), which needs a look as much as a survivor."""
     rows = [
-        "| module | mutants | killed | equivalent | survived | other |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| module | mutants | killed | timeout | equivalent | survived | other |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         total, killed, survived = len(r.statuses), r.count("killed"), r.count("survived")
-        equivalent = r.count(EQUIVALENT)
-        other = total - killed - survived - equivalent
-        rows.append(f"| {r.module} | {total} | {killed} | {equivalent} | {survived} | {other} |")
+        timeout, equivalent = r.count(TIMEOUT), r.count(EQUIVALENT)
+        other = total - killed - timeout - survived - equivalent
+        cells = [r.module, total, killed, timeout, equivalent, survived, other]
+        rows.append("| " + " | ".join(str(cell) for cell in cells) + " |")
     return "\n".join(rows)
 
 
@@ -187,6 +204,7 @@ def report(results: list[ModuleResult]) -> str:
     for r in results:
         if r.error:
             parts.append(f"## {r.module}: mutmut produced no results\n{r.error}")
+        parts += [f"## timeout (caught)\n{r.diffs[n].strip()}" for n in r.timeouts]
         parts += [f"## {r.statuses[n]}\n{r.diffs[n].strip()}" for n in r.survivors]
     return "\n\n".join([*parts, table(results)])
 

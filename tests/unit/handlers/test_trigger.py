@@ -3,12 +3,13 @@ unfinished file is taken over, a finished file is left alone."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pytest
 
 from mrbatch.handlers.naming import execution_name, file_id
-from mrbatch.handlers.trigger import drive_file
+from mrbatch.handlers.trigger import DriveOutcome, drive_file
 from mrbatch.routing.local import MemoryRoutingControl
 from mrbatch.state import BATCH_STATE, MemoryTable
 
@@ -137,3 +138,79 @@ def test_objects_outside_input_are_ignored(routing: MemoryRoutingControl) -> Non
         routing=routing, start=starts,
     )  # fmt: skip
     assert outcome.action == "ignored" and starts.calls == []
+
+
+def _logged(caplog: pytest.LogCaptureFixture) -> list[tuple[str, dict[str, Any]]]:
+    """Each trigger log line with the context fields the JSON log carries."""
+    fields = ("file_id", "execution", "epoch")
+    return [
+        (r.getMessage(), {f: getattr(r, f) for f in fields if hasattr(r, f)})
+        for r in caplog.records
+        if r.name == "mrbatch.handlers.trigger"
+    ]
+
+
+def test_start_is_reported_with_file_id_arn_and_logged_with_its_context(
+    routing: MemoryRoutingControl, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="mrbatch.handlers.trigger")
+    outcome = _drive(EAST, MemoryTable(BATCH_STATE), routing, Starts())
+    arn = "arn:a-csv-7e543a57185a8ba8-e1"
+    assert outcome == DriveOutcome("started", "input/a.csv#v1", arn)
+    assert _logged(caplog) == [
+        (
+            f"input/a.csv: started {arn} under epoch 1",
+            {"file_id": "input/a.csv#v1", "execution": arn, "epoch": 1},
+        )
+    ]
+
+
+def test_standby_skip_is_reported_with_file_id_and_logged_with_the_active_region(
+    routing: MemoryRoutingControl, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="mrbatch.handlers.trigger")
+    outcome = _drive(WEST, MemoryTable(BATCH_STATE), routing, Starts())
+    assert outcome == DriveOutcome("skipped (standby)", "input/a.csv#v1")
+    assert _logged(caplog) == [
+        (
+            "input/a.csv: skipped (standby): us-east-1 is active",
+            {"file_id": "input/a.csv#v1", "epoch": 1},
+        )
+    ]
+
+
+def test_ignored_input_is_reported_with_file_id_and_logged_with_the_suffixes(
+    routing: MemoryRoutingControl, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="mrbatch.handlers.trigger")
+    outcome = drive_file(
+        region=EAST, key="input/notes.txt", version_id="v1", batch_state=MemoryTable(BATCH_STATE),
+        routing=routing, start=Starts(),
+    )  # fmt: skip
+    assert outcome == DriveOutcome("ignored", "input/notes.txt#v1")
+    assert _logged(caplog) == [
+        ("input/notes.txt: ignored: only keys ending in ('.csv',) are processed", {})
+    ]
+
+
+def test_finished_file_is_reported_with_its_file_id(routing: MemoryRoutingControl) -> None:
+    table, starts = MemoryTable(BATCH_STATE), Starts()
+    _drive(EAST, table, routing, starts)
+    table.update({"file_id": "input/a.csv#v1"}, {"status": "FAILED"})
+    assert _drive(EAST, table, routing, starts) == DriveOutcome(
+        "already finished", "input/a.csv#v1"
+    )
+
+
+def test_the_announcing_event_is_kept_in_the_record(routing: MemoryRoutingControl) -> None:
+    table = MemoryTable(BATCH_STATE)
+    event = {"source": "mrbatch.changefeed", "detail": {"seq": 7}}
+    drive_file(
+        region=EAST, key="input/a.csv", version_id="v1", batch_state=table, routing=routing,
+        start=Starts(), event=event,
+    )  # fmt: skip
+    item = table.get({"file_id": "input/a.csv#v1"})
+    assert item is not None and item["event"] == {
+        "source": "mrbatch.changefeed",
+        "detail": {"seq": 7},
+    }
