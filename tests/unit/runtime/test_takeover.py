@@ -1,0 +1,307 @@
+"""Takeover: the region active under a new epoch reconciles it once, and everyone asking
+about that epoch gets the same result. Run in process over a stack's local files (SQLite
+routing control, tables, change feeds and buckets in a temporary data directory)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from mrbatch.errors import ConfigError
+from mrbatch.model import BatchFile, FileStatus
+from mrbatch.runtime.config import StackConfig
+from mrbatch.runtime.operations.reconcile import ReconcileResult
+from mrbatch.runtime.operations.takeover import TakeoverLog, TakeoverWatch, take_over
+from mrbatch.runtime.wiring import open_region_store, open_routing, open_tables
+
+EAST, WEST = "us-east-1", "us-west-2"
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> StackConfig:
+    return StackConfig(data_dir=tmp_path, replication_sla_seconds=900.0)
+
+
+@pytest.fixture
+def takeovers(config: StackConfig) -> Iterator[tuple[TakeoverLog, Clock]]:
+    clock = Clock(1000.0)
+    log = TakeoverLog(config, clock=clock)
+    yield log, clock
+    log.close()
+
+
+def _upload(config: StackConfig, region: str, key: str, body: bytes = b"id\n1\n") -> str:
+    """Put an input object in `region`'s bucket (recorded in its change feed): its version."""
+    store = open_region_store(config, region)
+    try:
+        return store.put(key, body).version_id
+    finally:
+        store.feed.close()
+
+
+def _record(config: StackConfig, region: str, key: str, version: str, epoch: int) -> str:
+    """A RUNNING batch-state record for the file version in `region`'s table: its id."""
+    tables = open_tables(config, region)
+    try:
+        record = BatchFile(
+            file_id=f"{key}#{version}", key=key, version_id=version,
+            status=FileStatus.RUNNING, region=region, epoch=epoch, created_at=1.0,
+            updated_at=1.0,
+        )  # fmt: skip
+        tables.batch_state.put(record.to_item())
+        return record.file_id
+    finally:
+        tables.close()
+
+
+def _failover(config: StackConfig, to: str) -> float:
+    """Move the routing control to `to`; when it moved."""
+    routing = open_routing(config)
+    try:
+        return routing.set_active(to, "test").changed_at
+    finally:
+        routing.close()
+
+
+# --- TakeoverLog -------------------------------------------------------------------------
+
+
+def test_first_claim_of_an_epoch_wins_and_a_fresh_claim_is_refused(
+    takeovers: tuple[TakeoverLog, Clock],
+) -> None:
+    log, clock = takeovers
+    assert log.claim(2, WEST) is True
+    clock.now += 59.0
+    assert log.claim(2, EAST) is False
+    assert log.claim(3, EAST) is True  # another epoch is another claim
+
+
+def test_a_claim_without_a_result_for_sixty_seconds_may_be_taken_again(
+    takeovers: tuple[TakeoverLog, Clock],
+) -> None:
+    log, clock = takeovers
+    assert log.claim(2, WEST) is True
+    clock.now += 60.5  # the claimer died before recording a result
+    assert log.claim(2, EAST) is True
+    clock.now += 30.0  # the new claim is fresh again
+    assert log.claim(2, WEST) is False
+
+
+def test_an_epoch_with_a_result_is_never_claimed_again(
+    takeovers: tuple[TakeoverLog, Clock],
+) -> None:
+    log, clock = takeovers
+    log.claim(2, WEST)
+    log.record(2, WEST, ReconcileResult(WEST))
+    clock.now += 3600.0
+    assert log.claim(2, EAST) is False
+
+
+def test_result_is_none_until_recorded_then_reads_back_every_field(
+    takeovers: tuple[TakeoverLog, Clock],
+) -> None:
+    log, _ = takeovers
+    assert log.result(2) is None
+    log.claim(2, WEST)
+    assert log.result(2) is None  # claimed, not done
+    done = ReconcileResult(
+        WEST, redriven=["input/a.csv#1", "input/b.csv#1"], missing=["input/c.csv#9"],
+        unrecorded=["input/b.csv#1"], already_present=3,
+    )  # fmt: skip
+    log.record(2, WEST, done)
+    assert log.result(2) == ReconcileResult(
+        "us-west-2", redriven=["input/a.csv#1", "input/b.csv#1"], missing=["input/c.csv#9"],
+        unrecorded=["input/b.csv#1"], already_present=3,
+    )  # fmt: skip
+    assert log.result(3) is None
+
+
+def test_the_latest_record_of_an_epoch_wins(takeovers: tuple[TakeoverLog, Clock]) -> None:
+    log, _ = takeovers
+    log.record(2, WEST, ReconcileResult(WEST, redriven=["input/a.csv#1"]))
+    log.record(2, WEST, ReconcileResult(WEST, missing=["input/a.csv#1"]))
+    assert log.result(2) == ReconcileResult(WEST, missing=["input/a.csv#1"])
+
+
+def test_the_log_is_shared_through_the_stacks_file(config: StackConfig) -> None:
+    first, second = TakeoverLog(config), TakeoverLog(config)
+    try:
+        assert first.claim(2, WEST) is True
+        assert second.claim(2, EAST) is False
+        first.record(2, WEST, ReconcileResult(WEST, redriven=["input/a.csv#1"]))
+        assert second.result(2) == ReconcileResult(WEST, redriven=["input/a.csv#1"])
+    finally:
+        first.close()
+        second.close()
+    assert config.takeovers_db == config.data_dir / "takeovers.db"
+    assert config.takeovers_db.is_file()
+
+
+# --- take_over ---------------------------------------------------------------------------
+
+
+def test_take_over_reconciles_into_the_region_and_records_the_result(
+    config: StackConfig,
+) -> None:
+    version = _upload(config, WEST, "input/a.csv")  # uploaded while WEST was standby
+    running = _record(config, EAST, "input/b.csv", "v1", 1)  # input never replicated
+    result = take_over(config, WEST, 2)
+    fid = f"input/a.csv#{version}"
+    assert result == ReconcileResult(WEST, redriven=[fid], missing=[running], unrecorded=[fid])
+    log = TakeoverLog(config)
+    try:
+        assert log.result(2) == result
+    finally:
+        log.close()
+
+
+def test_take_over_of_a_reconciled_epoch_returns_its_result_without_redriving(
+    config: StackConfig,
+) -> None:
+    _upload(config, WEST, "input/a.csv")
+    first = take_over(config, WEST, 2)
+    _upload(config, WEST, "input/late.csv")  # would be re-driven by a second pass
+    assert take_over(config, WEST, 2) == first
+
+
+def test_take_over_while_another_caller_reconciles_gives_up_after_its_wait(
+    config: StackConfig,
+) -> None:
+    _upload(config, WEST, "input/a.csv")
+    log = TakeoverLog(config)
+    try:
+        log.claim(2, EAST)  # the runbook is reconciling this epoch right now
+        assert take_over(config, WEST, 2, wait=0) is None
+        assert log.result(2) is None  # nothing was reconciled by this call
+    finally:
+        log.close()
+
+
+def test_take_over_waits_for_the_result_of_another_caller(config: StackConfig) -> None:
+    log = TakeoverLog(config)
+    theirs = ReconcileResult(WEST, redriven=["input/theirs.csv#1"])
+    log.claim(2, WEST)
+    recorded = threading.Event()
+
+    def finish_theirs() -> None:
+        second = TakeoverLog(config)
+        try:
+            second.record(2, WEST, theirs)
+        finally:
+            second.close()
+            recorded.set()
+
+    timer = threading.Timer(0.2, finish_theirs)
+    timer.start()
+    try:
+        assert take_over(config, WEST, 2, wait=30.0) == theirs
+        assert recorded.is_set()
+    finally:
+        timer.join()
+        log.close()
+
+
+# --- TakeoverWatch -----------------------------------------------------------------------
+
+
+def _watch(config: StackConfig, region: str, clock: Clock) -> TakeoverWatch:
+    return TakeoverWatch(config, region, clock=clock, check_every=0.5)
+
+
+def test_watch_of_the_standby_region_does_nothing(config: StackConfig) -> None:
+    _upload(config, WEST, "input/a.csv")
+    watch = _watch(config, WEST, Clock(1e12))
+    try:
+        assert watch.tick() is None  # EAST is active under epoch 1
+    finally:
+        watch.close()
+    log = TakeoverLog(config)
+    try:
+        assert log.result(1) is None
+    finally:
+        log.close()
+
+
+def test_watch_reconciles_a_new_epoch_once_when_nothing_is_replicating(
+    config: StackConfig,
+) -> None:
+    version = _upload(config, WEST, "input/a.csv")
+    changed_at = _failover(config, WEST)
+    clock = Clock(changed_at + 1.0)
+    watch = _watch(config, WEST, clock)
+    try:
+        fid = f"input/a.csv#{version}"
+        assert watch.tick() == ReconcileResult(WEST, redriven=[fid], unrecorded=[fid])
+        clock.now += 10.0
+        assert watch.tick() is None  # this epoch is done
+    finally:
+        watch.close()
+
+
+def test_watch_checks_at_most_every_check_interval(config: StackConfig) -> None:
+    changed_at = _failover(config, WEST)
+    clock = Clock(changed_at + 1.0)
+    watch = TakeoverWatch(config, EAST, clock=clock, check_every=5.0)
+    try:
+        assert watch.tick() is None  # EAST is standby under epoch 2
+        _failover(config, EAST)  # epoch 3: EAST is active again
+        clock.now += 4.9
+        assert watch.tick() is None  # too soon to look again
+        clock.now += 0.1
+        assert watch.tick() == ReconcileResult(EAST)
+    finally:
+        watch.close()
+
+
+def test_watch_waits_for_replication_of_unfinished_files_until_the_sla(
+    config: StackConfig,
+) -> None:
+    version = _upload(config, EAST, "input/a.csv")  # not replicated to WEST yet
+    fid = _record(config, EAST, "input/a.csv", version, 1)
+    changed_at = _failover(config, WEST)
+    clock = Clock(changed_at + 899.0)
+    watch = _watch(config, WEST, clock)
+    try:
+        assert watch.tick() is None  # its input is still on its way from EAST
+        clock.now = changed_at + 900.0  # the SLA has passed: stop waiting
+        assert watch.tick() == ReconcileResult(WEST, missing=[fid])
+    finally:
+        watch.close()
+
+
+def test_watch_leaves_an_epoch_the_runbook_is_reconciling_and_adopts_its_result(
+    config: StackConfig,
+) -> None:
+    _upload(config, WEST, "input/a.csv")
+    changed_at = _failover(config, WEST)
+    clock = Clock(changed_at + 1.0)
+    log = TakeoverLog(config)
+    watch = _watch(config, WEST, clock)
+    try:
+        log.claim(2, WEST)  # the runbook claimed epoch 2
+        assert watch.tick() is None
+        log.record(2, WEST, ReconcileResult(WEST, redriven=["input/x.csv#1"]))
+        clock.now += 1.0
+        assert watch.tick() is None  # the runbook's result stands; nothing is redone
+        assert log.result(2) == ReconcileResult(WEST, redriven=["input/x.csv#1"])
+    finally:
+        watch.close()
+        log.close()
+
+
+def test_watch_refuses_a_region_the_stack_does_not_have(config: StackConfig) -> None:
+    with pytest.raises(ConfigError, match="unknown region 'eu-west-1'"):
+        TakeoverWatch(config, "eu-west-1")
