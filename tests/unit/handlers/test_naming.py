@@ -54,3 +54,39 @@ def test_is_input_needs_the_prefix_and_a_suffix(
     key: str, suffixes: tuple[str, ...], expected: bool
 ) -> None:
     assert naming.is_input(key, suffixes) is expected
+
+
+def test_execution_name_trims_separators_from_the_ends_of_its_stem() -> None:
+    # sha256("input/-a b.csv#v7")[:16], computed with sha256sum
+    assert naming.execution_name("input/-a b.csv", "v7", 2) == "a-b-csv-c212dab337ec1aa4-e2"
+
+
+def test_execution_name_keeps_forty_characters_of_a_long_stem() -> None:
+    key = "input/" + "x" * 50 + ".csv"  # sha256(key + "#v1")[:16], computed with sha256sum
+    assert naming.execution_name(key, "v1", 1) == "x" * 40 + "-2cf527247b40772b-e1"
+
+
+def test_execution_name_of_a_key_with_no_safe_character_is_named_file() -> None:
+    # sha256("input/ü#v1")[:16], computed with sha256sum
+    assert naming.execution_name("input/ü", "v1", 1) == "file-77f56c2522f40e37-e1"
+
+
+def test_intermediate_objects_live_under_the_versions_work_prefix() -> None:
+    assert naming.work_prefix("v1") == "work/v1/"
+    assert naming.chunk_key("v1", "0001.csv") == "work/v1/chunks/0001.csv"
+    assert naming.processed_key("v1", "0001.csv") == "work/v1/processed/0001.csv"
+    assert naming.errors_part_key("v1", "0001.csv") == "work/v1/errors/0001.csv"
+
+
+def test_file_id_and_relative_name_as_written() -> None:
+    assert naming.file_id("input/dir/a.csv", "v1") == "input/dir/a.csv#v1"
+    assert naming.relative_name("input/dir/a.csv") == "dir/a.csv"
+
+
+def test_is_input_compares_configured_suffixes_without_case() -> None:
+    assert naming.is_input("input/a.csv", (".CSV",)) is True
+
+
+def test_execution_name_keeps_every_letter_at_the_ends_of_its_stem() -> None:
+    # only separators are trimmed; sha256("input/XREF.CSV#v1")[:16], computed with sha256sum
+    assert naming.execution_name("input/XREF.CSV", "v1", 1) == "XREF-CSV-507dc979b8b51a3c-e1"
