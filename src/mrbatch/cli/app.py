@@ -50,6 +50,7 @@ def _register_commands() -> None:
         run_local_commands,
         runbook_commands,
         stack_commands,
+        verify_commands,
         workflow_commands,
     )
 
@@ -62,6 +63,7 @@ def _register_commands() -> None:
         runbook_commands,
         run_local_commands,
         observe_commands,
+        verify_commands,
     ):
         module.register(app)
 
