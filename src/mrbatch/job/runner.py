@@ -43,19 +43,23 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any
 
 from mrbatch.errors import ConfigError, InputFileError
 from mrbatch.job.parts import PartMerger as _Merger
 from mrbatch.job.plan import Batch, Plan, plan_batches
 from mrbatch.job.pool import WorkerPool
+from mrbatch.job.worker import (
+    QUEUED_PER_WORKER,
+    Counts,
+    Pool,
+    Progress,
+    Task,
+    build_index,
+    run_task,
+)
 from mrbatch.pipeline.columns import HeaderRules, header_rules, output_header_line, read_schema
-from mrbatch.pipeline.merge import errors_csv
 from mrbatch.pipeline.split import DEFAULT_CHUNK_SIZE, chunk_count, read_header
-
-if TYPE_CHECKING:  # imported by the workers only (polars): see the module doc
-    from mrbatch.pipeline.enrich import FinancialIndex
-    from mrbatch.pipeline.rules import Rules
 
 __all__ = ["JobOptions", "JobSummary", "Progress", "run_job"]
 
@@ -64,13 +68,8 @@ __all__ = ["JobOptions", "JobSummary", "Progress", "run_job"]
 _ROWS_PER_TASK = 25000
 # Inputs smaller than this (about 50,000 sample rows) run in this process by default.
 _SMALL_INPUT_BYTES = 4 << 20
-# Tasks queued per worker, so a worker never waits for the parent between two tasks.
-_QUEUED_PER_WORKER = 2
 # What a worker imports as soon as it starts (polars and the processing code).
 _WORKER_MODULES = ("mrbatch.pipeline.process",)
-
-# Called after each batch of chunks with (chunks done, chunks in total, rows read so far).
-Progress = Callable[[int, int, int], None]
 
 
 @dataclass(frozen=True)
@@ -108,31 +107,6 @@ class JobSummary:
         return asdict(self)
 
 
-@dataclass(frozen=True)
-class _Task:
-    """One batch for a worker: where its records are, where its parts go."""
-
-    number: int
-    file: str
-    batch: Batch
-    header: bytes
-    chunk_size: int
-    index: str
-    schema: str | None
-    delimiter: str
-    output: str
-    errors: str
-
-
-@dataclass(frozen=True)
-class _Counts:
-    chunks: int
-    read: int
-    written: int
-    invalid: int
-    not_enriched: int
-
-
 def run_job(
     input_path: str | Path,
     financials_path: str | Path,
@@ -161,7 +135,7 @@ def run_job(
         index = Path(scratch) / "financials.arrow"
         schema = None if options.schema is None else str(options.schema)
         if not slices:
-            pool.submit(_build_index, (str(financials), str(index), schema))
+            pool.submit(build_index, (str(financials), str(index), schema))
         plan = _check_input(source, _header_rules(options.schema), options)
         _check_financials_header(financials)
         target, errors_target = _targets(out, source)
@@ -280,26 +254,13 @@ def _work_dir(out: Path, stem: str) -> Iterator[Path]:
         shutil.rmtree(work, ignore_errors=True)
 
 
-class _Pool(Protocol):
-    """What the job needs of a pool (WorkerPool, or _InlinePool for one worker)."""
-
-    @property
-    def pending(self) -> int: ...
-
-    def submit(self, function: Callable[[Any], Any], argument: Any) -> int: ...
-
-    def next_result(self) -> tuple[int, Any]: ...
-
-    def stop(self) -> None: ...
-
-
 def _slice_count(financials: Path) -> int:
     from mrbatch.job.sliced import slice_count
 
     return slice_count(financials)
 
 
-def _tasks(source: Path, plan: Plan, index: Path, work: Path, options: JobOptions) -> list[_Task]:
+def _tasks(source: Path, plan: Plan, index: Path, work: Path, options: JobOptions) -> list[Task]:
     schema = None if options.schema is None else str(options.schema)
     width = len(str(len(plan.batches)))
     return [_task(n, batch, width, source, plan, index, schema, work, options)
@@ -307,20 +268,20 @@ def _tasks(source: Path, plan: Plan, index: Path, work: Path, options: JobOption
 
 
 def _run_batches(
-    pool: _Pool,
-    tasks: list[_Task],
+    pool: Pool,
+    tasks: list[Task],
     plan: Plan,
     options: JobOptions,
     progress: Progress | None,
     merger: _Merger,
-) -> list[_Counts]:
+) -> list[Counts]:
     """Process every batch of `plan` on `pool`, handing finished ones to `merger`."""
     total = chunk_count(plan.records, options.chunk_size)
-    results: list[_Counts] = []
-    queue_limit = _QUEUED_PER_WORKER * max(1, options.workers or os.cpu_count() or 1)
-    batch_of: dict[int, _Task] = {}
+    results: list[Counts] = []
+    queue_limit = QUEUED_PER_WORKER * max(1, options.workers or os.cpu_count() or 1)
+    batch_of: dict[int, Task] = {}
     for task in tasks:
-        batch_of[pool.submit(_run_task, task)] = task
+        batch_of[pool.submit(run_task, task)] = task
         while pool.pending >= queue_limit:
             _collect(pool, results, total, progress, batch_of, merger)
     while pool.pending:
@@ -338,18 +299,18 @@ def _task(
     schema: str | None,
     work: Path,
     options: JobOptions,
-) -> _Task:
+) -> Task:
     name = f"{n:0{width}d}.csv"
-    return _Task(n, str(source), batch, plan.header.raw, options.chunk_size, str(index), schema,
+    return Task(n, str(source), batch, plan.header.raw, options.chunk_size, str(index), schema,
                  options.delimiter, str(work / "out" / name), str(work / "err" / name))  # fmt: skip
 
 
 def _collect(
-    pool: _Pool,
-    results: list[_Counts],
+    pool: Pool,
+    results: list[Counts],
     total: int,
     progress: Progress | None,
-    batch_of: dict[int, _Task],
+    batch_of: dict[int, Task],
     merger: _Merger,
 ) -> None:
     number, counts = pool.next_result()
@@ -384,89 +345,9 @@ class _InlinePool:
 
 
 @contextmanager
-def _pool(workers: int) -> Iterator[_Pool]:
+def _pool(workers: int) -> Iterator[Pool]:
     if workers == 1:
         yield _InlinePool()
         return
     with WorkerPool(workers, preload=_WORKER_MODULES) as pool:
         yield pool
-
-
-# Per-process caches for worker processes: the financial index is opened once per job (its
-# path is unique to the job's work directory), the rules once per schema.
-_SOURCES: dict[str, FinancialIndex] = {}
-_RULES: dict[str | None, Rules] = {}
-
-
-def _build_index(paths: tuple[str, str, str | None]) -> None:
-    """Compile the rules (a bad schema fails here, first); load, check and sort the
-    financial CSV once; save it where the other workers map it."""
-    from mrbatch.pipeline.enrich import FinancialIndex
-
-    financials, index, schema = paths
-    _rules(schema)
-    source = FinancialIndex.from_path(financials)
-    source.save(index)
-    _SOURCES.clear()
-    _SOURCES[index] = source
-
-
-def _rules(schema: str | None) -> Rules:
-    if schema not in _RULES:
-        from mrbatch.pipeline.rules import load_rules
-
-        _RULES[schema] = load_rules(schema)
-    return _RULES[schema]
-
-
-def _source(index: str) -> FinancialIndex:
-    from mrbatch.pipeline.enrich import FinancialIndex
-
-    if index not in _SOURCES:
-        _SOURCES.clear()
-        _SOURCES[index] = FinancialIndex.load(index)
-    return _SOURCES[index]
-
-
-def _read_chunks(task: _Task) -> list[tuple[bytes, int]]:
-    """The records of a task's batch as one (bytes with header, first row) chunk.
-
-    One chunk even when some records are dirty: the parser sends only those records the
-    careful way (see `parse`), so cutting the batch into chunks would only add cost.
-    """
-    batch = task.batch
-    with open(task.file, "rb") as stream:
-        stream.seek(batch.start)
-        data = task.header + stream.read(batch.end - batch.start)
-    return [(data, batch.first_row)]
-
-
-def _run_task(task: _Task) -> _Counts:
-    """Process one batch into its output part and its errors part (in a worker)."""
-    from mrbatch.pipeline.process import process_batch
-
-    batch = task.batch
-    chunks = _read_chunks(task)
-    result = process_batch(chunks, rules=_rules(task.schema), financials=_source(task.index),
-                           file=task.file, delimiter=task.delimiter)  # fmt: skip
-    Path(task.output).write_bytes(result.body)
-    Path(task.errors).write_bytes(errors_csv(result.errors, header=False))
-    return _Counts(chunk_count(batch.records, task.chunk_size), result.rows_read,
-                   result.rows_written, result.rows_invalid, result.rows_not_enriched)  # fmt: skip
-
-
-def _stage_task(argument: tuple[_Task, int, str]) -> tuple[int, int]:
-    """Step 2 of the partitioned join (see `partition`), in a worker."""
-    from mrbatch.job.partition import stage_batch
-
-    task, slices, work = argument
-    return stage_batch(task.number, _read_chunks(task), _rules(task.schema), task.file,
-                       task.delimiter, work, slices)  # fmt: skip
-
-
-def _call(argument: tuple[str, tuple[Any, ...]]) -> Any:
-    """Run a step of the partitioned join (a function of `partition`), in a worker."""
-    from mrbatch.job import partition
-
-    name, arguments = argument
-    return getattr(partition, name)(*arguments)

@@ -2,7 +2,7 @@
 too large for every worker to hold its index (see `partition` for the steps and why).
 
 Like the rest of the job's parent, this module does not import polars: the steps run in
-the workers, through `job._call`, and the parent only hands out byte ranges and file names.
+the workers, through `job.call_partition`, and the parent only hands out byte ranges and file names.
 """
 
 from __future__ import annotations
@@ -14,14 +14,14 @@ from typing import Any
 from mrbatch.errors import InputFileError
 from mrbatch.job.parts import PartMerger
 from mrbatch.job.plan import plan_batches
-from mrbatch.job.runner import (
-    _QUEUED_PER_WORKER,
+from mrbatch.job.worker import (
+    QUEUED_PER_WORKER,
+    Counts,
+    Pool,
     Progress,
-    _call,
-    _Counts,
-    _Pool,
-    _stage_task,
-    _Task,
+    Task,
+    call_partition,
+    stage_task,
 )
 from mrbatch.pipeline.split import chunk_count
 
@@ -46,41 +46,43 @@ def slice_count(financials: Path) -> int:
 
 
 def run_sliced(
-    pool: _Pool,
+    pool: Pool,
     financials: Path,
     work: Path,
-    tasks: list[_Task],
+    tasks: list[Task],
     slices: int,
     workers: int,
     progress: Progress | None,
     merger: PartMerger,
-) -> list[_Counts]:
+) -> list[Counts]:
     """Run the four steps of the partitioned join on `pool`; the output parts go to `merger`
     in batch order. Raises InputFileError for a bad financial file (as the usual way)."""
-    limit = _QUEUED_PER_WORKER * max(1, workers)
+    limit = QUEUED_PER_WORKER * max(1, workers)
     pieces = _route(pool, financials, work, slices, limit)
-    staged = dict(_each(pool, limit, _stage_task, [(task, slices, str(work)) for task in tasks]))
+    staged = dict(_each(pool, limit, stage_task, [(task, slices, str(work)) for task in tasks]))
     joins = [("join_slice", (n, pieces, len(tasks), str(work))) for n in range(slices)]
-    repeated = [found for _, found in _each(pool, limit, _call, joins) if found is not None]
+    repeated = [
+        found for _, found in _each(pool, limit, call_partition, joins) if found is not None
+    ]
     if repeated:
         _, uuid = min(repeated)
         raise InputFileError(str(financials), f"uuid {uuid} appears more than once")
-    counts: list[_Counts] = []
+    counts: list[Counts] = []
     total = sum(chunk_count(task.batch.records, task.chunk_size) for task in tasks)
     finishes = [("finish_batch", (t.number, slices, str(work), t.file, t.output, t.errors))
                 for t in tasks]  # fmt: skip
-    for number, (written, missing) in _each(pool, limit, _call, finishes):
+    for number, (written, missing) in _each(pool, limit, call_partition, finishes):
         task = tasks[number]
         read, invalid = staged[number]
         chunks = chunk_count(task.batch.records, task.chunk_size)
-        counts.append(_Counts(chunks, read, written, invalid, missing))
+        counts.append(Counts(chunks, read, written, invalid, missing))
         merger.done(task)
         if progress is not None:
             progress(sum(c.chunks for c in counts), total, sum(c.read for c in counts))
     return counts
 
 
-def _route(pool: _Pool, financials: Path, work: Path, slices: int, limit: int) -> int:
+def _route(pool: Pool, financials: Path, work: Path, slices: int, limit: int) -> int:
     """Step 1: the financial file in pieces, each routed into the slices; returns the
     number of pieces."""
     try:
@@ -92,13 +94,13 @@ def _route(pool: _Pool, financials: Path, work: Path, slices: int, limit: int) -
     routes = [("route_financials", (str(financials), piece.start, piece.end, piece.first_row,
                                     head, n, str(work), slices))
               for n, piece in enumerate(plan.batches)]  # fmt: skip
-    for _ in _each(pool, limit, _call, routes):
+    for _ in _each(pool, limit, call_partition, routes):
         pass
     return len(plan.batches)
 
 
 def _each(
-    pool: _Pool, limit: int, function: Callable[[Any], Any], arguments: Iterable[Any]
+    pool: Pool, limit: int, function: Callable[[Any], Any], arguments: Iterable[Any]
 ) -> Iterator[tuple[int, Any]]:
     """Run `function` on each argument on `pool`, at most `limit` queued at a time; yield
     (position of the argument, result) as results come."""
