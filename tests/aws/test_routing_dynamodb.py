@@ -40,3 +40,27 @@ def test_missing_table_is_a_routing_error_when_created(aws: None) -> None:
     dynamodb = boto3.client("dynamodb", region_name="us-east-1")
     with pytest.raises(RoutingError, match="routing control store cannot answer"):
         DynamoDBRoutingControl(dynamodb, "nowhere", REGIONS)
+
+
+def test_change_racing_between_read_and_update_is_refused_when_the_epoch_moved(
+    client: DynamoDBClient,
+) -> None:
+    """Operator A reads epoch 1; before its update lands, B moves the epoch to 2. A's
+    update is conditioned on epoch 1: it must fail, not write a second epoch 2."""
+    operator_b = DynamoDBRoutingControl(client, "routing", REGIONS)
+    interleaved: list[bool] = []
+
+    def clock_that_lets_b_in() -> float:
+        if not interleaved:  # A's first call: between its read and its update
+            interleaved.append(True)
+            operator_b.set_active("us-west-2", "operator b")
+        return 1000.0
+
+    operator_a = DynamoDBRoutingControl(client, "routing", REGIONS)
+    operator_a._clock = clock_that_lets_b_in
+    with pytest.raises(ConditionFailedError):
+        operator_a.set_active("us-west-2", "operator a", expected_epoch=1)
+    assert [(s.active_region, s.epoch, s.reason) for s in operator_a.history()] == [
+        ("us-east-1", 1, "initial"),
+        ("us-west-2", 2, "operator b"),
+    ]

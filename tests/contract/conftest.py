@@ -124,12 +124,11 @@ def table_factory(
 REGIONS = ("us-east-1", "us-west-2")
 
 
-@pytest.fixture(params=["memory", "sqlite", "dynamodb"])
-def routing_factory(
+def _routing_controls(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> Iterator[Callable[..., RoutingControl]]:
-    """Makes routing controls of one backend; sqlite (dynamodb) ones made twice share one
-    file (table)."""
+    """Makes routing controls of the backend `request.param`; sqlite (dynamodb) ones made
+    twice share one file (table)."""
     made: list[SqliteRoutingControl] = []
     if request.param == "dynamodb":
         request.getfixturevalue("aws")
@@ -148,6 +147,26 @@ def routing_factory(
     yield make
     for control in made:
         control.close()
+
+
+@pytest.fixture(params=["memory", "sqlite", "dynamodb"])
+def routing_factory(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[Callable[..., RoutingControl]]:
+    """Makes routing controls of every backend."""
+    yield from _routing_controls(request, tmp_path)
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def atomic_routing_factory(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[Callable[..., RoutingControl]]:
+    """Routing controls whose atomicity threads can exercise here. DynamoDB's conditional
+    update is atomic, but moto checks a condition and writes without a lock, so a race
+    against moto tests moto (see `atomic_batch` in test_contract_table.py); the DynamoDB
+    control's compare-and-set is tested with a deterministic interleaving in
+    tests/aws/test_routing_dynamodb.py."""
+    yield from _routing_controls(request, tmp_path)
 
 
 @pytest.fixture(params=["memory", "sqlite", "emf"])

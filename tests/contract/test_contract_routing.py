@@ -88,8 +88,10 @@ def test_bad_initial_region_is_refused(routing_factory: Factory) -> None:
         routing_factory(initial_region="eu-west-1")
 
 
-def test_racing_operators_with_same_expected_epoch_one_wins(routing_factory: Factory) -> None:
-    control = routing_factory()
+def test_racing_operators_with_same_expected_epoch_one_wins(
+    atomic_routing_factory: Factory,
+) -> None:
+    control = atomic_routing_factory()
     barrier = threading.Barrier(8)
     outcomes: list[str] = []
 
@@ -110,8 +112,8 @@ def test_racing_operators_with_same_expected_epoch_one_wins(routing_factory: Fac
     assert control.state().epoch == 2
 
 
-def test_concurrent_changes_get_consecutive_epochs(routing_factory: Factory) -> None:
-    control = routing_factory()
+def test_concurrent_changes_get_consecutive_epochs(atomic_routing_factory: Factory) -> None:
+    control = atomic_routing_factory()
     other = {"us-east-1": "us-west-2", "us-west-2": "us-east-1"}
 
     def flip_many(region: str) -> None:
