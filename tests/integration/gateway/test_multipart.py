@@ -256,7 +256,8 @@ def test_upload_part_streamed_with_a_crc32_trailer_echoes_the_checksum(
         Bucket="mrbatch", Key="c.bin", UploadId=upload_id, PartNumber=1, Body=body,
         ChecksumAlgorithm="CRC32",
     )  # fmt: skip
-    assert sent[0]["X-Amz-Content-SHA256"] == b"STREAMING-UNSIGNED-PAYLOAD-TRAILER"
+    headers = {name.lower(): value for name, value in sent[0].items()}  # case varies by release
+    assert headers["x-amz-content-sha256"] == b"STREAMING-UNSIGNED-PAYLOAD-TRAILER"
     assert reply["ETag"] == f'"{_md5(body)}"'
     assert reply["ChecksumCRC32"] == base64.b64encode(zlib.crc32(body).to_bytes(4, "big")).decode()
 

@@ -173,6 +173,7 @@ def test_streaming_unsigned_payload_with_trailer_as_botocore_sends_over_https(
     )
     body = bytes(range(256)) * 4096
     s3.put_object(Bucket="mrbatch", Key="streamed.bin", Body=body, ChecksumAlgorithm="CRC32")
-    assert sent[0]["X-Amz-Content-SHA256"] == b"STREAMING-UNSIGNED-PAYLOAD-TRAILER"
+    headers = {name.lower(): value for name, value in sent[0].items()}  # case varies by release
+    assert headers["x-amz-content-sha256"] == b"STREAMING-UNSIGNED-PAYLOAD-TRAILER"
     assert sent[0]["Content-Encoding"] == b"aws-chunked"
     assert gateway.stores[EAST].get_bytes("streamed.bin") == body

@@ -39,9 +39,12 @@ def _boto3_url(key: str, expires: int) -> str:
 def test_url_is_identical_to_boto3s(key: str) -> None:
     expected = _boto3_url(key, 900)
     signed_at = parse_amz_date(parse_qs(urlsplit(expected).query)["X-Amz-Date"][0])
-    assert (
-        presign_get_url(ENDPOINT, "mrbatch", key, CREDS, expires_in=900, now=signed_at) == expected
-    )
+    ours = presign_get_url(ENDPOINT, "mrbatch", key, CREDS, expires_in=900, now=signed_at)
+    # same location and the same parameters, signature included; their order in the query
+    # is not part of SigV4 (it signs them sorted) and differs between botocore releases
+    mine, theirs = urlsplit(ours), urlsplit(expected)
+    assert (mine.scheme, mine.netloc, mine.path) == (theirs.scheme, theirs.netloc, theirs.path)
+    assert parse_qs(mine.query, strict_parsing=True) == parse_qs(theirs.query)
 
 
 def _as_request(url: str) -> SignedRequest:
