@@ -202,3 +202,20 @@ def notifier_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator
         yield smtp_backend(tmp_path, sink, made)
     for notifier in made:
         notifier.close()
+
+
+@pytest.fixture(params=["smtp", "ses-memory-ledger"])
+def atomic_notifier_backend(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[NotifierBackend]:
+    """Notifiers whose ledger threads can race here: SMTP's SQLite ledger, and SES with an
+    in-memory ledger (moto's DynamoDB checks conditions without a lock)."""
+    if request.param == "ses-memory-ledger":
+        request.getfixturevalue("aws")
+        yield ses_backend(memory_ledger=True)
+        return
+    made: list[SmtpNotifier] = []
+    with MailSink(tmp_path / "mailbox", credentials=SMTP_CREDENTIALS) as sink:
+        yield smtp_backend(tmp_path, sink, made)
+    for notifier in made:
+        notifier.close()

@@ -16,8 +16,8 @@ from mrbatch.accesspoint.credentials import Credentials, generate_credentials
 from mrbatch.notify.ses import MAIL_LEDGER, SesNotifier
 from mrbatch.notify.sink import MailSink
 from mrbatch.notify.smtp import SmtpNotifier
-from mrbatch.ports import Notifier
-from mrbatch.state import DynamoDBTable, create_dynamodb_table
+from mrbatch.ports import Notifier, Table
+from mrbatch.state import DynamoDBTable, MemoryTable, create_dynamodb_table
 
 SMTP_CREDENTIALS: Credentials = generate_credentials()
 
@@ -51,9 +51,11 @@ def smtp_backend(tmp_path: Path, sink: MailSink, made: list[SmtpNotifier]) -> No
     )
 
 
-def ses_backend() -> NotifierBackend:
+def ses_backend(*, memory_ledger: bool = False) -> NotifierBackend:
     """SES under moto: us-east-1 has the sender's domain verified, us-west-2 does not (so
-    SES refuses what is sent from there); the ledger is one DynamoDB table."""
+    SES refuses what is sent from there); the ledger is one DynamoDB table, or with
+    `memory_ledger` one MemoryTable (atomic: moto checks conditions without a lock, so
+    threads racing on its DynamoDB would test moto, not the notifier)."""
     from moto.core import DEFAULT_ACCOUNT_ID
     from moto.ses.models import ses_backends
 
@@ -63,8 +65,14 @@ def ses_backend() -> NotifierBackend:
         EmailIdentity="example.com"
     )
 
+    shared = MemoryTable(MAIL_LEDGER)
+
     def in_region(name: str) -> Notifier:
-        ledger = DynamoDBTable(dynamodb, MAIL_LEDGER, table_name="mail-ledger")
+        ledger: Table = (
+            shared
+            if memory_ledger
+            else DynamoDBTable(dynamodb, MAIL_LEDGER, table_name="mail-ledger")
+        )
         return SesNotifier(boto3.client("sesv2", region_name=name), ledger)
 
     def delivered() -> list[EmailMessage]:

@@ -58,7 +58,8 @@ def test_different_keys_send_different_messages(notifier_backend: NotifierBacken
     assert keys == ["a", "b"]
 
 
-def test_two_threads_same_key_send_once(notifier_backend: NotifierBackend) -> None:
+def test_two_threads_same_key_send_once(atomic_notifier_backend: NotifierBackend) -> None:
+    notifier_backend = atomic_notifier_backend
     notifier = notifier_backend.make()
     barrier = threading.Barrier(4)
     results: list[bool] = []
