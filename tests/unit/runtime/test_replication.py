@@ -9,7 +9,7 @@ import pytest
 
 from mrbatch.ports import REPLICA
 from mrbatch.runtime.replication.changefeed import ChangeFeed
-from mrbatch.runtime.replication.objects import ObjectReplicator
+from mrbatch.runtime.replication.objects import ObjectReplicator, ReplicationStatus
 from mrbatch.runtime.replication.recorded_store import RecordedObjectStore
 from mrbatch.storage.memory import MemoryObjectStore
 
@@ -170,3 +170,100 @@ def test_deletes_are_not_replicated(tmp_path: Path, clock: Clock) -> None:
     east.delete("k")
     replicator.run_once()
     assert west.get_bytes("k") == b"x"
+
+
+def test_each_pass_copies_up_to_its_limit_and_the_next_pass_goes_on(
+    tmp_path: Path, clock: Clock
+) -> None:
+    east, west = _region(tmp_path, "east", clock), _region(tmp_path, "west", clock)
+    for name in ("a", "b", "c"):
+        east.put(f"input/{name}.csv", name.encode())
+    replicator = _replicator(east, west, clock)
+    assert replicator.run_once(limit=2) == 2
+    assert replicator.run_once(limit=2) == 1
+    assert [c.key for c in west.feed.read("trigger")] == [
+        "input/a.csv",
+        "input/b.csv",
+        "input/c.csv",
+    ]
+
+
+def test_a_pass_copies_at_most_a_hundred_objects_by_default(tmp_path: Path, clock: Clock) -> None:
+    # the replicator process calls run_once() between checks of its stop and pause flags:
+    # a bounded pass keeps those checks frequent however large the backlog
+    east, west = _region(tmp_path, "east", clock), _region(tmp_path, "west", clock)
+    for n in range(101):
+        east.put(f"work/v1/chunks/{n:04d}.csv", b"x")
+    replicator = _replicator(east, west, clock)
+    assert (replicator.run_once(), replicator.run_once()) == (100, 1)
+
+
+def test_replicator_without_a_delay_copies_at_once_and_reports_the_rtc_sla(
+    tmp_path: Path, clock: Clock
+) -> None:
+    east, west = _region(tmp_path, "east", clock), _region(tmp_path, "west", clock)
+    east.put("input/a.csv", b"a")
+    replicator = ObjectReplicator(
+        source="east", destination="west", source_store=east, source_feed=east.feed,
+        dest_store=west, clock=clock,
+    )  # fmt: skip
+    assert replicator.run_once() == 1  # same instant as the put
+    assert replicator.status().sla_seconds == 900.0  # S3 RTC: 15 minutes
+
+
+def test_a_crashed_put_whose_object_was_written_is_settled_and_replicated(
+    tmp_path: Path, clock: Clock
+) -> None:
+    east, west = _region(tmp_path, "east", clock), _region(tmp_path, "west", clock)
+    east.feed.begin("input/a.csv")
+    info = east.inner.put("input/a.csv", b"abc")  # written, but the writer died before commit
+    replicator = _replicator(east, west, clock)
+    assert replicator.run_once() == 0  # the entry is pending: nothing after it is read
+    clock.now += 31  # older than the feed's 30 s: the replicator settles it
+    assert replicator.run_once() == 1
+    assert west.head("input/a.csv").version_id == info.version_id
+
+
+def test_a_version_deleted_before_it_replicated_is_not_counted(
+    tmp_path: Path, clock: Clock
+) -> None:
+    east, west = _region(tmp_path, "east", clock), _region(tmp_path, "west", clock)
+    east.put("input/a.csv", b"a")
+    east.delete("input/a.csv")
+    replicator = _replicator(east, west, clock)
+    assert replicator.run_once() == 0
+    assert list(west.list("input/")) == []
+    assert replicator.status().replicated == 0
+
+
+def test_replica_keeps_the_standard_headers(tmp_path: Path, clock: Clock) -> None:
+    east, west = _region(tmp_path, "east", clock), _region(tmp_path, "west", clock)
+    headers = {"content-type": "text/csv", "cache-control": "no-cache"}
+    east.put("input/a.csv", b"a", headers=headers)
+    _replicator(east, west, clock).run_once()
+    assert dict(west.head("input/a.csv").headers) == {
+        "content-type": "text/csv",
+        "cache-control": "no-cache",
+    }
+
+
+def test_status_reports_both_regions_the_oldest_pending_age_and_ignores_replicas(
+    tmp_path: Path, clock: Clock
+) -> None:
+    east, west = _region(tmp_path, "east", clock), _region(tmp_path, "west", clock)
+    replicator = _replicator(east, west, clock, delay=100.0)
+    assert replicator.status() == ReplicationStatus(
+        source="east", destination="west", operations_pending=0, bytes_pending=0,
+        oldest_pending_age_seconds=0.0, replicated=0, late=0, worst_latency_seconds=0.0,
+        sla_seconds=10.0,
+    )  # fmt: skip
+    east.put("input/a.csv", b"abc")  # at 1000
+    assert replicator.status().oldest_pending_age_seconds == 0.0  # pending since just now
+    clock.now += 25
+    east.put("input/b.csv", b"de", replication_status=REPLICA)  # a replica: never sent back
+    clock.now += 5
+    assert replicator.status() == ReplicationStatus(
+        source="east", destination="west", operations_pending=1, bytes_pending=3,
+        oldest_pending_age_seconds=30.0, replicated=0, late=0, worst_latency_seconds=0.0,
+        sla_seconds=10.0,
+    )  # fmt: skip
