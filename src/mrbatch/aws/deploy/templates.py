@@ -29,8 +29,8 @@ import yaml
 from mrbatch.errors import ConfigError
 
 __all__ = [
-    "DEFINITION_KEY",
     "DEFINITIONS_DIR",
+    "DEFINITION_KEY",
     "TEMPLATES_DIR",
     "Template",
     "load_template",
