@@ -89,6 +89,16 @@ def test_get_streams_the_body_and_info(object_store: ObjectStore) -> None:
     assert (info.size, info.etag) == (len(body), md5(body))
 
 
+def test_got_stream_iterates_by_lines_when_the_object_is_long(object_store: ObjectStore) -> None:
+    """The stream is a BinaryIO: iterating it yields lines (a manifest of JSON Lines is
+    read so), whatever the transport's own chunking (botocore's is 1 KiB)."""
+    lines = [b'{"n": %d, "pad": "%s"}\n' % (n, b"x" * 90) for n in range(40)]
+    object_store.put("manifest.jsonl", b"".join(lines))
+    _info, body = object_store.get("manifest.jsonl")
+    with body:
+        assert list(body) == lines
+
+
 def test_get_bytes_returns_whole_object(object_store: ObjectStore) -> None:
     object_store.put("k", b"payload")
     assert object_store.get_bytes("k") == b"payload"

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import io
 import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, BinaryIO, cast
@@ -62,6 +63,7 @@ _HEADER_PARAMS = {
 }
 # Our tokens wrap S3's, so a token from another store is refused here, not sent to S3.
 _TOKEN_PREFIX = "s3:"
+_READ_BUFFER = 1 << 20  # bytes a buffered read of an object asks S3 for at once
 _NOT_FOUND = {"404", "NoSuchKey", "NotFound"}
 _EXISTS = {"412", "PreconditionFailed", "ConditionalRequestConflict"}
 
@@ -106,11 +108,14 @@ class S3ObjectStore(BaseObjectStore):
             return self._head_version(key, response.get("VersionId"))
 
     def get(self, key: str) -> tuple[ObjectInfo, BinaryIO]:
-        """See `mrbatch.ports.ObjectStore.get`; the stream is botocore's StreamingBody."""
+        """See `mrbatch.ports.ObjectStore.get`; botocore's StreamingBody behind a buffered
+        reader, so the stream is a real BinaryIO (StreamingBody iterates by 1 KiB chunks,
+        not by lines)."""
         validate_key(key)
         with _translated(key):
             response = self.client.get_object(Bucket=self.bucket, Key=key)
-        return _info(key, cast(Mapping[str, Any], response)), cast(BinaryIO, response["Body"])
+        body = io.BufferedReader(_RawBody(response["Body"]), _READ_BUFFER)
+        return _info(key, cast(Mapping[str, Any], response)), cast(BinaryIO, body)
 
     def head(self, key: str) -> ObjectInfo:
         """See `mrbatch.ports.ObjectStore.head`."""
@@ -181,6 +186,26 @@ class S3ObjectStore(BaseObjectStore):
         validate_key(key)
         with _translated(key):
             self.client.delete_object(Bucket=self.bucket, Key=key)
+
+
+class _RawBody(io.RawIOBase):
+    """A StreamingBody as a raw stream (readinto), for `io.BufferedReader`."""
+
+    def __init__(self, body: Any) -> None:
+        self._body = body
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._body.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        if not self.closed:
+            self._body.close()
+        super().close()
 
 
 def _info(key: str, response: Mapping[str, Any]) -> ObjectInfo:
