@@ -208,7 +208,8 @@ def run_execution(execution_input: dict[str, Any], *, until: str = "end") -> dic
         return state
     for index, chunk in enumerate(chunk_list(state)):
         task = {k: state[k] for k in ("fileId", "versionId", "key", "epoch")}
-        lambdas.process_chunk({**task, "chunk": chunk, "index": index}, None)
+        # the batch Map's ItemSelector: "index.$": "$$.Map.Item.Value.index"
+        lambdas.process_chunk({**task, "chunk": chunk, "index": chunk.get("index", index)}, None)
     merged = lambdas.merge_all_files(json.loads(json.dumps(state)), None)
     state["merge"] = {k: merged[k] for k in ("output", "errors", "counts")}
     email = lambdas.email_the_file(json.loads(json.dumps(state)), None)
