@@ -38,3 +38,16 @@ mutation: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+
+# --- the AWS target (docs/aws-deploy.md): build, deploy, chaos, destroy ------------------
+.PHONY: lambda-build deploy chaos destroy-chaos destroy-all
+ENV              ?= dev
+PRIMARY_REGION   ?= us-east-1
+SECONDARY_REGION ?= us-west-2
+SES_IDENTITY     ?=
+LAMBDA_PYTHON    ?= 3.11
+LAMBDA_ARCH      ?= x86_64
+
+## lambda-build: the Lambda code zip and dependency layer in build/lambda (every handler imported from them alone)
+lambda-build: $(STAMP)
+	$(BIN)/python -m mrbatch.aws.deploy.build --out build/lambda --python $(LAMBDA_PYTHON) --arch $(LAMBDA_ARCH)
