@@ -9,7 +9,7 @@ from pathlib import Path
 
 from mrbatch.handlers.batch_state import unfinished_files
 from mrbatch.metrics.local import MemoryMetrics
-from mrbatch.runtime.operations.reconcile import reconcile
+from mrbatch.runtime.operations.reconcile import ReconcileResult, reconcile
 from mrbatch.runtime.replication.changefeed import ChangeFeed
 from mrbatch.runtime.replication.recorded_store import RecordedObjectStore
 from mrbatch.state import BATCH_STATE, MemoryTable
@@ -54,3 +54,46 @@ def test_reconcile_redrives_present_inputs_and_reports_missing(tmp_path: Path) -
     again = reconcile(region="us-west-2", store=store, tables=[table], metrics=metrics)
     assert again.redriven == result.redriven
     assert len(store.feed.read("trigger")) == 4
+
+
+def _west(tmp_path: Path) -> RecordedObjectStore:
+    return RecordedObjectStore(MemoryObjectStore("west"), ChangeFeed(tmp_path / "feed.db"))
+
+
+def test_reconcile_goes_on_past_a_version_that_has_not_replicated(tmp_path: Path) -> None:
+    table, store = MemoryTable(BATCH_STATE), _west(tmp_path)
+    newer = store.put("input/a.csv", b"newer")  # the bucket has another version than the record's
+    later = store.put("input/b.csv", b"b")
+    table.put(_item("input/a.csv", "old", "RUNNING"))
+    table.put(_item("input/b.csv", later.version_id, "RUNNING"))
+
+    result = reconcile(region="us-west-2", store=store, tables=[table], metrics=MemoryMetrics())
+
+    unrecorded = f"input/a.csv#{newer.version_id}"  # no table has an item for it
+    assert result == ReconcileResult(
+        "us-west-2",
+        redriven=[unrecorded, f"input/b.csv#{later.version_id}"],
+        missing=["input/a.csv#old"],
+        unrecorded=[unrecorded],
+    )
+
+
+def test_unrecorded_objects_that_are_not_inputs_are_not_announced(tmp_path: Path) -> None:
+    store = _west(tmp_path)
+    store.put("input/a-notes.txt", b"not a csv")  # listed first: the trigger ignores it
+    csv = store.put("input/b.csv", b"b")
+    result = reconcile(
+        region="us-west-2", store=store, tables=[MemoryTable(BATCH_STATE)], metrics=MemoryMetrics()
+    )
+    assert result.unrecorded == [f"input/b.csv#{csv.version_id}"]
+
+
+def test_reconcile_announces_the_configured_suffixes_only(tmp_path: Path) -> None:
+    store = _west(tmp_path)
+    txt = store.put("input/a.txt", b"a")
+    store.put("input/b.csv", b"b")
+    result = reconcile(
+        region="us-west-2", store=store, tables=[MemoryTable(BATCH_STATE)],
+        metrics=MemoryMetrics(), suffixes=(".txt",),
+    )  # fmt: skip
+    assert (result.region, result.unrecorded) == ("us-west-2", [f"input/a.txt#{txt.version_id}"])
