@@ -43,6 +43,7 @@ def _root(
 def _register_commands() -> None:
     # Imported here so that `mrbatch --version` stays fast and import cycles stay impossible.
     from mrbatch.cli import (
+        aws_commands,
         demo_command,
         financials_commands,
         observe_commands,
