@@ -65,6 +65,7 @@ def _register_commands() -> None:
         run_local_commands,
         observe_commands,
         verify_commands,
+        aws_commands,
     ):
         module.register(app)
 
