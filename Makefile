@@ -51,3 +51,20 @@ LAMBDA_ARCH      ?= x86_64
 ## lambda-build: the Lambda code zip and dependency layer in build/lambda (every handler imported from them alone)
 lambda-build: $(STAMP)
 	$(BIN)/python -m mrbatch.aws.deploy.build --out build/lambda --python $(LAMBDA_PYTHON) --arch $(LAMBDA_ARCH)
+
+AWS_ENV := --env $(ENV) --primary $(PRIMARY_REGION) --secondary $(SECONDARY_REGION)
+
+## deploy: build, then deploy every stack of environment ENV to PRIMARY_REGION and SECONDARY_REGION
+deploy: lambda-build
+	$(BIN)/mrbatch aws deploy $(AWS_ENV) $(if $(SES_IDENTITY),--ses-identity $(SES_IDENTITY))
+
+## chaos: deploy the FIS experiment stacks (start one with `mrbatch aws chaos start`)
+chaos: $(STAMP)
+	$(BIN)/mrbatch aws deploy $(AWS_ENV) --chaos
+
+destroy-chaos: $(STAMP)
+	$(BIN)/mrbatch aws destroy $(AWS_ENV) --chaos-only --yes
+
+## destroy-all: delete every stack of ENV, stored files included (asks first)
+destroy-all: $(STAMP)
+	$(BIN)/mrbatch aws destroy $(AWS_ENV)
