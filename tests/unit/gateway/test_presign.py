@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from urllib.parse import parse_qs, urlsplit
 
 import boto3
@@ -96,4 +97,70 @@ def test_boto3_url_dated_14_minutes_ahead_of_the_server_verifies() -> None:
     url = _boto3_url("a.csv", 3600)
     signed_at = parse_amz_date(parse_qs(urlsplit(url).query)["X-Amz-Date"][0])
     verified = SigV4Verifier([CREDS], clock=lambda: signed_at - 14 * 60).verify(_as_request(url))
+    assert (verified.credentials, verified.presigned) == (CREDS, True)
+
+
+def _boto3_url_at(endpoint: str, region: str, key: str, expires: int) -> str:
+    client = boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name=region,
+        aws_access_key_id=CREDS.access_key_id,
+        aws_secret_access_key=CREDS.secret_access_key,
+        config=Config(signature_version="s3v4", s3={"addressing_style": "path"}),
+    )
+    url: str = client.generate_presigned_url(
+        "get_object", Params={"Bucket": "mrbatch", "Key": key}, ExpiresIn=expires
+    )
+    return url
+
+
+def _parts(url: str) -> tuple[str, str, str, dict[str, list[str]]]:
+    """A URL as scheme, host, path and decoded query (botocore's parameter order varies)."""
+    split = urlsplit(url)
+    return split.scheme, split.netloc, split.path, parse_qs(split.query)
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "region", "expires"),
+    [
+        ("https://gw.example:8443", "us-west-2", 900),  # https, another region's scope
+        ("http://127.0.0.1:8123/gw/", "us-east-1", 900),  # the access point under a path
+        ("http://127.0.0.1:8123", "us-east-1", 1),  # the shortest expiry S3 allows
+        ("http://127.0.0.1:8123", "us-east-1", 7 * 24 * 3600),  # the longest
+    ],
+)
+def test_url_matches_boto3s_for_each_endpoint_region_and_expiry_limit(
+    endpoint: str, region: str, expires: int
+) -> None:
+    expected = _boto3_url_at(endpoint, region, "dir/a b.csv", expires)
+    signed_at = parse_amz_date(parse_qs(urlsplit(expected).query)["X-Amz-Date"][0])
+    url = presign_get_url(
+        endpoint, "mrbatch", "dir/a b.csv", CREDS, expires_in=expires, region=region,
+        now=signed_at,
+    )  # fmt: skip
+    assert _parts(url) == _parts(expected)
+
+
+@pytest.mark.parametrize("expires", [0, -1, 7 * 24 * 3600 + 1])
+def test_expiry_outside_one_second_to_seven_days_is_refused(expires: int) -> None:
+    with pytest.raises(MrBatchError) as caught:
+        presign_get_url(ENDPOINT, "mrbatch", "a.csv", CREDS, expires_in=expires)
+    assert str(caught.value) == "expires_in must be from 1 to 604800 seconds"
+
+
+@pytest.mark.parametrize("endpoint", ["ftp://127.0.0.1:8123", "127.0.0.1:8123", "http://"])
+def test_endpoint_that_is_not_an_http_url_is_refused(endpoint: str) -> None:
+    with pytest.raises(MrBatchError) as caught:
+        presign_get_url(endpoint, "mrbatch", "a.csv", CREDS)
+    assert str(caught.value) == f"endpoint must be an http(s) URL, not {endpoint!r}"
+
+
+def test_url_without_a_time_is_signed_now_and_verifies_now() -> None:
+    before = int(time.time())
+    url = presign_get_url(ENDPOINT, "mrbatch", "a.csv", CREDS, expires_in=60)
+    after = time.time()
+    signed_at = parse_amz_date(parse_qs(urlsplit(url).query)["X-Amz-Date"][0])
+    assert before <= signed_at <= after
+    verified = SigV4Verifier([CREDS]).verify(_as_request(url))
     assert (verified.credentials, verified.presigned) == (CREDS, True)
