@@ -39,7 +39,8 @@ def deploy(
 ) -> list[str]:
     """Apply the plan (or the chaos stacks); the labels of the stacks that changed."""
     account = str(clients("sts", d.primary).get_caller_identity()["Account"])
-    d = replace(d, code_key=_keyed(build / d.code_key), layer_key=_keyed(build / d.layer_key))
+    if not chaos:  # the chaos stacks need no code
+        d = replace(d, code_key=_keyed(build / d.code_key), layer_key=_keyed(build / d.layer_key))
     changed = []
     for stack in chaos_plan(d) if chaos else deploy_plan(d):
         cfn = clients("cloudformation", stack.region)
