@@ -44,6 +44,7 @@ def _register_commands() -> None:
     # Imported here so that `mrbatch --version` stays fast and import cycles stay impossible.
     from mrbatch.cli import (
         aws_commands,
+        chaos_commands,
         demo_command,
         financials_commands,
         observe_commands,
@@ -65,6 +66,7 @@ def _register_commands() -> None:
         run_local_commands,
         observe_commands,
         verify_commands,
+        chaos_commands,
         aws_commands,
     ):
         module.register(app)

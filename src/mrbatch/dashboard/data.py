@@ -19,6 +19,7 @@ from mrbatch.metrics.executions import execution_series, execution_stats
 from mrbatch.metrics.local import SqliteMetrics
 from mrbatch.metrics.prometheus import Counter, Gauge, Snapshot
 from mrbatch.runtime.config import StackConfig
+from mrbatch.runtime.operations.experiments import ChaosLog
 from mrbatch.runtime.operations.runbook import RunbookLog
 from mrbatch.runtime.services.replicator import read_replication_status
 from mrbatch.runtime.wiring import open_routing, open_tables
@@ -38,6 +39,7 @@ COUNTERS = (
 RANGES = {900: 10, 3600: 30, 86400: 900}
 _RECENT_EMAILS = 10
 _RECENT_RUNBOOKS = 5
+_RECENT_EXPERIMENTS = 10
 
 
 def _files_by_status(config: StackConfig, region: str) -> tuple[dict[str, int], dict[str, int]]:
@@ -107,6 +109,16 @@ def _emails(config: StackConfig) -> list[dict[str, str]]:
     ]
 
 
+def _experiments(config: StackConfig, now: float) -> list[dict[str, Any]]:
+    """The newest chaos experiments (`mrbatch chaos`), newest first, with whether each is
+    still in force."""
+    log = ChaosLog(config)
+    try:
+        return [e.as_dict(now) for e in log.experiments(_RECENT_EXPERIMENTS)]
+    finally:
+        log.close()
+
+
 def _replication_gauges(config: StackConfig) -> list[Gauge]:
     """The replicator's last status as gauges, labelled by direction (and table)."""
     gauges = []
@@ -171,6 +183,7 @@ class StackView:
             },
             "replication": _replication(config, self._metrics, since, now, step),
             "runbooks": RunbookLog(config).executions()[:_RECENT_RUNBOOKS],
+            "chaos": _experiments(config, now),
             "emails": _emails(config),
         }
 

@@ -13,11 +13,13 @@ Everything a stack owns lives under one data directory, one sub-folder per regio
       runbooks.db                 runbook executions and their steps
       metrics.db                  metrics of both regions
       mail.db                     the notifier's ledger (one email per idempotency key)
+      chaos.db                    chaos experiments: what, where, started and ended when
       mail/                       .eml files received by the mail sink
       supervisor.log              the detached supervisor's output
       logs/<service>.jsonl        every process's structured log (`mrbatch logs`)
       run/                        process state: ready files, logs, multipart staging,
-                                  replication status and pauses, drill breakpoints
+                                  replication status and pauses, drill breakpoints,
+                                  the chaos blocks in force (faults.json)
       <region>/bucket/            the region's object store
       <region>/tables.db          batch state, errors, financials (SQLite, WAL)
       <region>/feed.db            the bucket's change feed (events + replication queue)
@@ -188,6 +190,16 @@ class StackConfig:
     @property
     def mail_ledger_db(self) -> Path:
         return self.data_dir / "mail.db"
+
+    @property
+    def chaos_db(self) -> Path:
+        """The record of every chaos experiment (`mrbatch chaos`), shown on the dashboard."""
+        return self.data_dir / "chaos.db"
+
+    @property
+    def faults_file(self) -> Path:
+        """The chaos blocks in force, read by every region process (`runtime/faults.py`)."""
+        return self.run_dir / "faults.json"
 
     @property
     def supervisor_log(self) -> Path:

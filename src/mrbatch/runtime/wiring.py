@@ -23,6 +23,13 @@ from mrbatch.pipeline import load_rules
 from mrbatch.ports import FinancialSource
 from mrbatch.routing.local import SqliteRoutingControl
 from mrbatch.runtime.config import StackConfig
+from mrbatch.runtime.faults import (
+    FaultSwitch,
+    FaultyFinancialSource,
+    FaultyNotifier,
+    FaultyObjectStore,
+    FaultyTable,
+)
 from mrbatch.runtime.files import read_json
 from mrbatch.runtime.replication.changefeed import ChangeFeed
 from mrbatch.runtime.replication.recorded_store import RecordedObjectStore
@@ -34,6 +41,7 @@ __all__ = [
     "credentials_file",
     "endpoints_file",
     "ensure_credentials",
+    "fault_switch",
     "load_credentials",
     "open_local_region",
     "open_region_store",
@@ -95,14 +103,22 @@ def open_tables(config: StackConfig, region: str) -> RegionTables:
     return open_region_tables(config.tables_db(region), origin=region)
 
 
+def fault_switch(config: StackConfig, region: str, *, hang: bool = True) -> FaultSwitch:
+    """The chaos blocks in force for `region` (`mrbatch chaos block`)."""
+    return FaultSwitch(config.faults_file, region, hang=hang)
+
+
 def open_local_region(data_dir: Path, region: str, enrichment_url: str | None) -> Region:
     """Every port of `region` in the stack at `data_dir`. Handlers enrich through the
-    region's enrichment API when its URL is given, else straight from its table."""
+    region's enrichment API when its URL is given, else straight from its table. Each
+    dependency goes through its chaos wrapper, which fails only while an experiment blocks
+    it (`mrbatch.runtime.faults`)."""
     config = StackConfig.load(data_dir)
     config.check_region(region)
     endpoints = read_endpoints(config)
     tables = open_tables(config, region)
     credentials = load_credentials(config)
+    faults = fault_switch(config, region)
     financials: FinancialSource = (
         HttpFinancialSource(enrichment_url, credentials=credentials, region=region)
         if enrichment_url
@@ -118,18 +134,21 @@ def open_local_region(data_dir: Path, region: str, enrichment_url: str | None) -
 
     return Region(
         name=region,
-        store=open_region_store(config, region),
-        batch_state=tables.batch_state,
-        errors=tables.errors,
+        store=FaultyObjectStore(open_region_store(config, region), faults),
+        batch_state=FaultyTable(tables.batch_state, faults),
+        errors=FaultyTable(tables.errors, faults),
         routing=open_routing(config),
-        notifier=SmtpNotifier.for_sink(
-            "127.0.0.1",
-            int(endpoints["smtp_port"]),
-            credentials,
-            ledger_path=config.mail_ledger_db,
+        notifier=FaultyNotifier(
+            SmtpNotifier.for_sink(
+                "127.0.0.1",
+                int(endpoints["smtp_port"]),
+                credentials,
+                ledger_path=config.mail_ledger_db,
+            ),
+            faults,
         ),
         metrics=SqliteMetrics(config.metrics_db),
-        financials=financials,
+        financials=FaultyFinancialSource(financials, faults),
         rules=load_rules(config.extra.get("schema")),
         chunk_size=config.chunk_size,
         sender=config.sender,

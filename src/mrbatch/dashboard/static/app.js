@@ -124,6 +124,14 @@ function runbooks(runs) {
   ]), "runbooks");
 }
 
+function chaos(list) {
+  return table(["#", "started", "kind", "target", "detail", "ends", "state"], (list || []).map((e) => [
+    e.id, esc(fmtTime(e.started_at)), esc(e.kind), esc(e.target), esc(e.detail),
+    esc(e.ended_at ? fmtTime(e.ended_at) : e.ends_at ? fmtTime(e.ends_at) : "when told"),
+    e.in_force ? '<span class="status-InProgress">in force</span>' : "ended",
+  ]), "chaos");
+}
+
 function emails(list) {
   return table(["date", "to", "subject"], list.map((m) => [esc(m.date), esc(m.to), esc(m.subject)]), "emails");
 }
@@ -136,6 +144,7 @@ function render(data) {
     .map(([name, region]) => regionCard(name, region, data)).join("");
   document.getElementById("replication").innerHTML = replication(data.replication, data);
   document.getElementById("runbooks").innerHTML = runbooks(data.runbooks);
+  document.getElementById("chaos").innerHTML = chaos(data.chaos);
   document.getElementById("emails").innerHTML = emails(data.emails);
   document.getElementById("updated").textContent = `updated ${fmtTime(data.now)}`;
 }

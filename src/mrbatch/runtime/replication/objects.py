@@ -56,7 +56,7 @@ class ObjectReplicator:
         source_store: ObjectStore,
         source_feed: ChangeFeed,
         dest_store: ObjectStore,
-        delay_seconds: float = 0.0,
+        delay_seconds: float | Callable[[], float] = 0.0,
         sla_seconds: float = 900.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -65,7 +65,8 @@ class ObjectReplicator:
         self._source_store = source_store
         self._feed = source_feed
         self._dest = dest_store
-        self._delay = delay_seconds
+        # a callable is asked every round: chaos experiments change the delay at run time
+        self._delay = delay_seconds if callable(delay_seconds) else lambda: delay_seconds
         self._sla = sla_seconds
         self._clock = clock
         self.consumer = f"replicate-to-{destination}"
@@ -74,8 +75,9 @@ class ObjectReplicator:
         """Replicate the changes that are due; returns how many objects were copied."""
         self._feed.settle(self._source_store)
         copied = 0
+        delay = self._delay()
         for change in self._feed.read(self.consumer, limit=limit):
-            if change.created_at + self._delay > self._clock():
+            if change.created_at + delay > self._clock():
                 break  # the feed is ordered: nothing after this one is due either
             if not change.replica and self._replicate(change):
                 copied += 1

@@ -2,8 +2,11 @@
 
 `mrbatch up --auto-failover` runs a `HealthMonitor` every second. A check of the active
 region passes when its process answers (its ready file names a live pid), its object store
-answers a listing, and its batch state table answers a read. After `threshold` consecutive
-failed checks the monitor asks for a failover.
+answers a listing, and its batch state table answers a read. The store and the table are
+reached as the region's handlers reach them, through the chaos wrappers, so a `mrbatch
+chaos block` of the region's objects or tables fails the check as a real outage would
+(at once, never hanging: the supervision loop must not wait). After `threshold`
+consecutive failed checks the monitor asks for a failover.
 
 The trade-off (see docs/operations.md): a low threshold recovers faster but fails over on a
 blip (a GC pause, a slow disk), and every failover costs a re-drive of the files in flight;
@@ -18,8 +21,9 @@ from dataclasses import dataclass, field
 
 from mrbatch.errors import MrBatchError
 from mrbatch.runtime.config import StackConfig
+from mrbatch.runtime.faults import FaultyObjectStore, FaultyTable
 from mrbatch.runtime.services.gateway import region_alive
-from mrbatch.runtime.wiring import open_region_store, open_routing, open_tables
+from mrbatch.runtime.wiring import fault_switch, open_region_store, open_routing, open_tables
 
 __all__ = ["HealthCheck", "HealthMonitor", "check_region"]
 
@@ -41,14 +45,15 @@ def check_region(config: StackConfig, region: str) -> HealthCheck:
     failures: list[str] = []
     if not region_alive(config, region):
         failures.append("process not running")
+    faults = fault_switch(config, region, hang=False)
     try:
-        open_region_store(config, region).list_page("", max_keys=1)
+        FaultyObjectStore(open_region_store(config, region), faults).list_page("", max_keys=1)
     except (MrBatchError, OSError) as exc:
         failures.append(f"object store unreachable: {exc}")
     try:
         tables = open_tables(config, region)
         try:
-            tables.batch_state.get({"file_id": "health-check"})
+            FaultyTable(tables.batch_state, faults).get({"file_id": "health-check"})
         finally:
             tables.close()
     except (MrBatchError, OSError) as exc:

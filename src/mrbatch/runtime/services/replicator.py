@@ -27,6 +27,7 @@ done, so nothing is lost. A run of failing rounds backs off up to a few seconds.
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import os
 import sqlite3
@@ -41,6 +42,7 @@ from typing import Any
 from mrbatch.atomic import atomic_write_json
 from mrbatch.errors import ConfigError, MrBatchError
 from mrbatch.runtime.config import StackConfig
+from mrbatch.runtime.faults import FaultFile
 from mrbatch.runtime.files import read_json
 from mrbatch.runtime.replication.objects import ObjectReplicator
 from mrbatch.runtime.replication.tables import SqliteCursorStore, TableReplicator
@@ -163,6 +165,12 @@ def _metrics(read: Callable[[], Any]) -> dict[str, Any]:
     return {k: v for k, v in record.items() if k not in ("table", "source", "destination")}
 
 
+def _delay(config: StackConfig, faults: FaultFile) -> float:
+    """How long a change waits before it replicates: the configured delay, or the longer
+    one a chaos experiment sets (`mrbatch chaos replication --delay`)."""
+    return max(config.replication_delay_seconds, faults.read().replication_delay_seconds)
+
+
 @contextmanager
 def open_directions(config: StackConfig) -> Iterator[list[Direction]]:
     """Both directions of the stack, with their stores, tables and cursor files open."""
@@ -182,7 +190,7 @@ def open_directions(config: StackConfig) -> Iterator[list[Direction]]:
                 source_store=store,
                 source_feed=store.feed,
                 dest_store=open_region_store(config, destination),
-                delay_seconds=config.replication_delay_seconds,
+                delay_seconds=functools.partial(_delay, config, FaultFile(config.faults_file)),
                 sla_seconds=config.replication_sla_seconds,
             )
             src, dst = tables[source], tables[destination]
