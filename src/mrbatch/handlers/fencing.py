@@ -12,7 +12,13 @@ from __future__ import annotations
 from mrbatch.errors import FencedError
 from mrbatch.handlers.region import Region
 
-__all__ = ["check_fence"]
+__all__ = ["check_fence", "holds"]
+
+
+def holds(region: Region, epoch: int) -> bool:
+    """Whether `region` is active under exactly `epoch` (work of that epoch may commit)."""
+    state = region.routing.state()
+    return state.active_region == region.name and state.epoch == epoch
 
 
 def check_fence(region: Region, epoch: int) -> None:

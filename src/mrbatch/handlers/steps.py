@@ -32,7 +32,7 @@ from typing import IO, BinaryIO, cast
 from mrbatch.errors import ConditionFailedError, InputFileError, ObjectNotFoundError
 from mrbatch.handlers import batch_state as records
 from mrbatch.handlers import naming, payloads
-from mrbatch.handlers.fencing import check_fence
+from mrbatch.handlers.fencing import check_fence, holds
 from mrbatch.handlers.payloads import ChunkTask, FailedFile, FileRun, MergedFile, SplitFile
 from mrbatch.handlers.region import Region, current_region
 from mrbatch.model import ErrorRecord, FileStatus
@@ -438,13 +438,19 @@ def record_execution_end(region: Region, end: payloads.ExecutionEnd) -> bool:
     Idempotent, so it may run more than once for one execution and after "Record the failed
     file" did its part: the fenced write stores the same fields, the email is sent once per
     file version (its idempotency key). Not for a success, a fencing abort, a file already
-    COMPLETED, or a run a newer epoch has taken over (the fence refuses the write)."""
+    COMPLETED, or a run whose epoch is no longer current (the new active region re-drives
+    the file)."""
     if end["status"] in ("SUCCEEDED", "RUNNING") or end["error"] == LOST_ACTIVATION:
         return False
     run = json.loads(end["input"])
     if not isinstance(run, dict) or "fileId" not in run or "epoch" not in run:
         return False
     file_id, epoch = str(run["fileId"]), int(run["epoch"])
+    if not holds(region, epoch):
+        # the run lost its epoch (its failure may be the fence itself): the region active
+        # now takes the file over and re-drives it, so it must not be marked FAILED here,
+        # even before that region has claimed it
+        return False
     current = region.batch_state.get({"file_id": file_id})
     if current is None or current.get("status") == FileStatus.COMPLETED.value:
         return False

@@ -5,6 +5,7 @@ that work belongs to epoch 1, the file is now driven under epoch 3."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,8 +13,9 @@ import pytest
 
 from mrbatch.errors import FencedError
 from mrbatch.handlers.fencing import check_fence
+from mrbatch.handlers.payloads import ExecutionEnd
 from mrbatch.handlers.region import Region, set_current_region
-from mrbatch.handlers.steps import email_the_file
+from mrbatch.handlers.steps import email_the_file, record_execution_end
 from mrbatch.metrics.local import MemoryMetrics
 from mrbatch.notify.memory import MemoryNotifier
 from mrbatch.pipeline import CsvFinancialSource, load_rules
@@ -89,3 +91,32 @@ def test_old_epoch_email_is_not_sent_after_failover_and_failback(region: Region)
     email_the_file(_email_event(3))  # the run of the current epoch completes the file
     assert list(notifier.sent) == ["input/a.csv#v1"]
     assert region.batch_state.get({"file_id": "input/a.csv#v1"})["status"] == "COMPLETED"  # type: ignore[index]
+
+
+def _ended(epoch: int, error: str = "FencedError") -> ExecutionEnd:
+    run = {"fileId": "input/a.csv#v1", "key": "input/a.csv", "versionId": "v1", "epoch": epoch}
+    return {
+        "executionArn": "arn:aws:states:us-east-1:1:execution:main:a-e1", "name": "a-e1",
+        "stateMachineArn": "arn:aws:states:us-east-1:1:stateMachine:main",
+        "status": "FAILED", "error": error, "cause": "fenced", "input": json.dumps(run),
+    }  # fmt: skip
+
+
+def test_a_run_that_failed_after_losing_its_epoch_does_not_fail_the_file(region: Region) -> None:
+    # the old region's run failed (e.g. its fenced "Record the failed file") before the
+    # new active region claimed the file: the file must stay unfinished for the takeover
+    region.batch_state.put({"file_id": "input/a.csv#v1", "status": "RUNNING", "epoch": 1})
+    region.routing.set_active(WEST, "failover")
+    assert record_execution_end(region, _ended(1)) is False
+    assert region.batch_state.get({"file_id": "input/a.csv#v1"})["status"] == "RUNNING"  # type: ignore[index]
+    notifier = region.notifier
+    assert isinstance(notifier, MemoryNotifier) and notifier.sent == {}
+
+
+def test_a_run_that_failed_under_the_current_epoch_fails_the_file_once(region: Region) -> None:
+    region.batch_state.put({"file_id": "input/a.csv#v1", "status": "RUNNING", "epoch": 1})
+    assert record_execution_end(region, _ended(1, error="States.Runtime")) is True
+    item = region.batch_state.get({"file_id": "input/a.csv#v1"})
+    assert item is not None and (item["status"], item["error"]) == ("FAILED", "States.Runtime")
+    notifier = region.notifier
+    assert isinstance(notifier, MemoryNotifier) and list(notifier.sent) == ["input/a.csv#v1#failed"]
