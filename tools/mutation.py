@@ -57,6 +57,7 @@ MODULES: dict[str, list[str]] = {
     "src/mrbatch/notify/smtp.py": [
         "tests/contract/test_contract_notifier.py",
         "tests/unit/runtime/test_mail_auth.py",
+        "tests/unit/runtime/test_mail_ledger.py",
     ],
     "src/mrbatch/runtime/operations/reconcile.py": ["tests/unit/runtime/test_reconcile.py"],
     "src/mrbatch/runtime/operations/takeover.py": ["tests/unit/runtime/test_takeover.py"],
