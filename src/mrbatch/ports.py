@@ -19,6 +19,7 @@ from mrbatch.model import FinancialRecord
 
 __all__ = [
     "CHECKSUM_HEADER_PREFIX",
+    "MULTIPART_HEADER",
     "REPLICA",
     "STORED_HEADERS",
     "Condition",
@@ -47,6 +48,10 @@ STORED_HEADERS = (
     "expires",
 )
 CHECKSUM_HEADER_PREFIX = "x-amz-checksum-"
+# The layout of an object completed from a multipart upload (its multipart ETag, part sizes,
+# part checksums), kept as one stored header so that it replicates with the object; the
+# gateway answers GetObjectAttributes and GET ?partNumber from it, never returns it as is.
+MULTIPART_HEADER = "x-mrbatch-multipart"
 
 # Value of `ObjectInfo.replication_status` for an object written by replication; such an
 # object is never replicated back (as S3's x-amz-replication-status: REPLICA).
@@ -111,7 +116,8 @@ class ObjectStore(Protocol):
         whose ETag that is: raise ObjectNotFoundError when the key is missing and
         PreconditionFailedError when its ETag differs (checked atomically with the write).
         `headers` are stored and returned as `ObjectInfo.headers` (names lower-case, from
-        `STORED_HEADERS` or `x-amz-checksum-*`; InvalidMetadataError otherwise).
+        `STORED_HEADERS`, `x-amz-checksum-*` or `MULTIPART_HEADER`; InvalidMetadataError
+        otherwise).
         `replication_status` and `version_id` are set by replication only, to mark replicas
         and keep the source's version id."""
         ...

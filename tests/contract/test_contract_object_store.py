@@ -18,7 +18,7 @@ from mrbatch.errors import (
     PreconditionFailedError,
     StorageError,
 )
-from mrbatch.ports import REPLICA, ObjectStore
+from mrbatch.ports import MULTIPART_HEADER, REPLICA, ObjectStore
 from mrbatch.storage.local import LocalObjectStore
 from mrbatch.storage.memory import MemoryObjectStore
 
@@ -366,6 +366,26 @@ def test_stored_headers_round_trip_through_head_get_and_copy(object_store: Objec
     stream.close()
     assert (dict(info.headers), dict(info.metadata)) == (headers, {"a": "1"})
     assert dict(object_store.copy("k", "k2").headers) == headers
+
+
+def test_multipart_layout_header_round_trips_with_a_composite_checksum(
+    object_store: ObjectStore,
+) -> None:
+    checksums = [f"{'A' * 43}=" for _ in range(16)]  # 16 SHA-256 part checksums, base64
+    layout = (
+        '{"etag":"'
+        + "f" * 32
+        + '-16","sizes":[[5242880,15],[1]],"checksums":'
+        + ("[" + ",".join(f'"{c}"' for c in checksums) + "]}")
+    )
+    headers = {
+        "content-type": "text/csv",
+        "x-amz-checksum-sha256": f"{'B' * 43}=-16",
+        "x-amz-checksum-type": "COMPOSITE",
+        MULTIPART_HEADER: layout,
+    }
+    object_store.put("k", b"x", headers=headers)
+    assert dict(object_store.head("k").headers) == headers
 
 
 def test_object_put_without_headers_has_none(object_store: ObjectStore) -> None:

@@ -25,7 +25,7 @@ from mrbatch.accesspoint.sigv4 import (
     Verified,
 )
 
-__all__ = ["MAX_OBJECT_BYTES", "receive_body", "receive_into"]
+__all__ = ["MAX_OBJECT_BYTES", "receive_body", "receive_checked", "receive_into"]
 
 MAX_OBJECT_BYTES = 5 * 1024**3  # S3's limit for a single PUT (and for one part)
 _SPOOL_IN_MEMORY = 8 * 1024 * 1024
@@ -39,13 +39,15 @@ async def receive_into(
     sink: BinaryIO,
     *,
     max_bytes: int = MAX_OBJECT_BYTES,
+    also: tuple[str, ...] = (),
 ) -> BodyDigests:
     """Write the decoded body to `sink` as it arrives and return its digests (MD5, size,
-    checksums). Raises S3Error: 400 EntityTooLarge past `max_bytes`, IncompleteBody,
-    XAmzContentSHA256Mismatch, BadDigest/InvalidDigest; 403 for a bad chunk signature."""
+    the checksums announced and those named in `also`). Raises S3Error: 400
+    EntityTooLarge past `max_bytes`, IncompleteBody, XAmzContentSHA256Mismatch,
+    BadDigest/InvalidDigest; 403 for a bad chunk signature."""
     mode = verified.payload_hash
     decoder = _decoder_for(mode, verified)
-    digests = BodyDigests(BodyDigests.announced(headers))
+    digests = BodyDigests(BodyDigests.announced(headers) | set(also))
     async for piece in request.stream():
         data = decoder.feed(piece) if decoder is not None else piece
         digests.update(data)
@@ -67,14 +69,29 @@ async def receive_body(
     max_bytes: int = MAX_OBJECT_BYTES,
 ) -> BinaryIO:
     """The checked body in a spooled temporary file, rewound (the caller closes it)."""
+    body, _ = await receive_checked(request, headers, verified, max_bytes=max_bytes)
+    return body
+
+
+async def receive_checked(
+    request: Request,
+    headers: dict[str, str],
+    verified: Verified,
+    *,
+    max_bytes: int = MAX_OBJECT_BYTES,
+) -> tuple[BinaryIO, BodyDigests]:
+    """The checked body, rewound (the caller closes it), and its digests: what a PUT keeps
+    of the checksums it was sent."""
     spool = tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY)  # noqa: SIM115
     try:
-        await receive_into(request, headers, verified, cast(BinaryIO, spool), max_bytes=max_bytes)
+        digests = await receive_into(
+            request, headers, verified, cast(BinaryIO, spool), max_bytes=max_bytes
+        )
     except BaseException:
         spool.close()
         raise
     spool.seek(0)
-    return cast(BinaryIO, spool)
+    return cast(BinaryIO, spool), digests
 
 
 def _decoder_for(mode: str, verified: Verified) -> AwsChunkedDecoder | None:

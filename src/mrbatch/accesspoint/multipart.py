@@ -4,6 +4,8 @@ Layout under the staging directory (the gateway service uses `<data_dir>/run/mul
 
     <upload id>/upload.json              key, user metadata, stored headers, initiation time
     <upload id>/part-00001-<md5 hex>     one file per staged part, named by number and ETag
+                                         (and `-<checksum hex>` when the upload has a
+                                         checksum algorithm)
     <upload id>/.tmp-*                   a part body still arriving
     <upload id>.completed                what a completion answered (key, part list, ETag,
                                          receipt), kept for a day so a retried
@@ -31,6 +33,7 @@ Operations on one upload are serialised by a per-upload lock: the gateway is one
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import itertools
 import json
@@ -50,6 +53,7 @@ from typing import BinaryIO, TypeVar, cast
 from mrbatch.accesspoint.concat import open_concatenated
 from mrbatch.accesspoint.number import parse_decimal
 from mrbatch.accesspoint.s3errors import (
+    S3Error,
     entity_too_small,
     invalid_argument,
     invalid_part,
@@ -77,7 +81,7 @@ MIN_PART_BYTES = 5 * 1024 * 1024  # S3's minimum for every part but the last
 MAX_PART_NUMBER = 10_000
 ABANDONED_AFTER_SECONDS = 24 * 3600.0
 _UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
-_PART_FILE = re.compile(r"^part-(\d{5})-([0-9a-f]{32})$")
+_PART_FILE = re.compile(r"^part-(\d{5})-([0-9a-f]{32})(?:-([0-9a-f]+))?$")
 _RECORD = "upload.json"
 
 
@@ -90,6 +94,8 @@ class Upload:
     initiated: float
     metadata: Mapping[str, str] = field(default_factory=dict)
     headers: Mapping[str, str] = field(default_factory=dict)
+    checksum_algorithm: str | None = None  # lower-case (`sha256`), as x-amz-checksum-*
+    checksum_type: str | None = None  # COMPOSITE or FULL_OBJECT when an algorithm is set
 
 
 @dataclass(frozen=True)
@@ -104,13 +110,15 @@ class Completion:
 
 @dataclass(frozen=True)
 class StagedPart:
-    """One staged part: its number, ETag (MD5 hex, no quotes), size and file."""
+    """One staged part: its number, ETag (MD5 hex, no quotes), size and file, and its
+    checksum (base64) in the upload's checksum algorithm when it has one."""
 
     number: int
     etag: str
     size: int
     last_modified: float
     path: Path
+    checksum: str | None = None
 
 
 def multipart_etag(part_etags: Sequence[str]) -> str:
@@ -161,11 +169,18 @@ class MultipartStaging:
     # --- uploads --------------------------------------------------------------------------
 
     def create(
-        self, key: str, metadata: Mapping[str, str], headers: Mapping[str, str] | None = None
+        self,
+        key: str,
+        metadata: Mapping[str, str],
+        headers: Mapping[str, str] | None = None,
+        *,
+        checksum_algorithm: str | None = None,
+        checksum_type: str | None = None,
     ) -> Upload:
         """Start an upload of `key`; the metadata and stored headers are applied when it
         completes. All are checked now, as a store's put would (InvalidKeyError,
-        InvalidMetadataError), so a bad name fails before the parts are sent."""
+        InvalidMetadataError), so a bad name fails before the parts are sent. With a
+        `checksum_algorithm`, every part's checksum is kept (see `commit_part`)."""
         validate_key(key)
         upload = Upload(
             uuid.uuid4().hex,
@@ -173,6 +188,8 @@ class MultipartStaging:
             self._clock(),
             validate_metadata(metadata),
             validate_headers(headers),
+            checksum_algorithm,
+            checksum_type if checksum_algorithm else None,
         )
         folder = self.directory / upload.upload_id
         record = {
@@ -180,6 +197,8 @@ class MultipartStaging:
             "initiated": upload.initiated,
             "metadata": dict(upload.metadata),
             "headers": dict(upload.headers),
+            "checksum_algorithm": upload.checksum_algorithm,
+            "checksum_type": upload.checksum_type,
         }
         try:
             folder.mkdir()
@@ -205,7 +224,20 @@ class MultipartStaging:
             record["initiated"],
             record["metadata"],
             record.get("headers", {}),  # uploads staged before headers were kept have none
+            record.get("checksum_algorithm"),
+            record.get("checksum_type"),
         )
+
+    def uploads(self) -> list[Upload]:
+        """Every upload in progress, by key then initiation time (ListMultipartUploads)."""
+        found = []
+        for folder in self.directory.iterdir():
+            if folder.is_dir() and _UPLOAD_ID.match(folder.name):
+                try:
+                    found.append(self.upload(folder.name))
+                except S3Error:
+                    continue  # completed or aborted just now
+        return sorted(found, key=lambda upload: (upload.key.encode(), upload.initiated))
 
     def abort(self, upload_id: str) -> None:
         """Remove the upload and its staged parts. Raises 404 NoSuchUpload."""
@@ -237,10 +269,14 @@ class MultipartStaging:
             path.unlink(missing_ok=True)
             raise
 
-    def commit_part(self, upload_id: str, number: int, temp: Path, etag: str) -> StagedPart:
+    def commit_part(
+        self, upload_id: str, number: int, temp: Path, etag: str, checksum: str | None = None
+    ) -> StagedPart:
         """Make the received body at `temp` part `number` (replacing an earlier one):
-        fsync it, then rename it into place. Raises 404 NoSuchUpload (and drops `temp`)
-        when the upload was completed or aborted meanwhile."""
+        fsync it, then rename it into place; `checksum` (base64) is kept in its name.
+        Raises 404 NoSuchUpload (and drops `temp`) when the upload was completed or
+        aborted meanwhile."""
+        suffix = f"-{base64.b64decode(checksum).hex()}" if checksum else ""
         try:
             try:
                 _fsync(temp)
@@ -248,7 +284,7 @@ class MultipartStaging:
                 raise no_such_upload(upload_id) from None  # aborted while it arrived
             with self._locked(upload_id):
                 self.upload(upload_id)
-                final = temp.with_name(f"part-{number:05d}-{etag}")
+                final = temp.with_name(f"part-{number:05d}-{etag}{suffix}")
                 os.replace(temp, final)
                 for stale in final.parent.glob(f"part-{number:05d}-*"):
                     if stale != final:
@@ -257,7 +293,7 @@ class MultipartStaging:
         except BaseException:
             temp.unlink(missing_ok=True)
             raise
-        return StagedPart(number, etag, stat.st_size, stat.st_mtime, final)
+        return StagedPart(number, etag, stat.st_size, stat.st_mtime, final, checksum)
 
     def parts(self, upload_id: str) -> list[StagedPart]:
         """The staged parts, by part number. Raises 404 NoSuchUpload."""
@@ -271,7 +307,10 @@ class MultipartStaging:
                 stat = path.stat()
             except FileNotFoundError:
                 continue  # replaced by a newer upload of the same part just now
-            found.append(StagedPart(int(match[1]), match[2], stat.st_size, stat.st_mtime, path))
+            checksum = base64.b64encode(bytes.fromhex(match[3])).decode() if match[3] else None
+            found.append(
+                StagedPart(int(match[1]), match[2], stat.st_size, stat.st_mtime, path, checksum)
+            )
         return sorted(found, key=lambda part: part.number)
 
     # --- completion -----------------------------------------------------------------------
@@ -292,8 +331,7 @@ class MultipartStaging:
         `put` raises propagates and leaves the upload in place for a retry.
         """
         with self._locked(upload_id):
-            upload = self.upload(upload_id)
-            chosen = _choose_parts(self.parts(upload_id), requested)
+            upload, chosen = self.select(upload_id, requested)
             with open_concatenated([part.path for part in chosen]) as data:
                 result = put(upload.key, data, upload.metadata)
             etag = multipart_etag([part.etag for part in chosen])
@@ -306,6 +344,14 @@ class MultipartStaging:
             _write_atomically(self._completion_path(upload_id), json.dumps(record).encode())
             self._remove(upload_id)
         return upload, result, etag
+
+    def select(
+        self, upload_id: str, requested: Sequence[tuple[int, str]]
+    ) -> tuple[Upload, list[StagedPart]]:
+        """The upload and the staged parts `requested` names, checked as `complete` checks
+        them (the parts a completion will use, to compute its checksums first)."""
+        upload = self.upload(upload_id)
+        return upload, _choose_parts(self.parts(upload_id), requested)
 
     def completed(self, upload_id: str, requested: Sequence[tuple[int, str]]) -> Completion:
         """What the completion of `upload_id` answered, when it completed with exactly the
@@ -364,15 +410,21 @@ def _choose_parts(
     staged: Sequence[StagedPart], requested: Sequence[tuple[int, str]]
 ) -> list[StagedPart]:
     """The staged parts `requested` names, checked in S3's order: the list is non-empty and
-    ascending, each part exists with that ETag, each but the last has the minimum size."""
+    ascending, each part exists with that ETag, each but the last has the minimum size.
+
+    A part number listed more than once is used once, with the ETag of its last entry: S3
+    accepts such a list (an SDK that re-sent a part may list both uploads; ceph/s3-tests'
+    test_multipart_resend_first_finishes_last records it) and builds the object from the
+    part as last uploaded."""
     if not requested:
         raise malformed_xml("the part list is empty")
     numbers = [number for number, _ in requested]
-    if any(later <= earlier for earlier, later in itertools.pairwise(numbers)):
+    if any(later < earlier for earlier, later in itertools.pairwise(numbers)):
         raise invalid_part_order()
     by_number = {part.number: part for part in staged}
+    last_entries = dict(requested)  # the last ETag listed for each number, in order
     chosen = []
-    for number, etag in requested:
+    for number, etag in last_entries.items():
         part = by_number.get(number)
         if part is None or part.etag != etag.strip('"').lower():
             raise invalid_part(number, etag)

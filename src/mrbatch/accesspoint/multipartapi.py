@@ -10,14 +10,19 @@ The staging and the checks live in `MultipartStaging`; completion puts the objec
 the `AccessPoint`, so it lands in the region that is active when the upload completes.
 - UploadPartCopy           PUT    /<bucket>/<key>?partNumber=N&uploadId=U  (x-amz-copy-source)
 
-ListMultipartUploads answers 501 NotImplemented. Per-part checksums in
-the Complete request's XML are not re-checked (each part's was checked on upload).
+- ListMultipartUploads      GET    /<bucket>?uploads
+
+Checksums: an upload created with `x-amz-checksum-algorithm` keeps every part's checksum;
+Complete checks the part checksums its XML lists (InvalidPart) and the whole object's
+(`x-amz-checksum-<algorithm>`, BadDigest), COMPOSITE or FULL_OBJECT (`checksums`), and
+stores it with the object, with the part layout (`layout`).
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
+from functools import partial
 from typing import BinaryIO
 from urllib.parse import quote
 from xml.etree import ElementTree
@@ -26,15 +31,17 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from mrbatch.accesspoint import copying
+from mrbatch.accesspoint import checksums, copying
 from mrbatch.accesspoint.body import receive_body, receive_into
 from mrbatch.accesspoint.checksums import BodyDigests
+from mrbatch.accesspoint.layout import PartLayout
 from mrbatch.accesspoint.multipart import (
     MAX_PART_NUMBER,
     MultipartStaging,
     StagedPart,
     Upload,
     check_part_number,
+    multipart_etag,
 )
 from mrbatch.accesspoint.number import INT32_MAX, parse_decimal
 from mrbatch.accesspoint.regions import AccessPoint
@@ -42,19 +49,23 @@ from mrbatch.accesspoint.responses import (
     complete_multipart_xml,
     initiate_multipart_xml,
     list_parts_xml,
+    list_uploads_xml,
     metadata_from_headers,
     stored_headers_from_request,
 )
 from mrbatch.accesspoint.s3errors import (
     S3Error,
+    bad_request,
     invalid_argument,
+    invalid_part,
+    invalid_request,
     malformed_xml,
     no_such_upload,
 )
 from mrbatch.accesspoint.sigv4 import SignedRequest, Verified
-from mrbatch.ports import ObjectInfo
+from mrbatch.ports import CHECKSUM_HEADER_PREFIX, MULTIPART_HEADER, ObjectInfo
 
-__all__ = ["MultipartApi", "parse_part_list"]
+__all__ = ["MultipartApi", "parse_part_checksums", "parse_part_list"]
 
 _XML = "application/xml"
 _MAX_COMPLETE_BODY = 4 * 1024 * 1024  # 10,000 parts of ~150 bytes each fit easily
@@ -93,6 +104,24 @@ def parse_part_list(document: bytes) -> list[tuple[int, str]]:
             raise malformed_xml("each Part needs a PartNumber (1-10000) and an ETag")
         pairs.append((number, etag))
     return pairs
+
+
+def parse_part_checksums(document: bytes) -> dict[int, dict[str, str]]:
+    """The checksums each `<Part>` of a (well-formed: see `parse_part_list`)
+    `<CompleteMultipartUpload>` lists, by part number then algorithm (`sha256`)."""
+    found: dict[int, dict[str, str]] = {}
+    for part in ElementTree.fromstring(document):
+        fields = {_local(child.tag): (child.text or "").strip() for child in part}
+        listed = {
+            name[len("Checksum") :].lower(): value
+            for name, value in fields.items()
+            if name.startswith("Checksum")
+            and name[len("Checksum") :].lower() in checksums.ALGORITHMS
+        }
+        if listed:
+            number = parse_decimal(fields.get("PartNumber", ""), low=1, high=MAX_PART_NUMBER)
+            found.setdefault(number, {}).update(listed)
+    return found
 
 
 def _local(tag: str) -> str:
@@ -156,11 +185,22 @@ class MultipartApi:
         (await receive_body(request, headers, verified, max_bytes=_MAX_EMPTY_BODY)).close()
         metadata = metadata_from_headers(signed.headers)
         stored = stored_headers_from_request(signed.headers)
-        upload = await run_in_threadpool(staging.create, key, metadata, stored)
+        algorithm, kind = _checksum_choice(headers)
+        upload = await run_in_threadpool(
+            partial(
+                staging.create,
+                key,
+                metadata,
+                stored,
+                checksum_algorithm=algorithm,
+                checksum_type=kind,
+            )
+        )
         body = initiate_multipart_xml(self.bucket_alias, key, upload.upload_id)
         response_headers = {}
-        if "x-amz-checksum-algorithm" in headers:
-            response_headers["x-amz-checksum-algorithm"] = headers["x-amz-checksum-algorithm"]
+        if algorithm is not None and kind is not None:
+            response_headers["x-amz-checksum-algorithm"] = algorithm.upper()
+            response_headers["x-amz-checksum-type"] = kind
         return Response(body, media_type=_XML, headers=response_headers)
 
     async def _upload_part(
@@ -173,13 +213,20 @@ class MultipartApi:
         key: str,
     ) -> Response:
         upload_id = signed.query()["uploadId"]
-        await run_in_threadpool(_upload_of, staging, upload_id, key)
+        upload = await run_in_threadpool(_upload_of, staging, upload_id, key)
         headers = dict(signed.headers)
+        kept = upload.checksum_algorithm
         with staging.part_sink(upload_id) as (sink, temp):
-            digests = await receive_into(request, headers, verified, sink)
+            digests = await receive_into(
+                request, headers, verified, sink, also=(kept,) if kept else ()
+            )
         etag = digests.md5.hexdigest()
-        await run_in_threadpool(staging.commit_part, upload_id, number, temp, etag)
-        return Response(headers={"etag": f'"{etag}"', **_echoed_checksums(headers, digests)})
+        checksum = digests.computed()[kept] if kept else None
+        await run_in_threadpool(staging.commit_part, upload_id, number, temp, etag, checksum)
+        echoed = _echoed_checksums(headers, digests)
+        if kept:
+            echoed[f"{CHECKSUM_HEADER_PREFIX}{kept}"] = digests.computed()[kept]
+        return Response(headers={"etag": f'"{etag}"', **echoed})
 
     async def _upload_part_copy(
         self,
@@ -234,9 +281,10 @@ class MultipartApi:
         headers = {k: v for k, v in signed.headers if not k.startswith("x-amz-checksum-")}
         body = await receive_body(request, headers, verified, max_bytes=_MAX_COMPLETE_BODY)
         try:
-            requested = parse_part_list(body.read())
+            document = body.read()
         finally:
             body.close()
+        requested = parse_part_list(document)
 
         try:
             upload = await run_in_threadpool(_upload_of, staging, upload_id, key)
@@ -248,22 +296,59 @@ class MultipartApi:
                 raise
             return self._completion_response(request, key, done.etag, done.receipt)
 
+        _, chosen = await run_in_threadpool(staging.select, upload_id, requested)
+        claimed = dict(signed.headers)
+        object_checksum = _object_checksum(upload, chosen, parse_part_checksums(document), claimed)
+        layout = PartLayout.of_parts(
+            multipart_etag([part.etag for part in chosen]),
+            [part.size for part in chosen],
+            [part.checksum for part in chosen],
+        )
+        stored = {**upload.headers, **object_checksum, MULTIPART_HEADER: layout.encode()}
+
         def put(key: str, data: BinaryIO, metadata: Mapping[str, str]) -> tuple[str, ObjectInfo]:
-            return self.access_point.put(key, data, metadata=metadata, headers=upload.headers)
+            return self.access_point.put(key, data, metadata=metadata, headers=stored)
+
+        def receipt(result: tuple[str, ObjectInfo]) -> dict[str, str]:
+            return {**_receipt(result), **object_checksum}
 
         _, (region, info), etag = await run_in_threadpool(
-            staging.complete, upload_id, requested, put, _receipt
+            staging.complete, upload_id, requested, put, receipt
         )
-        return self._completion_response(request, key, etag, _receipt((region, info)))
+        return self._completion_response(request, key, etag, receipt((region, info)))
+
+    def list_uploads(self, params: Mapping[str, str], owner: str) -> Response:
+        """ListMultipartUploads: the uploads in progress (prefix, key-marker, max-uploads)."""
+        if self.staging is None:
+            raise _not_implemented("GET", "?uploads (no staging directory)")
+        prefix = params.get("prefix", "")
+        marker = params.get("key-marker", "")
+        max_uploads = _bounded_int(params, "max-uploads", 1000, 0, 1000)
+        found = [
+            upload
+            for upload in self.staging.uploads()
+            if upload.key.startswith(prefix) and upload.key.encode() > marker.encode()
+        ]
+        body = list_uploads_xml(
+            bucket=self.bucket_alias,
+            owner=owner,
+            prefix=prefix,
+            marker=marker,
+            max_uploads=max_uploads,
+            uploads=[(u.key, u.upload_id, u.initiated) for u in found[:max_uploads]],
+            truncated=len(found) > max_uploads,
+        )
+        return Response(body, media_type=_XML)
 
     def _completion_response(
         self, request: Request, key: str, etag: str, receipt: Mapping[str, str]
     ) -> Response:
         location = f"{str(request.base_url).rstrip('/')}/{self.bucket_alias}/{quote(key)}"
+        checksum = {k: v for k, v in receipt.items() if k.startswith(CHECKSUM_HEADER_PREFIX)}
         return Response(
-            complete_multipart_xml(location, self.bucket_alias, key, etag),
+            complete_multipart_xml(location, self.bucket_alias, key, etag, checksum),
             media_type=_XML,
-            headers=dict(receipt),
+            headers={k: v for k, v in receipt.items() if k not in checksum},
         )
 
     def _list_parts(
@@ -292,6 +377,61 @@ def _receipt(result: tuple[str, ObjectInfo]) -> dict[str, str]:
     """The response headers of a completion, kept to answer a retry the same way."""
     region, info = result
     return {"x-amz-version-id": info.version_id, "x-mrbatch-region": region}
+
+
+def _checksum_choice(headers: Mapping[str, str]) -> tuple[str | None, str | None]:
+    """The checksum algorithm and type a CreateMultipartUpload asks for. CRC64NVME is
+    FULL_OBJECT only, the SHAs COMPOSITE only (as S3 answers); InvalidRequest otherwise."""
+    name = headers.get("x-amz-checksum-algorithm")
+    kind = headers.get("x-amz-checksum-type", "").upper() or None
+    if name is None:
+        if kind is not None:
+            raise invalid_request("x-amz-checksum-type needs x-amz-checksum-algorithm")
+        return None, None
+    algorithm = name.lower()
+    if algorithm not in checksums.ALGORITHMS:
+        raise invalid_request(f"Checksum algorithm {name!r} is not supported")
+    kind = kind or ("FULL_OBJECT" if algorithm == "crc64nvme" else "COMPOSITE")
+    allowed = {"FULL_OBJECT"} if algorithm == "crc64nvme" else {"COMPOSITE"}
+    if algorithm in ("crc32", "crc32c"):
+        allowed = {"COMPOSITE", "FULL_OBJECT"}
+    if kind not in allowed:
+        raise invalid_request(
+            f"The {kind} checksum type cannot be used with the {algorithm} checksum algorithm."
+        )
+    return algorithm, kind
+
+
+def _object_checksum(
+    upload: Upload,
+    parts: list[StagedPart],
+    listed: Mapping[int, Mapping[str, str]],
+    headers: Mapping[str, str],
+) -> dict[str, str]:
+    """The whole object's checksum headers (`x-amz-checksum-<algorithm>` and `-type`), after
+    checking the part checksums the Complete request lists (InvalidPart) and the object
+    checksum it claims (BadDigest). Empty for an upload without a checksum algorithm."""
+    algorithm, kind = upload.checksum_algorithm, upload.checksum_type
+    if algorithm is None or kind is None:
+        return {}
+    for part in parts:
+        claimed = listed.get(part.number, {}).get(algorithm)
+        if claimed is not None and claimed != part.checksum:
+            raise invalid_part(part.number, part.etag)
+    sums = [part.checksum or "" for part in parts]
+    if kind == "FULL_OBJECT":
+        value = checksums.combine_full_object(
+            algorithm, [(s, part.size) for s, part in zip(sums, parts, strict=True)]
+        )
+    else:
+        value = checksums.composite(algorithm, sums)
+    claimed_whole = headers.get(f"{CHECKSUM_HEADER_PREFIX}{algorithm}")
+    if claimed_whole is not None and claimed_whole not in (value, value.partition("-")[0]):
+        raise bad_request(
+            "BadDigest",
+            f"The {algorithm.upper()} you specified did not match the calculated checksum.",
+        )
+    return {f"{CHECKSUM_HEADER_PREFIX}{algorithm}": value, "x-amz-checksum-type": kind}
 
 
 def _upload_of(staging: MultipartStaging, upload_id: str, key: str) -> Upload:

@@ -20,7 +20,9 @@ __all__ = [
     "iso8601",
     "list_buckets_xml",
     "list_parts_xml",
+    "list_uploads_xml",
     "metadata_from_headers",
+    "object_attributes_xml",
     "object_headers",
     "stored_headers_from_request",
 ]
@@ -107,8 +109,20 @@ def initiate_multipart_xml(bucket: str, key: str, upload_id: str) -> bytes:
     )
 
 
-def complete_multipart_xml(location: str, bucket: str, key: str, etag: str) -> bytes:
-    """The `<CompleteMultipartUploadResult>`; `etag` unquoted (`<md5>-<parts>`)."""
+def complete_multipart_xml(
+    location: str, bucket: str, key: str, etag: str, checksum: Mapping[str, str] | None = None
+) -> bytes:
+    """The `<CompleteMultipartUploadResult>`; `etag` unquoted (`<md5>-<parts>`); the
+    object's checksum from its `x-amz-checksum-<algorithm>` / `-type` headers."""
+    elements = [
+        _element(
+            "ChecksumType" if name == "x-amz-checksum-type" else f"Checksum{name[15:].upper()}",
+            value,
+        )
+        for name, value in sorted(
+            (checksum or {}).items(), key=lambda item: item[0].endswith("type")
+        )
+    ]
     return _document(
         "CompleteMultipartUploadResult",
         [
@@ -116,6 +130,7 @@ def complete_multipart_xml(location: str, bucket: str, key: str, etag: str) -> b
             _element("Bucket", bucket),
             _element("Key", key),
             _element("ETag", f'"{etag}"'),
+            *elements,
         ],
     )
 
@@ -156,3 +171,46 @@ def list_parts_xml(
         for number, modified, etag, size in parts
     ]
     return _document("ListPartsResult", body)
+
+
+def list_uploads_xml(
+    *,
+    bucket: str,
+    owner: str,
+    prefix: str,
+    marker: str,
+    max_uploads: int,
+    uploads: Sequence[tuple[str, str, float]],
+    truncated: bool,
+) -> bytes:
+    """The `<ListMultipartUploadsResult>` for (key, upload id, initiated) uploads."""
+    who = _element("ID", owner) + _element("DisplayName", owner)
+    body = [
+        _element("Bucket", bucket),
+        _element("KeyMarker", marker),
+        _element("UploadIdMarker", ""),
+        _element("Prefix", prefix),
+        _element("MaxUploads", max_uploads),
+        _element("IsTruncated", truncated),
+    ]
+    if truncated and uploads:
+        body += [
+            _element("NextKeyMarker", uploads[-1][0]),
+            _element("NextUploadIdMarker", uploads[-1][1]),
+        ]
+    body += [
+        "<Upload>"
+        + _element("Key", key)
+        + _element("UploadId", upload_id)
+        + f"<Initiator>{who}</Initiator><Owner>{who}</Owner>"
+        + _element("StorageClass", "STANDARD")
+        + _element("Initiated", iso8601(initiated))
+        + "</Upload>"
+        for key, upload_id, initiated in uploads
+    ]
+    return _document("ListMultipartUploadsResult", body)
+
+
+def object_attributes_xml(fields: Sequence[str]) -> bytes:
+    """The `<GetObjectAttributesResponse>` from its already rendered child elements."""
+    return _document("GetObjectAttributesResponse", fields)

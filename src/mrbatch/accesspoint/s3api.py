@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from email.utils import formatdate
 from functools import partial
 from typing import BinaryIO
@@ -20,8 +20,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from mrbatch.accesspoint import copying, deletes, listing
-from mrbatch.accesspoint.body import receive_body
+from mrbatch.accesspoint import attributes, copying, deletes, listing
+from mrbatch.accesspoint.body import receive_body, receive_checked
+from mrbatch.accesspoint.checksums import BodyDigests
 from mrbatch.accesspoint.conditions import NotModifiedError, check_read, put_conditions
 from mrbatch.accesspoint.keys import decode_key
 from mrbatch.accesspoint.multipart import MultipartStaging
@@ -56,7 +57,7 @@ from mrbatch.errors import (
     PreconditionFailedError,
     StorageError,
 )
-from mrbatch.ports import ObjectInfo
+from mrbatch.ports import CHECKSUM_HEADER_PREFIX, MULTIPART_HEADER, ObjectInfo
 
 __all__ = ["S3Api", "signed_request"]
 
@@ -173,6 +174,10 @@ class S3Api:
         key = decode_key(key_raw)
         if "uploads" in params or "uploadId" in params:
             return await self.multipart.handle(request, signed, verified, key, params)
+        if request.method == "GET" and unsupported == ["attributes"]:
+            return await self._object_attributes(request, key)
+        if request.method in ("GET", "HEAD") and unsupported == ["partNumber"]:
+            return await self._get_object(request, params, key)
         if unsupported:
             raise _not_implemented(request.method, "this object sub-resource")
         if request.method == "PUT" and "x-amz-copy-source" in request.headers:
@@ -194,6 +199,8 @@ class S3Api:
         if method == "GET" and not unsupported:
             body = await run_in_threadpool(self._list_objects, params, owner)
             return Response(body, media_type=_XML)
+        if method == "GET" and unsupported == ["uploads"]:
+            return await run_in_threadpool(self.multipart.list_uploads, params, owner)
         raise _not_implemented(
             method, "the bucket" + (f" ({', '.join(unsupported)})" if unsupported else "")
         )
@@ -243,7 +250,8 @@ class S3Api:
         headers = dict(signed.headers)
         metadata = metadata_from_headers(signed.headers)
         create_only, if_match = put_conditions(headers)
-        body = await receive_body(request, headers, verified)
+        body, digests = await receive_checked(request, headers, verified)
+        checksum = _kept_checksum(headers, digests)
         try:
             region, info = await run_in_threadpool(
                 partial(
@@ -251,7 +259,7 @@ class S3Api:
                     key,
                     body,
                     metadata=metadata,
-                    headers=stored_headers_from_request(signed.headers),
+                    headers={**stored_headers_from_request(signed.headers), **checksum},
                     if_none_match=create_only,
                     if_match=if_match,
                 )
@@ -263,6 +271,7 @@ class S3Api:
                 "etag": f'"{info.etag}"',
                 "x-amz-version-id": info.version_id,
                 "x-mrbatch-region": region,
+                **checksum,
             }
         )
 
@@ -307,9 +316,12 @@ class S3Api:
                     else metadata_from_headers(replacement)
                 ),
                 headers=(
-                    source_info.headers
+                    _single_piece(source_info.headers)
                     if replacement is None
-                    else stored_headers_from_request(replacement)
+                    else {
+                        **stored_headers_from_request(replacement),
+                        **_checksum_of(source_info.headers),
+                    }
                 ),
             )
         return region, info, source_info
@@ -321,28 +333,87 @@ class S3Api:
             region, info = await run_in_threadpool(self.access_point.head, key)
             check_read(request.headers, info)
             headers = _content_headers(region, info, params)
-            headers["content-length"] = str(info.size)
-            return Response(headers=headers)
+            start, length, status = _selected_span(request, params, info, headers)
+            headers["content-length"] = str(length)
+            return Response(status_code=status, headers=headers)
         region, info, stream = await run_in_threadpool(self.access_point.get, key)
         headers = _content_headers(region, info, params)
         try:
             check_read(request.headers, info)
-            span = _parse_range(request.headers.get("range"), info.size)
+            start, length, status = _selected_span(request, params, info, headers)
         except S3Error:
             stream.close()
             raise
-        start, length, status = 0, info.size, 200
-        if span is not None:
-            start, end = span
-            length, status = end - start + 1, 206
-            headers["content-range"] = f"bytes {start}-{end}/{info.size}"
         headers["content-length"] = str(length)
         return StreamingResponse(
             _read_span(stream, start, length), status_code=status, headers=headers
         )
 
+    async def _object_attributes(self, request: Request, key: str) -> Response:
+        """GetObjectAttributes; like S3 for an unversioned bucket, without a version id."""
+        _, info = await run_in_threadpool(self.access_point.head, key)
+        body = attributes.attributes_xml(info, request.headers)
+        last_modified = formatdate(info.last_modified, usegmt=True)
+        return Response(body, media_type=_XML, headers={"last-modified": last_modified})
+
 
 # --- helpers -----------------------------------------------------------------------------
+
+
+def _kept_checksum(headers: dict[str, str], digests: BodyDigests) -> dict[str, str]:
+    """The checksum a PUT keeps with the object (and echoes): the one the client sent, as
+    header or trailer (checked by then), with its type."""
+    computed = digests.computed()
+    sent = sorted(BodyDigests.announced(headers))
+    if not sent:
+        return {}
+    algorithm = sent[0]
+    return {
+        f"{CHECKSUM_HEADER_PREFIX}{algorithm}": computed[algorithm],
+        "x-amz-checksum-type": "FULL_OBJECT",
+    }
+
+
+def _checksum_of(headers: Mapping[str, str]) -> dict[str, str]:
+    """The FULL_OBJECT checksum among an object's stored headers (a copy keeps it: the
+    bytes are the same; a composite one describes parts the copy does not have)."""
+    if headers.get("x-amz-checksum-type", "FULL_OBJECT") != "FULL_OBJECT":
+        return {}
+    return {k: v for k, v in headers.items() if k.startswith(CHECKSUM_HEADER_PREFIX)}
+
+
+def _single_piece(headers: Mapping[str, str]) -> dict[str, str]:
+    """An object's stored headers for a copy of it, which is one piece: its standard
+    headers and full-object checksum, not its part layout."""
+    kept = {
+        k: v
+        for k, v in headers.items()
+        if k != MULTIPART_HEADER and not k.startswith(CHECKSUM_HEADER_PREFIX)
+    }
+    return {**kept, **_checksum_of(headers)}
+
+
+def _selected_span(
+    request: Request, params: dict[str, str], info: ObjectInfo, headers: dict[str, str]
+) -> tuple[int, int, int]:
+    """(first byte, length, status) of what a GET/HEAD serves: the whole object, a Range,
+    or a part (`partNumber`); adds Content-Range, x-amz-mp-parts-count and, when asked
+    for and the whole object is served, its checksum to `headers`."""
+    if "partNumber" in params:
+        start, length, count = attributes.part_span(info, params["partNumber"])
+        if count > 1:
+            headers["x-amz-mp-parts-count"] = str(count)
+            headers["content-range"] = f"bytes {start}-{start + length - 1}/{info.size}"
+            return start, length, 206
+    else:
+        span = _parse_range(request.headers.get("range"), info.size)
+        if span is not None:
+            start, end = span
+            headers["content-range"] = f"bytes {start}-{end}/{info.size}"
+            return start, end - start + 1, 206
+    if request.headers.get("x-amz-checksum-mode", "").upper() == "ENABLED":
+        headers.update(attributes.checksum_response_headers(info))
+    return 0, info.size, 200
 
 
 def _content_headers(region: str, info: ObjectInfo, params: dict[str, str]) -> dict[str, str]:

@@ -24,7 +24,7 @@ import re
 from collections.abc import Mapping
 
 from mrbatch.errors import InvalidKeyError, InvalidMetadataError, StorageError
-from mrbatch.ports import CHECKSUM_HEADER_PREFIX, STORED_HEADERS
+from mrbatch.ports import CHECKSUM_HEADER_PREFIX, MULTIPART_HEADER, STORED_HEADERS
 
 __all__ = [
     "MAX_KEY_BYTES",
@@ -109,16 +109,21 @@ def validate_metadata(metadata: Mapping[str, str] | None) -> dict[str, str]:
 
 
 def validate_headers(headers: Mapping[str, str] | None) -> dict[str, str]:
-    """A copy of the standard headers to store with an object (`STORED_HEADERS` and
-    `x-amz-checksum-<algorithm>`, lower-case names, printable latin-1 values, 8 KB at most
-    in total, as S3 bounds a request's headers); raise InvalidMetadataError otherwise."""
+    """A copy of the standard headers to store with an object (`STORED_HEADERS`,
+    `x-amz-checksum-<algorithm>` and `MULTIPART_HEADER`, lower-case names, printable latin-1
+    values, 8 KB at most in total, as S3 bounds a request's headers); raise
+    InvalidMetadataError otherwise."""
     result = dict(headers or {})
     size = 0
     for name, value in result.items():
-        if name not in STORED_HEADERS and not (
-            isinstance(name, str)
-            and name.startswith(CHECKSUM_HEADER_PREFIX)
-            and _CHECKSUM_NAME.match(name)
+        if (
+            name not in STORED_HEADERS
+            and name != MULTIPART_HEADER
+            and not (
+                isinstance(name, str)
+                and name.startswith(CHECKSUM_HEADER_PREFIX)
+                and _CHECKSUM_NAME.match(name)
+            )
         ):
             raise InvalidMetadataError(f"{name!r} is not a header an object can keep")
         if not isinstance(value, str) or not _HEADER_VALUE.match(value):

@@ -1,0 +1,68 @@
+"""The part layout of an object completed from a multipart upload.
+
+S3 remembers an object's parts: GetObjectAttributes lists them (size, checksum) and GET or
+HEAD with `partNumber` serves one. The region stores keep objects whole, so the layout is
+kept with the object as one stored header (`MULTIPART_HEADER`), which replicates with it:
+the multipart ETag, the part sizes run-length encoded (every part but the last usually has
+the same size, so 10,000 parts take a few bytes), and the part checksums when the upload
+had a checksum algorithm and there are at most `MAX_KEPT_CHECKSUMS` parts (the S3 store
+keeps headers in its 2 KB of metadata; beyond that GetObjectAttributes lists parts
+without their checksums).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from mrbatch.ports import MULTIPART_HEADER
+
+__all__ = ["MAX_KEPT_CHECKSUMS", "PartLayout", "layout_of"]
+
+MAX_KEPT_CHECKSUMS = 16
+
+
+@dataclass(frozen=True)
+class PartLayout:
+    """The parts of a multipart object: ETag (`<md5>-<n>`), sizes and checksums (base64,
+    one per part, or none)."""
+
+    etag: str
+    sizes: tuple[int, ...]
+    checksums: tuple[str, ...] = ()
+
+    def span(self, number: int) -> tuple[int, int]:
+        """(first byte, length) of part `number` (1-based, at most `len(sizes)`)."""
+        return sum(self.sizes[: number - 1]), self.sizes[number - 1]
+
+    def encode(self) -> str:
+        """The header value (compact JSON, ASCII)."""
+        runs: list[list[int]] = []
+        for size in self.sizes:
+            if runs and runs[-1][0] == size:
+                runs[-1][1] += 1
+            else:
+                runs.append([size, 1])
+        record: dict[str, object] = {"etag": self.etag, "sizes": runs}
+        if self.checksums and len(self.checksums) <= MAX_KEPT_CHECKSUMS:
+            record["checksums"] = list(self.checksums)
+        return json.dumps(record, separators=(",", ":"))
+
+    @classmethod
+    def of_parts(
+        cls, etag: str, sizes: Sequence[int], checksums: Sequence[str | None]
+    ) -> PartLayout:
+        """The layout of completed parts; checksums are kept only when every part has one."""
+        kept = tuple(c for c in checksums if c)
+        return cls(etag, tuple(sizes), kept if len(kept) == len(sizes) else ())
+
+
+def layout_of(headers: Mapping[str, str]) -> PartLayout | None:
+    """The layout stored with an object, None for an object put in one piece."""
+    value = headers.get(MULTIPART_HEADER)
+    if value is None:
+        return None
+    record = json.loads(value)
+    sizes = tuple(size for size, count in record["sizes"] for _ in range(count))
+    return PartLayout(record["etag"], sizes, tuple(record.get("checksums", ())))
