@@ -23,6 +23,7 @@ import argparse
 import json
 import re
 import shutil
+import string
 import subprocess
 import sys
 import tempfile
@@ -73,7 +74,7 @@ IGNORED = shutil.ignore_patterns(
 )
 RESULT_LINE = re.compile(r"^\s*(\S+): (.+)$")
 SQL = re.compile(r"\b(SELECT|INSERT|UPDATE|DELETE|CREATE|PRAGMA|BEGIN)\b", re.IGNORECASE)
-EQUIVALENT = "equivalent (SQL is case-insensitive)"
+EQUIVALENT = "equivalent"
 
 
 @dataclass
@@ -114,9 +115,7 @@ def is_sql_case_change(diff: str) -> bool:
     like the original: no test can kill it, and counting it as a survivor would hide the
     survivors that matter.
     """
-    lines = diff.splitlines()
-    removed = [line[1:] for line in lines if line.startswith("-") and not line.startswith("---")]
-    added = [line[1:] for line in lines if line.startswith("+") and not line.startswith("+++")]
+    removed, added = _changed_lines(diff)
     return (
         bool(removed)
         and len(removed) == len(added)
@@ -125,6 +124,55 @@ def is_sql_case_change(diff: str) -> bool:
             for a, b in zip(removed, added, strict=True)
         )
     )
+
+
+# urllib.parse.quote never encodes these, whatever `safe` says (RFC 3986's unreserved set).
+ALWAYS_SAFE = frozenset(string.ascii_letters + string.digits + "_.-~")
+QUOTE_CALL = re.compile(r"\bquote\(([^()]*)\)")
+SAFE_ARG = re.compile(r"""^safe\s*=\s*(["'])(.*)\1$""")
+
+
+def _canonical_quote(match: re.Match[str]) -> str:
+    """`quote(...)` with its `safe` argument reduced to what it changes: the characters in
+    it that quote would otherwise encode (absent: quote's default, "/")."""
+    args = [arg.strip() for arg in match.group(1).split(",") if arg.strip()]
+    safe = "/"
+    for arg in list(args):
+        if found := SAFE_ARG.match(arg):
+            safe = found.group(2)
+            args.remove(arg)
+    effective = "".join(sorted(set(safe) - ALWAYS_SAFE))
+    return f"quote({', '.join(args)}, safe={effective!r})"
+
+
+def is_quote_safe_change(diff: str) -> bool:
+    """Whether the mutant only changed the `safe` argument of `urllib.parse.quote` in a
+    way quote cannot see: adding or removing letters, digits or `_.-~` (never encoded), or
+    dropping `safe="/"` (the default). `quote(key, safe="XX/~XX")` encodes exactly as
+    `quote(key, safe="/~")`, and as `quote(key)`."""
+    removed, added = _changed_lines(diff)
+    return (
+        bool(removed)
+        and len(removed) == len(added)
+        and all(
+            a != b
+            and "quote(" in a
+            and QUOTE_CALL.sub(_canonical_quote, a) == QUOTE_CALL.sub(_canonical_quote, b)
+            for a, b in zip(removed, added, strict=True)
+        )
+    )
+
+
+def _changed_lines(diff: str) -> tuple[list[str], list[str]]:
+    lines = diff.splitlines()
+    removed = [line[1:] for line in lines if line.startswith("-") and not line.startswith("---")]
+    added = [line[1:] for line in lines if line.startswith("+") and not line.startswith("+++")]
+    return removed, added
+
+
+def is_equivalent(diff: str) -> bool:
+    """Whether a rule above proves the mutant behaves exactly like the original."""
+    return is_sql_case_change(diff) or is_quote_safe_change(diff)
 
 
 def mutmut_config(module: str, tests: list[str]) -> str:
@@ -179,7 +227,7 @@ def run_module(module: str, tests: list[str], max_children: int) -> ModuleResult
         for name in [*result.survivors, *result.timeouts]:
             result.diffs[name] = mutmut(workdir, "show", name).stdout
         for name in result.survivors:
-            if is_sql_case_change(result.diffs[name]):
+            if is_equivalent(result.diffs[name]):
                 result.statuses[name] = EQUIVALENT
     return result
 

@@ -64,3 +64,37 @@ def test_sql_case_change_is_equivalent(tool: ModuleType) -> None:
 @pytest.mark.parametrize("diff", [SQL_CHANGED, MESSAGE_CASE, ""])
 def test_other_changes_are_not_equivalent(tool: ModuleType, diff: str) -> None:
     assert tool.is_sql_case_change(diff) is False
+
+
+QUOTE_LINE = '-    path = "/" + quote(bucket, safe="") + "/" + quote(key, safe="/~")\n'
+
+
+@pytest.mark.parametrize(
+    "mutated",
+    [
+        'quote(bucket, safe="") + "/" + quote(key, safe="XX/~XX")',  # letters: never encoded
+        'quote(bucket, safe="XXXX") + "/" + quote(key, safe="/~")',
+        'quote(bucket, safe="") + "/" + quote(key, )',  # "~" is never encoded, "/" is default
+    ],
+)
+def test_quote_safe_change_quote_cannot_see_is_equivalent(tool: ModuleType, mutated: str) -> None:
+    original = 'quote(bucket, safe="") + "/" + quote(key, safe="/~")'
+    diff = QUOTE_LINE + "+" + QUOTE_LINE[1:].replace(original, mutated)
+    assert tool.is_quote_safe_change(diff) is True
+    assert tool.is_equivalent(diff) is True
+
+
+@pytest.mark.parametrize(
+    "mutated",
+    [
+        'quote(bucket, ) + "/" + quote(key, safe="/~")',  # "/" no longer encoded in a bucket
+        'quote(bucket, safe="") + "/" + quote(key, safe="~")',  # "/" now encoded in a key
+        'quote(bucket, safe="") + "/" + quote(None, safe="/~")',
+    ],
+)
+def test_quote_changes_that_encode_differently_are_not_equivalent(
+    tool: ModuleType, mutated: str
+) -> None:
+    original = 'quote(bucket, safe="") + "/" + quote(key, safe="/~")'
+    diff = QUOTE_LINE + "+" + QUOTE_LINE[1:].replace(original, mutated)
+    assert tool.is_quote_safe_change(diff) is False

@@ -115,10 +115,11 @@ def _boto3_url_at(endpoint: str, region: str, key: str, expires: int) -> str:
     return url
 
 
-def _parts(url: str) -> tuple[str, str, str, dict[str, list[str]]]:
-    """A URL as scheme, host, path and decoded query (botocore's parameter order varies)."""
+def _parts(url: str) -> tuple[str, str, str, list[str]]:
+    """A URL as scheme, host, path and its query's `name=value` parameters as sent (still
+    percent-encoded), sorted: botocore's parameter order varies between releases."""
     split = urlsplit(url)
-    return split.scheme, split.netloc, split.path, parse_qs(split.query)
+    return split.scheme, split.netloc, split.path, sorted(split.query.split("&"))
 
 
 @pytest.mark.parametrize(
@@ -126,6 +127,7 @@ def _parts(url: str) -> tuple[str, str, str, dict[str, list[str]]]:
     [
         ("https://gw.example:8443", "us-west-2", 900),  # https, another region's scope
         ("http://127.0.0.1:8123/gw/", "us-east-1", 900),  # the access point under a path
+        ("http://127.0.0.1:8123/TAX/", "us-east-1", 900),  # a path ending in a letter
         ("http://127.0.0.1:8123", "us-east-1", 1),  # the shortest expiry S3 allows
         ("http://127.0.0.1:8123", "us-east-1", 7 * 24 * 3600),  # the longest
     ],
@@ -164,3 +166,23 @@ def test_url_without_a_time_is_signed_now_and_verifies_now() -> None:
     assert before <= signed_at <= after
     verified = SigV4Verifier([CREDS]).verify(_as_request(url))
     assert (verified.credentials, verified.presigned) == (CREDS, True)
+
+
+def test_url_lasts_an_hour_by_default_as_boto3s() -> None:
+    client = boto3.client(
+        "s3", endpoint_url=ENDPOINT, region_name="us-east-1",
+        aws_access_key_id=CREDS.access_key_id, aws_secret_access_key=CREDS.secret_access_key,
+        config=Config(signature_version="s3v4", s3={"addressing_style": "path"}),
+    )  # fmt: skip
+    expected: str = client.generate_presigned_url(
+        "get_object", Params={"Bucket": "mrbatch", "Key": "a.csv"}
+    )  # no ExpiresIn: botocore's default
+    signed_at = parse_amz_date(parse_qs(urlsplit(expected).query)["X-Amz-Date"][0])
+    url = presign_get_url(ENDPOINT, "mrbatch", "a.csv", CREDS, now=signed_at)
+    assert _parts(url) == _parts(expected)
+    assert "X-Amz-Expires=3600" in _parts(url)[3]
+
+
+def test_bucket_is_one_path_segment_whatever_it_holds() -> None:
+    url = presign_get_url(ENDPOINT, "mrbatch/other", "a.csv", CREDS, now=1_000_000.0)
+    assert urlsplit(url).path == "/mrbatch%2Fother/a.csv"  # not bucket "mrbatch", key "other/a.csv"
