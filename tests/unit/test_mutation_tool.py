@@ -98,3 +98,29 @@ def test_quote_changes_that_encode_differently_are_not_equivalent(
     original = 'quote(bucket, safe="") + "/" + quote(key, safe="/~")'
     diff = QUOTE_LINE + "+" + QUOTE_LINE[1:].replace(original, mutated)
     assert tool.is_quote_safe_change(diff) is False
+
+
+MIME_SOURCE = """\
+def build(message):
+    mime = EmailMessage()
+    mime["From"] = message.sender
+    return mime
+"""
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "expected"),
+    [
+        ('    mime["From"] = message.sender', '    mime["FROM"] = message.sender', True),
+        ('    row = (key, mime["Message-ID"])', '    row = (key, mime["message-id"])', True),
+        ('    mime["From"] = message.sender', '    mime["XXFromXX"] = message.sender', False),
+        ('    mime["From"] = message.sender', '    mime["From"] = MESSAGE.SENDER', False),
+        ('    other["From"] = message.sender', '    other["FROM"] = message.sender', False),
+    ],
+)
+def test_header_case_change_on_a_built_email_message_is_equivalent(
+    tool: ModuleType, before: str, after: str, expected: bool
+) -> None:
+    diff = f"-{before}\n+{after}\n"
+    assert tool.is_mime_header_case_change(diff, MIME_SOURCE) is expected
+    assert tool.is_mime_header_case_change(diff, "") is False  # no EmailMessage built
