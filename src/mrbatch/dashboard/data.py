@@ -21,20 +21,14 @@ from mrbatch.metrics.prometheus import Counter, Gauge, Snapshot
 from mrbatch.runtime.config import StackConfig
 from mrbatch.runtime.operations.experiments import ChaosLog
 from mrbatch.runtime.operations.runbook import RunbookLog
+from mrbatch.runtime.operations.stackinfo import METRIC_NAMES
 from mrbatch.runtime.services.replicator import read_replication_status
 from mrbatch.runtime.wiring import open_routing, open_tables
 
 __all__ = ["COUNTERS", "RANGES", "StackView"]
 
 # the AWS sample dashboard's per-region graphs that come from counters
-COUNTERS = (
-    "InputFilesSplit",
-    "ProcessedFiles",
-    "FailedFiles",
-    "ReconciledFiles",
-    "EmailSent",
-    "RegionalFailover",
-)
+COUNTERS = METRIC_NAMES
 # selectable ranges (seconds) -> the step of their graphs (about 100 points each)
 RANGES = {900: 10, 3600: 30, 86400: 900}
 _RECENT_EMAILS = 10

@@ -32,8 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from mrbatch.errors import ConditionFailedError, RoutingError, TableError
 from mrbatch.ports import Condition, RoutingState
-from mrbatch.routing.local import INITIAL_REASON
-from mrbatch.routing.local import _check_regions as check_regions  # one rule per package
+from mrbatch.routing.rules import INITIAL_REASON, check_known, check_regions, next_state
 from mrbatch.state.dynamodb import DynamoDBTable, create_dynamodb_table
 from mrbatch.state.schema import TableSpec
 
@@ -91,19 +90,15 @@ class DynamoDBRoutingControl:
     ) -> RoutingState:
         """See `mrbatch.ports.RoutingControl.set_active`: one UpdateItem conditioned on the
         epoch read just before; a lost race re-reads, unless `expected_epoch` pins it."""
-        if region not in self.regions:
-            raise RoutingError(f"unknown region {region!r}; known: {list(self.regions)}")
+        check_known(self.regions, region)
         while True:
             item = self._read()
             current = _state(item)
-            if expected_epoch is not None and current.epoch != expected_epoch:
-                raise ConditionFailedError(
-                    f"routing control is at epoch {current.epoch}, not {expected_epoch}"
-                    f" (active: {current.active_region}); someone changed it meanwhile"
-                )
-            if current.active_region == region:
+            new = next_state(
+                current, region, reason, expected_epoch=expected_epoch, now=self._clock()
+            )
+            if new is current:
                 return current  # no move, no new epoch: nothing in flight is fenced
-            new = RoutingState(region, current.epoch + 1, self._clock(), reason)
             try:
                 with _routing_errors():
                     self._table.update(

@@ -24,8 +24,9 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from mrbatch.errors import ConditionFailedError, RoutingError
+from mrbatch.errors import RoutingError
 from mrbatch.ports import RoutingState
+from mrbatch.routing.rules import INITIAL_REASON, check_known, check_regions, next_state
 from mrbatch.state.db import SqliteDatabase
 
 __all__ = ["MemoryRoutingControl", "SqliteRoutingControl"]
@@ -38,17 +39,6 @@ CREATE TABLE IF NOT EXISTS routing_history (
     reason TEXT NOT NULL
 )
 """
-INITIAL_REASON = "initial"
-
-
-def _check_regions(regions: Sequence[str], initial: str | None) -> tuple[tuple[str, ...], str]:
-    names = tuple(regions)
-    if not names or len(set(names)) != len(names) or not all(names):
-        raise RoutingError(f"routing control needs distinct, non-empty region names: {names}")
-    first = initial or names[0]
-    if first not in names:
-        raise RoutingError(f"initial region {first!r} is not one of {list(names)}")
-    return names, first
 
 
 class SqliteRoutingControl:
@@ -66,7 +56,7 @@ class SqliteRoutingControl:
         initial_region: str | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.regions, first = _check_regions(regions, initial_region)
+        self.regions, first = check_regions(regions, initial_region)
         self._clock = clock
         self._db = SqliteDatabase(path, error=RoutingError)
         with self._db.transaction() as conn:
@@ -86,18 +76,14 @@ class SqliteRoutingControl:
         self, region: str, reason: str, *, expected_epoch: int | None = None
     ) -> RoutingState:
         """See `mrbatch.ports.RoutingControl.set_active`."""
-        if region not in self.regions:
-            raise RoutingError(f"unknown region {region!r}; known: {list(self.regions)}")
+        check_known(self.regions, region)
         with self._db.transaction() as conn:
             current = _latest(conn)
-            if expected_epoch is not None and current.epoch != expected_epoch:
-                raise ConditionFailedError(
-                    f"routing control is at epoch {current.epoch}, not {expected_epoch}"
-                    f" (active: {current.active_region}); someone changed it meanwhile"
-                )
-            if current.active_region == region:
+            new = next_state(
+                current, region, reason, expected_epoch=expected_epoch, now=self._clock()
+            )
+            if new is current:
                 return current  # no move, no new epoch: nothing in flight is fenced
-            new = RoutingState(region, current.epoch + 1, self._clock(), reason)
             conn.execute(
                 "INSERT INTO routing_history VALUES (?, ?, ?, ?)",
                 (new.epoch, new.active_region, new.changed_at, new.reason),
@@ -136,7 +122,7 @@ class MemoryRoutingControl:
         initial_region: str | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.regions, first = _check_regions(regions, initial_region)
+        self.regions, first = check_regions(regions, initial_region)
         self._clock = clock
         self._history = [RoutingState(first, 1, clock(), INITIAL_REASON)]
         self._lock = threading.Lock()
@@ -150,18 +136,14 @@ class MemoryRoutingControl:
         self, region: str, reason: str, *, expected_epoch: int | None = None
     ) -> RoutingState:
         """See `mrbatch.ports.RoutingControl.set_active`."""
-        if region not in self.regions:
-            raise RoutingError(f"unknown region {region!r}; known: {list(self.regions)}")
+        check_known(self.regions, region)
         with self._lock:
             current = self._history[-1]
-            if expected_epoch is not None and current.epoch != expected_epoch:
-                raise ConditionFailedError(
-                    f"routing control is at epoch {current.epoch}, not {expected_epoch}"
-                )
-            if current.active_region == region:
-                return current
-            new = RoutingState(region, current.epoch + 1, self._clock(), reason)
-            self._history.append(new)
+            new = next_state(
+                current, region, reason, expected_epoch=expected_epoch, now=self._clock()
+            )
+            if new is not current:
+                self._history.append(new)
             return new
 
     def history(self) -> list[RoutingState]:
