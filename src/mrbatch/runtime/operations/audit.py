@@ -67,7 +67,9 @@ def collect(config: StackConfig, *, fetch_links: bool = True) -> Snapshot:
     for message in read_mailbox(config.mail_dir):
         body = message.get_body(preferencelist=("plain",))
         text = body.get_content() if body is not None else ""
-        snapshot.emails.append(Email(str(message["X-Mrbatch-Idempotency-Key"] or ""), text))
+        # a long key is folded onto the next line: unfolded, it keeps a leading space
+        key = str(message["X-Mrbatch-Idempotency-Key"] or "").strip()
+        snapshot.emails.append(Email(key, text))
     if fetch_links:
         snapshot.links = _fetch_links(snapshot.emails)
     snapshot.services = _services(config)
