@@ -24,6 +24,8 @@ Duration = Annotated[str, typer.Option("--duration", help="How long, e.g. 30s, 2
 def register(app: typer.Typer) -> None:
     """Add `chaos`, `loadtest` and `torture` to `app`."""
     app.add_typer(chaos_app, name="chaos")
+    app.command("loadtest")(loadtest)
+    app.command("torture")(torture)
 
 
 def _config(data_dir: Any) -> Any:
@@ -155,3 +157,96 @@ def list_experiments(data_dir: DataDir = DEFAULT_DATA_DIR, as_json: JsonFlag = F
     for e in experiments:
         state = "in force" if e.in_force(now) else "ended"
         typer.echo(f"{e.id:>4} {e.kind:<18} {e.target:<12} {state:<8} {e.detail}")
+
+
+def loadtest(
+    files: Annotated[int, typer.Option("--files", min=1, help="How many files to upload.")] = 10,
+    wait: Annotated[
+        float, typer.Option("--wait", min=0, help="Seconds between uploads (0: no pause).")
+    ] = 0.0,
+    rows: Annotated[int, typer.Option("--rows", min=1, help="Rows per file.")] = 100,
+    concurrency: Annotated[int, typer.Option("--concurrency", min=1, help="Uploaders.")] = 4,
+    chaos: Annotated[
+        str | None,
+        typer.Option("--chaos", help="A fault schedule, e.g. '2:kill:us-east-1,4:failover'."),
+    ] = None,
+    timeout: Annotated[
+        float, typer.Option("--timeout", help="Seconds to wait for quiescence.")
+    ] = 600.0,
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+    as_json: JsonFlag = False,
+) -> None:
+    """Upload N files through the access point, wait for all, run the checker; print files/s,
+    rows/s, upload->email latency (p50/p90/p99) and the verdict. Exits 1 on a violation."""
+    import tempfile
+    from pathlib import Path
+
+    from mrbatch.runtime.operations.loadtest import run_loadtest
+
+    say = (lambda _: None) if as_json else typer.echo
+    with tempfile.TemporaryDirectory(prefix="mrbatch-loadtest-") as scratch:
+        report = run_loadtest(
+            _config(data_dir), Path(scratch), files=files, wait=wait, rows=rows,
+            concurrency=concurrency, chaos=chaos, timeout=timeout, say=say,
+        )  # fmt: skip
+    if as_json:
+        typer.echo(json.dumps(report.as_dict(), indent=2))
+    else:
+        _print_load(report)
+    if not report.passed:
+        raise typer.Exit(1)
+
+
+def _print_load(report: Any) -> None:
+    def ms(value: float | None) -> str:
+        return "-" if value is None else f"{value * 1000:.0f} ms"
+
+    rates = f"{report.files_per_second:.2f} files/s, {report.rows_per_second:.0f} rows/s"
+    typer.echo(f"{report.files} files, {report.rows} rows in {report.seconds:.1f} s: {rates}")
+    typer.echo(
+        f"upload -> email latency: p50 {ms(report.latency_p50)},"
+        f" p90 {ms(report.latency_p90)}, p99 {ms(report.latency_p99)}"
+    )
+    for outcome in report.chaos:
+        typer.echo(f"chaos {outcome}")
+    if not report.quiet:
+        typer.echo("verdict: HANG (the stack did not quiesce before the timeout)")
+    elif report.violations:
+        typer.echo(f"verdict: {len(report.violations)} violation(s)")
+        for v in report.violations:
+            typer.echo(f"  {v['kind']:<8} {v['file_id']}: {v['detail']}")
+    else:
+        typer.echo("verdict: no violation of the contract")
+
+
+def torture(
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the run.")] = 1,
+    schedules: Annotated[int, typer.Option("--schedules", min=1, help="How many.")] = 10,
+    files: Annotated[int, typer.Option("--files", min=1, help="Uploads per schedule.")] = 5,
+    rows: Annotated[int, typer.Option("--rows", min=1, help="Rows per file.")] = 100,
+    replay: Annotated[
+        int | None, typer.Option("--replay", help="Run only the schedule of this seed.")
+    ] = None,
+    deadline: Annotated[
+        float, typer.Option("--deadline", help="Seconds to quiesce before it counts as a hang.")
+    ] = 180.0,
+    as_json: JsonFlag = False,
+) -> None:
+    """Randomized fault schedules, each on a fresh stack, each judged by the checker. Every
+    failing schedule prints its seed (replay it with --replay SEED). Exits 1 on a failure."""
+    from mrbatch.runtime.operations.torture import run_torture
+
+    say = (lambda _: None) if as_json else typer.echo
+    results = run_torture(seed, schedules, files=files, rows=rows, replay=replay,
+                          deadline=deadline, say=say)  # fmt: skip
+    failed = [r for r in results if not r.passed]
+    quiet = [r.quiet_seconds for r in results if r.quiet_seconds is not None]
+    if as_json:
+        typer.echo(json.dumps([r.as_dict() for r in results], indent=2))
+    else:
+        typer.echo(f"{len(results)} schedule(s), {len(failed)} failed,"
+                   f" longest time to quiescence {max(quiet, default=0):.1f} s")  # fmt: skip
+        for r in failed:
+            typer.echo(f"failed: --replay {r.plan.seed}")
+    if failed:
+        raise typer.Exit(1)
