@@ -181,6 +181,7 @@ def run_loadtest(
         list(pool.map(upload, range(files)))
     say("waiting for every file ...")
     if chaos:
+        runner.join(timeout=timeout)  # the schedule plays out whole, then is healed
         runner.heal()
     quiet = wait_quiet(config, timeout=timeout) is not None
     arrivals = email_arrivals(config)
