@@ -9,12 +9,15 @@ changes nothing.
 from __future__ import annotations
 
 import email.policy
+import heapq
+import threading
 import time
 from collections import Counter as Tally
 from email.message import EmailMessage
 from email.parser import BytesParser
 from typing import Any
 
+from mrbatch.dashboard.rulecounts import RuleCounts
 from mrbatch.metrics.executions import execution_series, execution_stats
 from mrbatch.metrics.local import SqliteMetrics
 from mrbatch.metrics.prometheus import Counter, Gauge, Snapshot
@@ -34,23 +37,49 @@ RANGES = {900: 10, 3600: 30, 86400: 900}
 _RECENT_EMAILS = 10
 _RECENT_RUNBOOKS = 5
 _RECENT_EXPERIMENTS = 10
+_RECENT_FILES = 20
 
 
-def _files_by_status(config: StackConfig, region: str) -> tuple[dict[str, int], dict[str, int]]:
-    """Files per status and invalid rows per rule in `region`'s tables."""
+def _region_tables(
+    config: StackConfig, region: str, rules: RuleCounts
+) -> tuple[dict[str, int], dict[str, int], list[dict[str, Any]]]:
+    """Files per status, invalid rows per rule (from the region's kept-up-to-date summary,
+    not a read of the whole error table) and the newest file versions in `region`."""
     tables = open_tables(config, region)
     try:
-        files = Tally(str(i.get("status")) for i in tables.batch_state.scan())
-        rules = Tally(str(i.get("rule")) for i in tables.errors.scan())
+        items = list(tables.batch_state.scan())
+        invalid = rules.refresh(tables.errors)
     finally:
         tables.close()
-    return dict(files), dict(rules)
+    files = Tally(str(i.get("status")) for i in items)
+    newest = heapq.nlargest(_RECENT_FILES, items, key=lambda i: float(i.get("updated_at", 0)))
+    return dict(files), invalid, [{**i, "table_region": region} for i in newest]
+
+
+def _recent_files(newest: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The newest file versions across both regions, newest first, each with its status
+    as each region's table has it (they differ while replication catches up)."""
+    merged: dict[str, dict[str, Any]] = {}
+    for item in sorted(newest, key=lambda i: float(i.get("updated_at", 0))):
+        row = merged.setdefault(str(item["file_id"]), {"statuses": {}})
+        row["statuses"][item["table_region"]] = item.get("status")
+        row.update(
+            {k: item.get(k) for k in ("file_id", "key", "version_id", "region", "epoch")},
+            updated_at=float(item.get("updated_at", 0)),
+        )
+    rows = sorted(merged.values(), key=lambda r: float(r["updated_at"]), reverse=True)
+    return rows[:_RECENT_FILES]
 
 
 def _region(
-    config: StackConfig, metrics: SqliteMetrics, region: str, since: float, now: float, step: int
+    config: StackConfig,
+    metrics: SqliteMetrics,
+    region: str,
+    tallies: tuple[dict[str, int], dict[str, int]],
+    window: tuple[float, float, int],
 ) -> dict[str, Any]:
-    files, rules = _files_by_status(config, region)
+    files, rules = tallies
+    since, now, step = window
     series: dict[str, list[tuple[float, float]]] = {
         name: metrics.series(name, region=region, since=since, until=now + step, step=step)
         for name in COUNTERS
@@ -154,6 +183,9 @@ class StackView:
         self.config = config
         self._metrics = SqliteMetrics(config.metrics_db)
         self._routing = open_routing(config)
+        self._rules = {region: RuleCounts() for region in config.regions}
+        # the gateway serves requests from a thread pool: one refresh of a summary at a time
+        self._rules_lock = threading.Lock()
 
     def overview(self, range_seconds: int, *, now: float | None = None) -> dict[str, Any]:
         """The overview page's data for the last `range_seconds` (one of `RANGES`)."""
@@ -161,6 +193,8 @@ class StackView:
         now = time.time() if now is None else now
         since = (now - range_seconds) // step * step
         state = self._routing.state()
+        with self._rules_lock:
+            read = {r: _region_tables(config, r, self._rules[r]) for r in config.regions}
         return {
             "now": now,
             "range": range_seconds,
@@ -173,8 +207,10 @@ class StackView:
                 "reason": state.reason,
             },
             "regions": {
-                r: _region(config, self._metrics, r, since, now, step) for r in config.regions
+                r: _region(config, self._metrics, r, read[r][:2], (since, now, step))
+                for r in config.regions
             },
+            "files": _recent_files([item for r in config.regions for item in read[r][2]]),
             "replication": _replication(config, self._metrics, since, now, step),
             "runbooks": RunbookLog(config).executions()[:_RECENT_RUNBOOKS],
             "chaos": _experiments(config, now),
