@@ -115,6 +115,16 @@ function replication(rep, data) {
     `<div class="muted">replicator status at ${esc(fmtTime(rep.updated_at))}</div>`;
 }
 
+// The newest file versions, each linking to its own page (/dashboard/file?id=...).
+function files(list, regions) {
+  return table(["file", "version", "owner", "epoch", ...regions, "updated"], (list || []).map((f) => [
+    `<a href="/dashboard/file?id=${encodeURIComponent(f.file_id)}">${esc(f.key)}</a>`,
+    `<span class="muted">${esc(f.version_id)}</span>`, esc(f.region), f.epoch,
+    ...regions.map((r) => `<span class="status-${esc(f.statuses[r])}">${esc(f.statuses[r] ?? "—")}</span>`),
+    esc(fmtTime(f.updated_at)),
+  ]), "files");
+}
+
 function runbooks(runs) {
   return table(["started", "kind", "from → to", "status", "steps"], runs.map((r) => [
     esc(fmtTime(r.started_at)), esc(r.kind), `${esc(r.source)} → ${esc(r.target)}`,
@@ -142,6 +152,7 @@ function render(data) {
   document.getElementById("routing-reason").textContent = data.routing.reason ? `(${data.routing.reason})` : "";
   document.getElementById("regions").innerHTML = Object.entries(data.regions)
     .map(([name, region]) => regionCard(name, region, data)).join("");
+  document.getElementById("files").innerHTML = files(data.files, Object.keys(data.regions));
   document.getElementById("replication").innerHTML = replication(data.replication, data);
   document.getElementById("runbooks").innerHTML = runbooks(data.runbooks);
   document.getElementById("chaos").innerHTML = chaos(data.chaos);
