@@ -267,3 +267,18 @@ def test_status_reports_both_regions_the_oldest_pending_age_and_ignores_replicas
         oldest_pending_age_seconds=30.0, replicated=0, late=0, worst_latency_seconds=0.0,
         sla_seconds=10.0,
     )  # fmt: skip
+
+
+def test_a_delay_given_as_a_function_is_read_at_every_pass(tmp_path: Path, clock: Clock) -> None:
+    # a chaos experiment lengthens or ends the delay while the replicator runs
+    east, west = _region(tmp_path, "east", clock), _region(tmp_path, "west", clock)
+    delay = [60.0]
+    replicator = ObjectReplicator(
+        source="east", destination="west", source_store=east, source_feed=east.feed,
+        dest_store=west, delay_seconds=lambda: delay[0], clock=clock,
+    )  # fmt: skip
+    east.put("input/a.csv", b"a")
+    clock.now += 30
+    assert replicator.run_once() == 0  # held back: 30 s of 60
+    delay[0] = 0.0  # the experiment ends
+    assert replicator.run_once() == 1
