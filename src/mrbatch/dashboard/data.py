@@ -114,7 +114,7 @@ def _replication(
     series = {
         key: {
             name: metrics.gauge_series(name, region=key, since=since, until=now + step, step=step)
-            for name in ("ReplicationOperationsPending", "ReplicationLatency")
+            for name in _SAMPLED.values()
         }
         for key in directions
     }
@@ -151,6 +151,12 @@ def _replication_gauges(config: StackConfig) -> list[Gauge]:
         for field, name in _OBJECT_GAUGES.items():
             if isinstance(objects.get(field), int | float):
                 gauges.append(Gauge(name, f"replication {field} ({key})", labels, objects[field]))
+        for quantile, field in _LATENCY_QUANTILES.items():
+            if isinstance(objects.get(field), int | float):
+                help_ = "replication latency percentiles over the newest objects replicated"
+                value = float(objects[field])
+                quantile_labels = {**labels, "quantile": quantile}
+                gauges.append(Gauge("ReplicationLatencySeconds", help_, quantile_labels, value))
         for table, status in direction.get("tables", {}).items():
             for field, name in _TABLE_GAUGES.items():
                 if isinstance(status.get(field), int | float):
@@ -169,8 +175,22 @@ _OBJECT_GAUGES = {
     "replicated": "ReplicationOperationsReplicated",
     "worst_latency_seconds": "ReplicationLatencyMaxSeconds",
 }
+# what the gateway samples into the metrics store every 10 s (the dashboard's graphs)
+_SAMPLED = {
+    "operations_pending": "ReplicationOperationsPending",
+    "worst_latency_seconds": "ReplicationLatency",
+    "latency_p50_seconds": "ReplicationLatencyP50",
+    "latency_p99_seconds": "ReplicationLatencyP99",
+}
+# the replicator's percentiles, exposed as one gauge labelled by quantile (as a summary)
+_LATENCY_QUANTILES = {
+    "0.5": "latency_p50_seconds",
+    "0.9": "latency_p90_seconds",
+    "0.99": "latency_p99_seconds",
+}
 _TABLE_GAUGES = {
     "items_pending": "TableReplicationItemsPending",
+    "oldest_pending_age_seconds": "TableReplicationOldestPendingAgeSeconds",
     "last_lag_seconds": "TableReplicationLagSeconds",
     "worst_lag_seconds": "TableReplicationLagMaxSeconds",
 }
@@ -223,10 +243,7 @@ class StackView:
         status = read_replication_status(self.config)
         for key, direction in status.get("directions", {}).items():
             objects = direction.get("objects", {})
-            for field, name in (
-                ("operations_pending", "ReplicationOperationsPending"),
-                ("worst_latency_seconds", "ReplicationLatency"),
-            ):
+            for field, name in _SAMPLED.items():
                 if isinstance(objects.get(field), int | float):
                     self._metrics.gauge(name, objects[field], region=key)
 

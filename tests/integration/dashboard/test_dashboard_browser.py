@@ -48,6 +48,10 @@ def test_dashboard_shows_the_processed_file_and_follows_a_failover(
         expect(east.locator(".chart", has_text="Input files split")).to_contain_text("split 1")
         expect(east.locator(".chart", has_text="Chunk processor")).to_contain_text("succeeded 3")
         expect(page.locator("table.emails")).to_contain_text("web.csv is processed")
+        # the input's replica gave us-east-1 -> us-west-2 latency percentiles; nothing went back
+        replication = page.locator("table.replication tbody tr")
+        expect(replication.filter(has_text=f"{EAST}->{WEST}")).not_to_contain_text("—")
+        expect(replication.filter(has_text=f"{WEST}->{EAST}")).to_contain_text("—")
         expect(east).to_have_class("region active")
 
         run_runbook(stack.config, kind="failover", target=WEST, reason="browser test")

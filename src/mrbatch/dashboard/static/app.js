@@ -101,16 +101,21 @@ function regionCard(name, region, data) {
 function replication(rep, data) {
   const rows = Object.entries(rep.directions || {}).map(([key, d]) => {
     const o = d.objects || {};
-    const lag = Object.values(d.tables || {}).map((t) => t.last_lag_seconds || 0);
+    const tables = Object.values(d.tables || {});
+    const most = (field) => Math.max(0, ...tables.map((t) => t[field] || 0));
+    const pct = (p) => (o[`latency_${p}_seconds`] ?? "—");
     return [esc(key) + (d.paused ? " (paused)" : ""), o.operations_pending ?? 0, o.bytes_pending ?? 0,
-      o.late ?? 0, o.worst_latency_seconds ?? 0, lag.length ? Math.max(...lag) : 0];
+      o.late ?? 0, pct("p50"), pct("p90"), pct("p99"), o.worst_latency_seconds ?? 0,
+      most("items_pending"), most("oldest_pending_age_seconds"), most("last_lag_seconds")];
   });
   const charts = Object.entries(rep.series || {}).map(([key, s]) => chart(`${key}`, [
     { label: "operations pending", points: s.ReplicationOperationsPending },
-    { label: "worst latency s", points: s.ReplicationLatency },
+    { label: "p50 latency s", points: s.ReplicationLatencyP50 },
+    { label: "p99 latency s", points: s.ReplicationLatencyP99 },
   ], data)).join("");
   return table(["direction", "operations pending", "bytes pending", "over SLA",
-    "worst latency (s)", "table lag (s)"], rows, "replication") +
+    "p50 (s)", "p90 (s)", "p99 (s)", "worst (s)", "table items pending", "table lag now (s)",
+    "table lag last (s)"], rows, "replication") +
     `<div class="charts">${charts}</div>` +
     `<div class="muted">replicator status at ${esc(fmtTime(rep.updated_at))}</div>`;
 }

@@ -195,6 +195,16 @@ class ChangeFeed:
             ).fetchone()
         return int(count), int(late), float(worst)
 
+    def recent_latencies(self, consumer: str, *, limit: int = 1000) -> list[float]:
+        """The latencies of `consumer`'s newest `limit` deliveries (newest first), read
+        through the deliveries' primary key: bounded however long the feed has run."""
+        with self._db.reading() as db:
+            rows = db.execute(
+                "SELECT latency FROM deliveries WHERE consumer=? ORDER BY seq DESC LIMIT ?",
+                (consumer, limit),
+            ).fetchall()
+        return [float(latency) for (latency,) in rows]
+
     def backlog(
         self, consumer: str, *, include_replicas: bool = True
     ) -> tuple[int, int, float | None]:

@@ -15,8 +15,10 @@ flag lets them flow again (see `pause_replication`).
 Status: `<data_dir>/run/replication.json` (written atomically after every round that moved
 something, when a pause flag changes, and at least once a second) holds, per direction,
 the object metrics S3 Replication Time Control reports (operations and bytes pending,
-oldest pending age, replicated, late against the SLA, worst latency) and, per table, the
-items pending and the replication lag; `read_replication_status` reads it.
+oldest pending age, replicated, late against the SLA, worst latency, and the latency
+percentiles p50 / p90 / p99 over the last `LATENCY_SAMPLE` objects replicated) and, per
+table, the items pending, the age of the oldest (the lag right now) and the lag of the
+last and worst applied write; `read_replication_status` reads it.
 
 Errors: a round that fails is logged with its traceback, counted in the status
 (`errors`, `unexpected_errors` for those that are not infrastructure errors,
@@ -41,9 +43,11 @@ from typing import Any
 
 from mrbatch.atomic import atomic_write_json
 from mrbatch.errors import ConfigError, MrBatchError
+from mrbatch.metrics.quantiles import LATENCY_SAMPLE, percentiles
 from mrbatch.runtime.config import StackConfig
 from mrbatch.runtime.faults import FaultFile
 from mrbatch.runtime.files import read_json
+from mrbatch.runtime.replication.changefeed import ChangeFeed
 from mrbatch.runtime.replication.objects import ObjectReplicator
 from mrbatch.runtime.replication.tables import SqliteCursorStore, TableReplicator
 from mrbatch.runtime.wiring import open_region_store, open_tables
@@ -132,6 +136,7 @@ class Direction:
     destination: str
     objects: ObjectReplicator
     tables: list[TableReplicator]
+    feed: ChangeFeed | None = None  # the source's feed, for latency percentiles
 
     @property
     def key(self) -> str:
@@ -151,9 +156,20 @@ class Direction:
             "source": self.source,
             "destination": self.destination,
             "paused": paused,
-            "objects": _metrics(self.objects.status),
+            "objects": {**_metrics(self.objects.status), **self._latency()},
             "tables": {t.table: _metrics(t.status) for t in self.tables},
         }
+
+    def _latency(self) -> dict[str, Any]:
+        """`latency_p50_seconds` (p90, p99) over the newest LATENCY_SAMPLE deliveries;
+        nothing before the first object replicates, `latency_error` if unreadable."""
+        if self.feed is None:
+            return {}
+        try:
+            sample = self.feed.recent_latencies(self.objects.consumer, limit=LATENCY_SAMPLE)
+        except (MrBatchError, sqlite3.Error, OSError) as exc:
+            return {"latency_error": f"{type(exc).__name__}: {exc}"}
+        return {f"latency_{name}_seconds": value for name, value in percentiles(sample).items()}
 
 
 def _metrics(read: Callable[[], Any]) -> dict[str, Any]:
@@ -202,7 +218,7 @@ def open_directions(config: StackConfig) -> Iterator[list[Direction]]:
                     (src.financials, dst.financials),  # a global table, as in the AWS sample
                 )
             ]
-            directions.append(Direction(source, destination, objects, replicated))
+            directions.append(Direction(source, destination, objects, replicated, store.feed))
         yield directions
 
 
