@@ -8,9 +8,17 @@ from typing import Any
 import boto3
 import pytest
 from botocore.stub import Stubber
+from moto import mock_aws
 
-from mrbatch.aws.deploy.actions import ActionError, run_runbook, start_chaos, stop_chaos
+from mrbatch.aws.deploy.actions import (
+    ActionError,
+    current_epoch,
+    run_runbook,
+    start_chaos,
+    stop_chaos,
+)
 from mrbatch.aws.deploy.plan import Deployment
+from mrbatch.routing.dynamodb import DynamoDBRoutingControl, create_routing_table
 
 D = Deployment("demo", "us-east-1", "us-west-2")
 X1 = "11111111-2222-3333-4444-555555555555"
@@ -98,3 +106,17 @@ def test_chaos_starts_the_scope_template_and_stops_only_this_environment() -> No
         fis_stub.add_response("stop_experiment", {}, {"id": "EXP1"})
         assert stop_chaos(cfn, fis, D, lambda _: None) == ["EXP1"]
         fis_stub.assert_no_pending_responses()
+
+
+def test_epoch_is_read_from_the_item_the_routing_control_writes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(name, "testing")
+    with mock_aws():
+        dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+        create_routing_table(dynamodb, "mrbatch-demo-routing")
+        assert current_epoch(dynamodb, D) == ("us-east-1", 1)  # no item yet: the first state
+        routing = DynamoDBRoutingControl(dynamodb, "mrbatch-demo-routing", D.regions)
+        routing.set_active("us-west-2", "test", expected_epoch=routing.state().epoch)
+        assert current_epoch(dynamodb, D) == ("us-west-2", 2)

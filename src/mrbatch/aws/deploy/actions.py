@@ -15,6 +15,8 @@ from typing import Any
 from mrbatch.aws.deploy.plan import Deployment
 from mrbatch.aws.deploy.stacks import stack_outputs
 from mrbatch.errors import MrBatchError
+from mrbatch.routing.dynamodb import ROUTING
+from mrbatch.state import DynamoDBTable
 
 __all__ = ["ActionError", "current_epoch", "run_runbook", "start_chaos", "stop_chaos"]
 
@@ -27,13 +29,13 @@ class ActionError(MrBatchError):
 
 
 def current_epoch(dynamodb: Any, d: Deployment) -> tuple[str, int]:
-    """(active region, epoch) from the routing table, strongly consistent."""
-    item = dynamodb.get_item(
-        TableName=f"mrbatch-{d.env}-routing", Key={"control": {"S": "active"}}, ConsistentRead=True
-    ).get("Item")
+    """(active region, epoch) from the routing table, strongly consistent: the item
+    `DynamoDBRoutingControl` writes (read here without creating it)."""
+    table = DynamoDBTable(dynamodb, ROUTING, table_name=f"mrbatch-{d.env}-routing")
+    item = table.get({"control": "active"})
     if item is None:
         return d.primary, 1  # the first control to run creates it at epoch 1
-    return item["region"]["S"], int(item["epoch"]["N"])
+    return str(item["active_region"]), int(item["epoch"])
 
 
 def run_runbook(
