@@ -14,10 +14,13 @@ import boto3
 import pytest
 
 from mrbatch.aws.deploy.actions import current_epoch, run_runbook
+from mrbatch.aws.deploy.data import load_financials, submit_file
 from mrbatch.aws.deploy.orchestrate import deploy, destroy
 from mrbatch.aws.deploy.plan import Deployment
 
 ROOT = Path(__file__).resolve().parents[2]
+SAMPLE = ROOT / "tests" / "data" / "aws-sample" / "testfile.csv"
+FINANCIALS = SAMPLE.with_name("testfile_financial_data.csv")
 D = Deployment(
     os.environ.get("MRBATCH_E2E_ENV", "e2e"),
     os.environ.get("MRBATCH_E2E_PRIMARY", "us-east-1"),
@@ -41,6 +44,9 @@ def _until(what: str, check: Callable[[], bool], seconds: float) -> None:
 def environment() -> Iterator[Deployment]:
     deploy(D, _clients, ROOT / "build" / "lambda", print)
     try:
+        # what `mrbatch aws financials load` does, before any file is sent
+        loaded = load_financials(_clients, D, FINANCIALS, print)
+        assert loaded.rows == len(FINANCIALS.read_bytes().splitlines()) - 1
         yield D
     finally:
         destroy(D, _clients, print)
@@ -56,10 +62,8 @@ def _status(region: str, file_id: str) -> str | None:
 
 
 def _upload(region: str, key: str) -> str:
-    account = _clients("sts", region).get_caller_identity()["Account"]
-    body = (ROOT / "tests" / "data" / "aws-sample" / "testfile.csv").read_bytes()
-    put = _clients("s3", region).put_object(Bucket=D.bucket(account, region), Key=key, Body=body)
-    return f"{key}#{put['VersionId']}"
+    """What `mrbatch aws submit --region` does: the file id of the version made."""
+    return submit_file(_clients, D, SAMPLE, print, key=key, region=region).file_id
 
 
 def test_file_completes_then_fails_over_and_back(environment: Deployment) -> None:
@@ -72,3 +76,7 @@ def test_file_completes_then_fails_over_and_back(environment: Deployment) -> Non
     _until("the in-flight file", lambda: _status(D.secondary, in_flight) == "COMPLETED", 1800)
     run_runbook(_clients("ssm", D.primary), D, D.primary, epoch + 1, "e2e failback", print)
     assert current_epoch(_clients("dynamodb", D.primary), D) == (D.primary, epoch + 2)
+    # through the access point (`mrbatch aws submit` without --region): routed to the
+    # primary again, whose dial the failback set to 100
+    routed = submit_file(_clients, D, SAMPLE, print, key="input/e2e-routed.csv").file_id
+    _until("the routed file", lambda: _status(D.primary, routed) == "COMPLETED", 900)

@@ -16,10 +16,16 @@ aws_app = typer.Typer(help="The AWS target: deploy, operate and destroy (docs/aw
 chaos_app = typer.Typer(help="AWS FIS experiments that cut a region off S3 or DynamoDB.",
                         no_args_is_help=True)  # fmt: skip
 aws_app.add_typer(chaos_app, name="chaos")
+financials_app = typer.Typer(help="The financial global table rows are enriched with.",
+                             no_args_is_help=True)  # fmt: skip
+aws_app.add_typer(financials_app, name="financials")
 
 Env = Annotated[str, typer.Option("--env", help="Environment name (names derive from it).")]
 Primary = Annotated[str, typer.Option("--primary", help="Primary region.")]
 Secondary = Annotated[str, typer.Option("--secondary", help="Secondary region.")]
+ViaRegion = Annotated[
+    str | None, typer.Option("--region", help="This region (default: the active one).")
+]
 
 
 def register(app: typer.Typer) -> None:
@@ -154,3 +160,47 @@ def chaos_stop(
     clients = _clients()
     d = _deployment(env, primary, secondary)
     stop_chaos(clients("cloudformation", region), clients("fis", region), d, typer.echo)
+
+
+@financials_app.command("load")
+def financials_load(
+    file: Annotated[Path, typer.Argument(help="Financial-data CSV (the sample's columns).")],
+    env: Env,
+    primary: Primary,
+    secondary: Secondary,
+    region: ViaRegion = None,
+) -> None:
+    """Check FILE whole, then load it into the financial global table in batches.
+
+    Rows merge by uuid: a uuid already loaded takes the file's values, other uuids stay.
+    Safe to re-run. The global table copies the rows to the other region.
+    """
+    from mrbatch.aws.deploy.data import load_financials
+
+    d = _deployment(env, primary, secondary)
+    report = load_financials(_clients(), d, file, typer.echo, region=region)
+    typer.echo(
+        f"loaded {report.rows:,} financial rows from {file} into {report.table} through"
+        f" {report.region} in {report.seconds:.1f} s (merged by uuid)"
+    )
+
+
+@aws_app.command("submit")
+def submit(
+    file: Annotated[Path, typer.Argument(help="The input CSV to process.")],
+    env: Env,
+    primary: Primary,
+    secondary: Secondary,
+    key: Annotated[str | None, typer.Option(help="Object key (default input/<name>).")] = None,
+    region: Annotated[
+        str | None,
+        typer.Option(help="Upload into this region's bucket (default: the access point)."),
+    ] = None,
+) -> None:
+    """Upload FILE through the Multi-Region Access Point (or into one region's bucket);
+    the bucket's event starts its work. Prints the file id (key#version)."""
+    from mrbatch.aws.deploy.data import submit_file
+
+    d = _deployment(env, primary, secondary)
+    submitted = submit_file(_clients(), d, file, typer.echo, key=key, region=region)
+    typer.echo(submitted.file_id)
