@@ -129,20 +129,21 @@ def is_sql_case_change(diff: str) -> bool:
 # urllib.parse.quote never encodes these, whatever `safe` says (RFC 3986's unreserved set).
 ALWAYS_SAFE = frozenset(string.ascii_letters + string.digits + "_.-~")
 QUOTE_CALL = re.compile(r"\bquote\(([^()]*)\)")
-SAFE_ARG = re.compile(r"""^safe\s*=\s*(["'])(.*)\1$""")
+STRING = re.compile(r"""(["'])(.*?)\1""")
+
+
+def _effective_safe(match: re.Match[str]) -> str:
+    """A string given as `safe`, reduced to the characters quote would otherwise encode."""
+    return repr("".join(sorted(set(match.group(2)) - ALWAYS_SAFE)))
 
 
 def _canonical_quote(match: re.Match[str]) -> str:
-    """`quote(...)` with its `safe` argument reduced to what it changes: the characters in
-    it that quote would otherwise encode (absent: quote's default, "/")."""
+    """`quote(...)` with every string in its `safe` argument (a literal, or the branches of
+    a conditional) reduced to what it changes; an absent `safe` is quote's default, "/"."""
     args = [arg.strip() for arg in match.group(1).split(",") if arg.strip()]
-    safe = "/"
-    for arg in list(args):
-        if found := SAFE_ARG.match(arg):
-            safe = found.group(2)
-            args.remove(arg)
-    effective = "".join(sorted(set(safe) - ALWAYS_SAFE))
-    return f"quote({', '.join(args)}, safe={effective!r})"
+    safe = [arg for arg in args if arg.startswith("safe")] or ['safe="/"']
+    rest = [arg for arg in args if not arg.startswith("safe")]
+    return f"quote({', '.join(rest)}, {STRING.sub(_effective_safe, safe[0])})"
 
 
 def is_quote_safe_change(diff: str) -> bool:
@@ -196,12 +197,31 @@ def is_mime_header_case_change(diff: str, source: str) -> bool:
     )
 
 
+CODEC = re.compile(r"""\.((?:en|de)code)\((["'])([\w-]+)\2""")
+
+
+def is_codec_name_case_change(diff: str) -> bool:
+    """Whether the mutant only changed the letter case of a codec name in `.encode(...)` or
+    `.decode(...)` ("utf-8" into "UTF-8"): Python looks codecs up without regard to case."""
+
+    def fold(line: str) -> str:
+        return CODEC.sub(lambda m: f".{m.group(1)}({m.group(3).lower()!r}", line)
+
+    removed, added = _changed_lines(diff)
+    return (
+        bool(removed)
+        and len(removed) == len(added)
+        and all(a != b and fold(a) == fold(b) for a, b in zip(removed, added, strict=True))
+    )
+
+
 def is_equivalent(diff: str, source: str = "") -> bool:
     """Whether a rule above proves the mutant behaves exactly like the original (`source`:
     the mutated module's text, for rules that look at how a name is bound)."""
     return (
         is_sql_case_change(diff)
         or is_quote_safe_change(diff)
+        or is_codec_name_case_change(diff)
         or is_mime_header_case_change(diff, source)
     )
 

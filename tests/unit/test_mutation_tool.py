@@ -124,3 +124,32 @@ def test_header_case_change_on_a_built_email_message_is_equivalent(
     diff = f"-{before}\n+{after}\n"
     assert tool.is_mime_header_case_change(diff, MIME_SOURCE) is expected
     assert tool.is_mime_header_case_change(diff, "") is False  # no EmailMessage built
+
+
+@pytest.mark.parametrize(
+    ("after", "expected"),
+    [
+        ('    return quote(raw, safe="XX/XX" if keep_slash else "")', True),
+        ('    return quote(raw, safe="/" if keep_slash else "XXXX")', True),
+        ('    return quote(raw, safe="/" if keep_slash else "/")', False),
+        ('    return quote(raw, safe="" if keep_slash else "")', False),
+    ],
+)
+def test_quote_safe_given_by_a_conditional_is_compared_branch_by_branch(
+    tool: ModuleType, after: str, expected: bool
+) -> None:
+    diff = f'-    return quote(raw, safe="/" if keep_slash else "")\n+{after}\n'
+    assert tool.is_quote_safe_change(diff) is expected
+
+
+@pytest.mark.parametrize(
+    ("after", "expected"),
+    [
+        ('    text = name.decode("UTF-8", "replace")', True),
+        ('    text = name.decode("utf-8", "REPLACE")', False),  # error handlers are not folded
+        ('    text = name.decode("latin-1", "replace")', False),
+    ],
+)
+def test_codec_name_case_change_is_equivalent(tool: ModuleType, after: str, expected: bool) -> None:
+    diff = f'-    text = name.decode("utf-8", "replace")\n+{after}\n'
+    assert tool.is_codec_name_case_change(diff) is expected

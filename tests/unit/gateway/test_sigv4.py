@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
+from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import pytest
-from botocore.auth import S3SigV4Auth, SigV4Auth
+from botocore.auth import S3SigV4Auth, S3SigV4QueryAuth, SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials as BotoCredentials
 
@@ -723,3 +725,69 @@ def test_signed_request_reads_the_first_value_of_a_header_and_a_parameter() -> N
 
 def test_amz_date_of_a_posix_time() -> None:
     assert amz_date(1369353600.0) == "20130524T000000Z"  # 2013-05-24 00:00:00 UTC
+
+
+# --- survivors of the first mutation run --------------------------------------------------
+
+
+@pytest.fixture
+def five_hours_behind_utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The process's local time zone set to UTC-5 (a POSIX rule: no tz database needed)."""
+    monkeypatch.setenv("TZ", "EST+05")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+@pytest.mark.usefixtures("five_hours_behind_utc")
+def test_amz_dates_are_utc_whatever_the_servers_time_zone() -> None:
+    assert time.localtime(1369353600.0).tm_hour == 19  # the zone did change
+    assert amz_date(1369353600.0) == "20130524T000000Z"
+    assert parse_amz_date("20130524T000000Z") == 1369353600.0
+
+
+def test_slashes_in_query_names_and_values_are_encoded() -> None:
+    assert canonical_query("a/b=c/d") == "a%2Fb=c%2Fd"
+
+
+def test_query_that_is_not_utf8_reads_as_replacement_characters() -> None:
+    request = SignedRequest("GET", "/", "%FF=%FE&ok=1", (("host", "h"),))
+    assert request.query() == {"\ufffd": "\ufffd", "ok": "1"}
+    assert _said(_refusal(request, now=0))[0] == "AccessDenied"  # anonymous, not a crash
+
+
+def _botocore_presigned(expires: int, headers: dict[str, str]) -> SignedRequest:
+    """botocore's query-string signature (an independent signer) of a GET with headers."""
+    request = AWSRequest(method="GET", url="http://127.0.0.1:9000/mrbatch/k", headers=headers)
+    S3SigV4QueryAuth(
+        BotoCredentials(CREDS.access_key_id, CREDS.secret_access_key), "s3", "us-east-1",
+        expires=expires,
+    ).add_auth(request)  # fmt: skip
+    url = urlsplit(request.prepare().url)
+    sent = [("host", url.netloc)] + [(k.lower(), v) for k, v in headers.items()]
+    return SignedRequest("GET", url.path, url.query, tuple(sent))
+
+
+def test_presigned_request_signing_several_headers_verifies() -> None:
+    request = _botocore_presigned(60, {"Range": "bytes=0-9", "X-Amz-Meta-Owner": "me"})
+    signed_at = parse_amz_date(request.query()["X-Amz-Date"])
+    assert request.query()["X-Amz-SignedHeaders"] == "host;range;x-amz-meta-owner"
+    verified = SigV4Verifier([CREDS], clock=lambda: signed_at).verify(request)
+    assert (verified.credentials, verified.presigned) == (CREDS, True)
+
+
+def test_presigned_request_valid_for_one_second_verifies_in_that_second() -> None:
+    request = _botocore_presigned(1, {})
+    signed_at = parse_amz_date(request.query()["X-Amz-Date"])
+    assert SigV4Verifier([CREDS], clock=lambda: signed_at + 1).verify(request).presigned
+    with pytest.raises(S3Error, match="Request has expired"):
+        SigV4Verifier([CREDS], clock=lambda: signed_at + 2).verify(request)
+
+
+def test_authorization_field_values_run_from_the_first_equals_sign() -> None:
+    request = _header_signed()
+    value = (request.header("authorization") or "").replace("Signature=", "Signature=x=", 1)
+    error = _refusal(_header_signed(authorization=value), now=_clock_for(request))
+    assert error.code == "SignatureDoesNotMatch"
+    assert error.details["SignatureProvided"].startswith("x=")
