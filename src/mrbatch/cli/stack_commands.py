@@ -261,12 +261,34 @@ def submit(
     paths: Annotated[list[Path], typer.Argument(help="CSV files to upload.")],
     data_dir: DataDir = DEFAULT_DATA_DIR,
     prefix: Annotated[str, typer.Option(help="Key prefix.")] = "input/",
+    as_json: JsonFlag = False,
 ) -> None:
-    """Upload files through the access point (SigV4), as `aws s3 cp` would."""
+    """Upload files through the access point (SigV4), as `aws s3 cp` would.
+
+    On a terminal each upload shows a progress line; with --json, or when the output is
+    not a terminal, only the final line (one JSON list with --json)."""
+    from mrbatch.cli.progress import ByteProgress
     from mrbatch.runtime.operations.stackinfo import submit_files
 
-    for path, key, etag in submit_files(data_dir.resolve(), paths, prefix=prefix):
-        typer.echo(f"uploaded {path} -> {key} (etag {etag})")
+    lines: dict[Path, ByteProgress] = {}
+
+    def progress(path: Path, sent: int) -> None:
+        if path not in lines:
+            lines[path] = ByteProgress(sys.stdout, total=path.stat().st_size, label=path.name)
+        lines[path].add(sent)
+
+    live = not as_json and sys.stdout.isatty()
+    uploaded = []
+    for path, key, etag in submit_files(
+        data_dir.resolve(), paths, prefix=prefix, progress=progress if live else None
+    ):
+        if path in lines:
+            lines.pop(path).finish()
+        uploaded.append({"path": str(path), "key": key, "etag": etag})
+        if not as_json:
+            typer.echo(f"uploaded {path} -> {key} (etag {etag})")
+    if as_json:
+        typer.echo(json.dumps(uploaded))
 
 
 def files(data_dir: DataDir = DEFAULT_DATA_DIR, as_json: JsonFlag = False) -> None:

@@ -8,13 +8,15 @@ into the one line a user needs: which service does not answer, and what to do.
 
 from __future__ import annotations
 
+import functools
 import urllib.parse
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import boto3
+from boto3.s3.transfer import TransferConfig
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import EndpointConnectionError
 
@@ -163,11 +165,17 @@ def _execution_counts(config: StackConfig, region: str) -> dict[str, float]:
 
 
 def submit_files(
-    data_dir: Path, paths: list[Path], *, prefix: str = "input/"
+    data_dir: Path,
+    paths: list[Path],
+    *,
+    prefix: str = "input/",
+    progress: Callable[[Path, int], None] | None = None,
 ) -> Iterator[tuple[Path, str, str]]:
     """Upload each file to `<prefix><file name>` through the access point. Every file is
     checked before the first upload: one that does not exist, or whose key the stack would
-    not process (see `input_suffixes`), stops the submission with nothing uploaded."""
+    not process (see `input_suffixes`), stops the submission with nothing uploaded.
+    `progress(path, bytes)` is told each part of a body as it goes out (boto3's transfer
+    callback), from the transfer's threads."""
     config = _config(data_dir)
     for path in paths:
         if not path.is_file():
@@ -182,9 +190,32 @@ def submit_files(
     client = access_point_client(config)
     for path in paths:
         key = f"{prefix}{path.name}"
-        with path.open("rb") as body:
-            response = client.put_object(Bucket=config.bucket_alias, Key=key, Body=body)
-        yield path, key, response["ETag"].strip('"')
+        told = None if progress is None else functools.partial(progress, path)
+        yield path, key, _upload(client, config.bucket_alias, path, key, told)
+
+
+# One PUT per file, as before progress was shown (s3transfer would otherwise switch to a
+# multipart upload above 8 MiB and the ETag would change form).
+_ONE_PUT = TransferConfig(multipart_threshold=5 * 1024**3)
+
+
+def _upload(
+    client: S3Client, bucket: str, path: Path, key: str, told: Callable[[int], None] | None
+) -> str:
+    """PUT `path` through s3transfer (for its progress callback); returns the ETag, taken
+    from the PutObject response as it is parsed."""
+    etags: list[str] = []
+
+    def keep(parsed: dict[str, Any], **_: Any) -> None:
+        etags.append(str(parsed.get("ETag", "")).strip('"'))
+
+    handler_id = f"mrbatch-submit-{id(etags)}"
+    client.meta.events.register("after-call.s3.PutObject", keep, unique_id=handler_id)
+    try:
+        client.upload_file(str(path), bucket, key, Callback=told, Config=_ONE_PUT)
+    finally:
+        client.meta.events.unregister("after-call.s3.PutObject", unique_id=handler_id)
+    return etags[-1]
 
 
 def file_rows(data_dir: Path) -> list[dict[str, Any]]:
