@@ -100,18 +100,23 @@ def run_drill(
     config = StackConfig(data_dir=data_dir, extra={"financials": str(financials)})
     say(f"starting a fresh stack in {data_dir} ...")
     supervisor, _ = start_stack(config)
+    say("stack up")
     config = StackConfig.load(data_dir)
     home, away = config.regions
     keys = [f"{naming.INPUT_PREFIX}{path.name}" for path in paths]
     try:
         _upload(config, paths, say)
+        say(f"waiting for the first file to complete in {home} ...")
         _wait_for_first_completion(config, home, keys)
         failover_at = _fail_over(config, away, keys, report, say)
+        say(f"waiting for every file to complete in {away} ...")
         wait_until(lambda: _all_completed(config, away, keys), timeout=300, what="re-drives")
         _measure_rto(config, away, failover_at, report)
         say(f"all {files} files COMPLETED; failing back to {home} ...")
         run_runbook(config, kind="failback", target=home, reason="drill failback", say=say)
+        say(f"waiting for {home}'s records to show every file COMPLETED ...")
         wait_until(lambda: _all_completed(config, home, keys), timeout=120, what="replication")
+        say(f"checking outputs against `mrbatch process`, emails and records ({files} files) ...")
         _check_invariants(config, paths, financials, report)
     finally:
         say("stopping the stack ...")
