@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from xml.sax.saxutils import escape
 
 from mrbatch.accesspoint.checksums import ALGORITHMS
-from mrbatch.accesspoint.layout import PartLayout, layout_of
+from mrbatch.accesspoint.layout import PartLayout, layout_of, visible_etag
 from mrbatch.accesspoint.multipart import check_part_number
 from mrbatch.accesspoint.responses import object_attributes_xml
 from mrbatch.accesspoint.s3errors import S3Error, invalid_argument
@@ -22,7 +22,7 @@ __all__ = [
     "ATTRIBUTES",
     "attributes_xml",
     "checksum_response_headers",
-    "client_etag",
+    "part_checksum_headers",
     "part_span",
 ]
 
@@ -45,23 +45,37 @@ def checksum_response_headers(info: ObjectInfo) -> dict[str, str]:
 
 def part_span(info: ObjectInfo, text: str) -> tuple[int, int, int]:
     """(first byte, length, part count) of the part a `partNumber` parameter names. An
-    object put in one piece is one part. Raises 400 InvalidArgument for a bad number and
-    416 InvalidPartNumber past the last part, as S3."""
+    object put in one piece is one part (count 0: it is no multipart object). Raises 400
+    InvalidArgument for a bad number and 400 InvalidPart past the last part, as S3."""
     number = check_part_number(text)
     layout = layout_of(info.headers)
     sizes = layout.sizes if layout is not None else (info.size,)
     if number > len(sizes):
-        raise S3Error("InvalidPartNumber", "The requested partnumber is not satisfiable", 416)
+        raise S3Error(
+            "InvalidPart",
+            "The requested partnumber is not satisfiable",
+            400,
+            {"PartNumberRequested": str(number), "ActualPartCount": str(len(sizes))},
+        )
     if layout is None:
-        return 0, info.size, 1
+        return 0, info.size, 0
     start, length = layout.span(number)
     return start, length, len(sizes)
 
 
-def client_etag(info: ObjectInfo) -> str:
-    """The ETag S3 would give the object: the multipart ETag for a completed upload."""
+def part_checksum_headers(info: ObjectInfo, number: int) -> dict[str, str]:
+    """The checksum of part `number` of a multipart object (and the object's checksum
+    type), as GET/HEAD with `partNumber` and checksum mode return it; empty when the parts'
+    checksums are not kept."""
     layout = layout_of(info.headers)
-    return layout.etag if layout is not None else info.etag
+    whole = checksum_response_headers(info)
+    algorithm = _algorithm(whole)
+    if layout is None or not layout.checksums or algorithm is None:
+        return {}
+    return {
+        f"{CHECKSUM_HEADER_PREFIX}{algorithm}": layout.checksums[number - 1],
+        _TYPE: whole[_TYPE],
+    }
 
 
 def attributes_xml(info: ObjectInfo, headers: Mapping[str, str]) -> bytes:
@@ -78,7 +92,7 @@ def attributes_xml(info: ObjectInfo, headers: Mapping[str, str]) -> bytes:
     layout = layout_of(info.headers)
     fields = []
     if "ETag" in wanted:
-        fields.append(_element("ETag", client_etag(info)))
+        fields.append(_element("ETag", visible_etag(info)))
     checksum = checksum_response_headers(info)
     if "Checksum" in wanted and checksum:
         fields.append("<Checksum>" + "".join(_checksum_elements(checksum)) + "</Checksum>")

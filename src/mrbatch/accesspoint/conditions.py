@@ -8,20 +8,26 @@ If-Modified-Since is ignored. A date that does not parse is ignored, as S3 does.
 CopyObject / UploadPartCopy: the same four conditions on the source, named
 `x-amz-copy-source-if-*`; S3 answers 412 for every one of them, 304 included.
 
-PUT: `If-None-Match: *` (create only) and `If-Match: <etag>`, S3's conditional writes.
+PUT: `If-None-Match` and `If-Match`, `*` or ETags, S3's conditional writes.
+
+DELETE (DeleteObject and each object of DeleteObjects): `If-Match` (ETag or `*`),
+`x-amz-if-match-last-modified-time` and `x-amz-if-match-size`; a key that is missing is
+deleted already (204), as S3 answers.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from email.utils import parsedate_to_datetime
 
-from mrbatch.accesspoint.s3errors import S3Error
+from mrbatch.accesspoint.layout import visible_etag
+from mrbatch.accesspoint.s3errors import S3Error, no_such_key
 from mrbatch.ports import ObjectInfo
 
 __all__ = [
     "NotModifiedError",
     "check_copy_source",
+    "check_delete",
     "check_read",
     "etag_matches",
     "put_conditions",
@@ -61,29 +67,59 @@ def check_copy_source(headers: Mapping[str, str], info: ObjectInfo) -> None:
         raise _precondition_failed(f"x-amz-copy-source-{failed}")
 
 
-def put_conditions(headers: Mapping[str, str]) -> tuple[bool, str | None]:
-    """(create only, ETag the object must have) of a PUT. Raises 501 for an If-None-Match
-    other than `*` (S3 supports only that one)."""
+def put_conditions(
+    headers: Mapping[str, str], key: str, current: Callable[[], ObjectInfo | None]
+) -> tuple[bool, str | None]:
+    """(create only, store ETag the object must still have) of a PUT with S3's conditional
+    writes, from `If-None-Match` and `If-Match`, each `*` or ETags (as clients see them:
+    a multipart object's is its multipart ETag). `current` heads the object (None when it
+    is missing); it is called only for conditions other than `If-None-Match: *`.
+
+    If-Match: the object must exist (404 NoSuchKey otherwise) with a listed ETag (412).
+    If-None-Match: `*` creates only; ETags refuse an object that has one of them (412).
+    Whatever was checked here is then held atomically by the writing store: the write
+    replaces only the object that was looked at (or creates only, when there was none).
+    """
     none_match = headers.get("if-none-match")
-    if none_match is not None and none_match.strip() != "*":
-        raise S3Error(
-            "NotImplemented", "A header you provided implies functionality not implemented", 501
-        )
     match = headers.get("if-match")
-    return none_match is not None, (None if match is None else match.strip().strip('"'))
+    if match is None and (none_match is None or none_match.strip() == "*"):
+        return none_match is not None, None
+    info = current()
+    if match is not None:
+        if info is None:
+            raise no_such_key(key)
+        if not etag_matches(match, visible_etag(info)):
+            raise _precondition_failed("If-Match")
+    if none_match is not None and info is not None and etag_matches(none_match, visible_etag(info)):
+        raise _precondition_failed("If-None-Match")
+    return info is None, (None if info is None else info.etag)
+
+
+def check_delete(
+    info: ObjectInfo, *, etag: str | None, last_modified: float | None, size: int | None
+) -> None:
+    """Raise 412 unless the object has the ETag (or `*`), last-modified time (to the
+    second, as HTTP dates carry it) and size a conditional delete names."""
+    if etag is not None and not etag_matches(etag, visible_etag(info)):
+        raise _precondition_failed("If-Match")
+    if last_modified is not None and int(last_modified) != int(info.last_modified):
+        raise _precondition_failed("x-amz-if-match-last-modified-time")
+    if size is not None and size != info.size:
+        raise _precondition_failed("x-amz-if-match-size")
 
 
 def _failed_condition(headers: Mapping[str, str], info: ObjectInfo, *, prefix: str) -> str | None:
     """The first condition that does not hold (named as the header), or None."""
+    etag = visible_etag(info)
     if_match = headers.get(f"{prefix}if-match")
-    if if_match is not None and not etag_matches(if_match, info.etag):
+    if if_match is not None and not etag_matches(if_match, etag):
         return "If-Match"
     modified = int(info.last_modified)
     unmodified_since = _date(headers.get(f"{prefix}if-unmodified-since"))
     if if_match is None and unmodified_since is not None and modified > unmodified_since:
         return "If-Unmodified-Since"
     if_none_match = headers.get(f"{prefix}if-none-match")
-    if if_none_match is not None and etag_matches(if_none_match, info.etag):
+    if if_none_match is not None and etag_matches(if_none_match, etag):
         return "If-None-Match"
     modified_since = _date(headers.get(f"{prefix}if-modified-since"))
     if if_none_match is None and modified_since is not None and modified <= modified_since:

@@ -4,12 +4,16 @@
 Each key is deleted through the access point exactly as a DeleteObject would be (in every
 available region); a key that fails is reported in an `<Error>` entry and the others still
 go ahead, as on S3. Deleting a missing key is a success (S3 reports it `Deleted`).
+An object may carry conditions (`ETag`, `LastModifiedTime`, `Size`, as S3's conditional
+deletes): one that does not hold is a `PreconditionFailed` entry.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
+from email.utils import parsedate_to_datetime
 from xml.etree import ElementTree
 from xml.sax.saxutils import escape
 
@@ -18,17 +22,27 @@ from mrbatch.accesspoint.s3errors import S3Error, malformed_xml
 from mrbatch.errors import InvalidKeyError, StorageError
 from mrbatch.storage.keys import validate_key
 
-__all__ = ["MAX_DELETE_BODY", "DeleteRequest", "delete_all", "parse_delete"]
+__all__ = ["MAX_DELETE_BODY", "DeleteRequest", "DeleteTarget", "delete_all", "parse_delete"]
 
 MAX_DELETE_BODY = 2 * 1024 * 1024  # 1,000 keys of 1,024 bytes, escaped, with their tags
 _MAX_KEYS = 1000
 
 
 @dataclass(frozen=True)
-class DeleteRequest:
-    """The keys to delete, in document order, and whether only errors are reported."""
+class DeleteTarget:
+    """One object to delete and the conditions it must meet (None: no condition)."""
 
-    keys: list[str]
+    key: str
+    etag: str | None = None
+    last_modified: float | None = None
+    size: int | None = None
+
+
+@dataclass(frozen=True)
+class DeleteRequest:
+    """The objects to delete, in document order, and whether only errors are reported."""
+
+    objects: list[DeleteTarget]
     quiet: bool
 
 
@@ -42,27 +56,50 @@ def parse_delete(document: bytes) -> DeleteRequest:
         raise malformed_xml(str(exc)) from None
     if _local(root.tag) != "Delete":
         raise malformed_xml(f"the root element is {_local(root.tag)}")
-    keys, quiet = [], False
+    objects, quiet = [], False
     for child in root:
         if _local(child.tag) == "Quiet":
             quiet = (child.text or "").strip().lower() == "true"
         elif _local(child.tag) == "Object":
-            key = next((k.text for k in child if _local(k.tag) == "Key"), None)
-            if key is None:
-                raise malformed_xml("each Object needs a Key")
-            keys.append(key)
-    if not 1 <= len(keys) <= _MAX_KEYS:
-        raise malformed_xml(f"a Delete names 1 to {_MAX_KEYS} objects, not {len(keys)}")
-    return DeleteRequest(keys, quiet)
+            objects.append(_target(child))
+    if not 1 <= len(objects) <= _MAX_KEYS:
+        raise malformed_xml(f"a Delete names 1 to {_MAX_KEYS} objects, not {len(objects)}")
+    return DeleteRequest(objects, quiet)
 
 
-def delete_all(request: DeleteRequest, delete: Callable[[str], object]) -> bytes:
-    """Delete each key with `delete`; the `<DeleteResult>` document."""
+def _target(element: ElementTree.Element) -> DeleteTarget:
+    fields = {_local(child.tag): child.text for child in element}
+    key = fields.get("Key")
+    if key is None:
+        raise malformed_xml("each Object needs a Key")
+    etag, modified, size = (fields.get(n) for n in ("ETag", "LastModifiedTime", "Size"))
+    try:
+        return DeleteTarget(
+            key,
+            None if etag is None else etag.strip(),
+            None if modified is None else _timestamp(modified.strip()),
+            None if size is None else int(size.strip()),
+        )
+    except ValueError:
+        raise malformed_xml("LastModifiedTime must be a date, Size an integer") from None
+
+
+def _timestamp(text: str) -> float:
+    """LastModifiedTime as SDKs write it (an HTTP date: botocore) or ISO 8601."""
+    try:
+        return parsedate_to_datetime(text).timestamp()
+    except (TypeError, ValueError, IndexError):
+        return datetime.fromisoformat(text).timestamp()
+
+
+def delete_all(request: DeleteRequest, delete: Callable[[DeleteTarget], object]) -> bytes:
+    """Delete each object with `delete`; the `<DeleteResult>` document."""
     entries = []
-    for key in request.keys:
+    for target in request.objects:
+        key = target.key
         try:
             validate_key(key)
-            delete(key)
+            delete(target)
         except InvalidKeyError as exc:
             entries.append(_error(key, "InvalidArgument", str(exc)))
             continue

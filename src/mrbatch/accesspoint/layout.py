@@ -16,9 +16,9 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from mrbatch.ports import MULTIPART_HEADER
+from mrbatch.ports import MULTIPART_HEADER, ObjectInfo
 
-__all__ = ["MAX_KEPT_CHECKSUMS", "PartLayout", "layout_of"]
+__all__ = ["MAX_KEPT_CHECKSUMS", "PartLayout", "layout_of", "visible_etag"]
 
 MAX_KEPT_CHECKSUMS = 16
 
@@ -66,3 +66,11 @@ def layout_of(headers: Mapping[str, str]) -> PartLayout | None:
     record = json.loads(value)
     sizes = tuple(size for size, count in record["sizes"] for _ in range(count))
     return PartLayout(record["etag"], sizes, tuple(record.get("checksums", ())))
+
+
+def visible_etag(info: ObjectInfo) -> str:
+    """The ETag S3 gives the object, which clients see and send back in conditions: the
+    multipart ETag (`<md5 of part md5s>-<n>`) for an object completed from an upload, the
+    store's (the content MD5) otherwise."""
+    layout = layout_of(info.headers)
+    return layout.etag if layout is not None else info.etag

@@ -113,7 +113,9 @@ def list_v1_xml(bucket: str, query: ListQuery, marker: str, listing: Listing, ow
     text = _encoder(query.url_encode)
     parts = [
         _element("Name", bucket),
-        _element("Prefix", text(query.prefix)),
+        # Unencoded even with encoding-type=url: S3 sends v1's Prefix as given (botocore
+        # decodes Marker, NextMarker, Delimiter and the keys of a v1 listing, not Prefix).
+        _element("Prefix", query.prefix),
         _element("Marker", text(marker)),
         _element("MaxKeys", query.max_keys),
         _element("IsTruncated", listing.next_after is not None),

@@ -34,6 +34,7 @@ from starlette.responses import Response
 from mrbatch.accesspoint import checksums, copying
 from mrbatch.accesspoint.body import receive_body, receive_into
 from mrbatch.accesspoint.checksums import BodyDigests
+from mrbatch.accesspoint.conditions import put_conditions
 from mrbatch.accesspoint.layout import PartLayout
 from mrbatch.accesspoint.multipart import (
     MAX_PART_NUMBER,
@@ -63,6 +64,7 @@ from mrbatch.accesspoint.s3errors import (
     no_such_upload,
 )
 from mrbatch.accesspoint.sigv4 import SignedRequest, Verified
+from mrbatch.errors import ObjectNotFoundError
 from mrbatch.ports import CHECKSUM_HEADER_PREFIX, MULTIPART_HEADER, ObjectInfo
 
 __all__ = ["MultipartApi", "parse_part_checksums", "parse_part_list"]
@@ -305,9 +307,19 @@ class MultipartApi:
             [part.checksum for part in chosen],
         )
         stored = {**upload.headers, **object_checksum, MULTIPART_HEADER: layout.encode()}
+        create_only, if_match = await run_in_threadpool(
+            put_conditions, claimed, key, partial(self._current, key)
+        )
 
         def put(key: str, data: BinaryIO, metadata: Mapping[str, str]) -> tuple[str, ObjectInfo]:
-            return self.access_point.put(key, data, metadata=metadata, headers=stored)
+            return self.access_point.put(
+                key,
+                data,
+                metadata=metadata,
+                headers=stored,
+                if_none_match=create_only,
+                if_match=if_match,
+            )
 
         def receipt(result: tuple[str, ObjectInfo]) -> dict[str, str]:
             return {**_receipt(result), **object_checksum}
@@ -316,6 +328,13 @@ class MultipartApi:
             staging.complete, upload_id, requested, put, receipt
         )
         return self._completion_response(request, key, etag, receipt((region, info)))
+
+    def _current(self, key: str) -> ObjectInfo | None:
+        """The object GET would serve, None when there is none (for conditional writes)."""
+        try:
+            return self.access_point.head(key)[1]
+        except ObjectNotFoundError:
+            return None
 
     def list_uploads(self, params: Mapping[str, str], owner: str) -> Response:
         """ListMultipartUploads: the uploads in progress (prefix, key-marker, max-uploads)."""

@@ -6,11 +6,13 @@ the object headers (quoted ETag, Last-Modified, x-amz-meta-*). Listings: `listin
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from email.utils import formatdate
 from xml.sax.saxutils import escape
 
+from mrbatch.accesspoint.layout import visible_etag
 from mrbatch.ports import STORED_HEADERS, ObjectInfo
 
 __all__ = [
@@ -51,15 +53,34 @@ def error_xml(code: str, message: str, request_id: str, details: Mapping[str, st
 
 def metadata_from_headers(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
     """The user metadata a request carries (`x-amz-meta-<name>: value`), by name: the
-    reverse of what `object_headers` writes."""
+    reverse of what `object_headers` writes. A value that is not ASCII is kept RFC 2047
+    encoded (`=?UTF-8?B?...?=`), which is how S3 returns such a value."""
     prefix = "x-amz-meta-"
-    return {name[len(prefix) :]: value for name, value in headers if name.startswith(prefix)}
+    return {
+        name[len(prefix) :]: _mail_safe(value) for name, value in headers if name.startswith(prefix)
+    }
+
+
+def _mail_safe(value: str) -> str:
+    if value.isascii():
+        return value
+    return f"=?UTF-8?B?{base64.b64encode(value.encode('utf-8')).decode('ascii')}?="
 
 
 def stored_headers_from_request(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
     """The standard headers a PUT (or CreateMultipartUpload, or a copy that replaces)
-    asks the object to keep: Content-Type, Cache-Control, ... (`STORED_HEADERS`)."""
-    return {name: value for name, value in headers if name in STORED_HEADERS}
+    asks the object to keep: Content-Type, Cache-Control, ... (`STORED_HEADERS`). The
+    `aws-chunked` content coding describes the request's framing, not the object: S3
+    drops it (and the header, when nothing else is left)."""
+    kept = {name: value for name, value in headers if name in STORED_HEADERS}
+    encoding = kept.get("content-encoding", "")
+    codings = [c.strip() for c in encoding.split(",")]
+    if "aws-chunked" in (c.lower() for c in codings):
+        del kept["content-encoding"]
+        rest = [c for c in codings if c.lower() != "aws-chunked"]
+        if rest:
+            kept["content-encoding"] = ", ".join(rest)
+    return kept
 
 
 def object_headers(region: str, info: ObjectInfo) -> dict[str, str]:
@@ -68,7 +89,7 @@ def object_headers(region: str, info: ObjectInfo) -> dict[str, str]:
     headers = {
         "content-type": "binary/octet-stream",
         **{name: value for name, value in info.headers.items() if name in STORED_HEADERS},
-        "etag": f'"{info.etag}"',
+        "etag": f'"{visible_etag(info)}"',
         "last-modified": formatdate(info.last_modified, usegmt=True),
         "x-amz-version-id": info.version_id,
         "accept-ranges": "bytes",

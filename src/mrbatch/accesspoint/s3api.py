@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Iterator, Mapping
-from email.utils import formatdate
+from email.utils import formatdate, parsedate_to_datetime
 from functools import partial
 from typing import BinaryIO
 
@@ -23,8 +23,14 @@ from starlette.responses import Response, StreamingResponse
 from mrbatch.accesspoint import attributes, copying, deletes, listing
 from mrbatch.accesspoint.body import receive_body, receive_checked
 from mrbatch.accesspoint.checksums import BodyDigests
-from mrbatch.accesspoint.conditions import NotModifiedError, check_read, put_conditions
+from mrbatch.accesspoint.conditions import (
+    NotModifiedError,
+    check_delete,
+    check_read,
+    put_conditions,
+)
 from mrbatch.accesspoint.keys import decode_key
+from mrbatch.accesspoint.layout import visible_etag
 from mrbatch.accesspoint.multipart import MultipartStaging
 from mrbatch.accesspoint.multipartapi import MultipartApi
 from mrbatch.accesspoint.number import clamp_decimal
@@ -38,6 +44,7 @@ from mrbatch.accesspoint.responses import (
 )
 from mrbatch.accesspoint.s3errors import (
     S3Error,
+    bad_request,
     invalid_argument,
     invalid_request,
     no_such_bucket,
@@ -99,8 +106,17 @@ def signed_request(request: Request) -> SignedRequest:
         method=request.method,
         raw_path=path,
         raw_query=request.scope.get("query_string", b"").decode("latin-1"),
-        headers=tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw),
+        headers=tuple((k.decode("latin-1"), _header_text(v)) for k, v in request.headers.raw),
     )
+
+
+def _header_text(value: bytes) -> str:
+    """A header value as the client meant it: SDKs send non-ASCII values (user metadata)
+    as UTF-8 and sign the characters, so UTF-8 is read first; any other bytes as latin-1."""
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError:
+        return value.decode("latin-1")
 
 
 class S3Api:
@@ -128,6 +144,8 @@ class S3Api:
         """Authenticate and serve one S3 request; every failure becomes S3 error XML."""
         request_id = uuid.uuid4().hex[:16].upper()
         try:
+            if request.method == "OPTIONS":
+                raise _preflight_refused(request)
             signed = signed_request(request)
             verified = self.verifier.verify(signed)
             response = await self._dispatch(request, signed, verified)
@@ -135,7 +153,7 @@ class S3Api:
             response = Response(
                 status_code=304,
                 headers={
-                    "etag": f'"{err.info.etag}"',
+                    "etag": f'"{visible_etag(err.info)}"',
                     "last-modified": formatdate(err.info.last_modified, usegmt=True),
                 },
             )
@@ -187,7 +205,13 @@ class S3Api:
         if request.method in ("GET", "HEAD"):
             return await self._get_object(request, params, key)
         if request.method == "DELETE":
-            regions = await run_in_threadpool(self.access_point.delete, key)
+            target = deletes.DeleteTarget(
+                key,
+                request.headers.get("if-match"),
+                _http_date(request.headers.get("x-amz-if-match-last-modified-time")),
+                _size(request.headers.get("x-amz-if-match-size")),
+            )
+            regions = await run_in_threadpool(self._delete, target)
             return Response(status_code=204, headers={"x-mrbatch-region": ",".join(regions)})
         raise _not_implemented(request.method, "objects")
 
@@ -196,6 +220,10 @@ class S3Api:
     ) -> Response:
         if method == "HEAD" and not unsupported:
             return Response(headers={"x-amz-bucket-region": "us-east-1"})
+        if method == "PUT" and not unsupported and not params:
+            # CreateBucket of the alias: S3 in us-east-1 answers 200 to a CreateBucket of a
+            # bucket the caller already owns (BucketAlreadyOwnedByYou elsewhere).
+            return Response(headers={"location": f"/{self.bucket_alias}"})
         if method == "GET" and not unsupported:
             body = await run_in_threadpool(self._list_objects, params, owner)
             return Response(body, media_type=_XML)
@@ -239,8 +267,28 @@ class S3Api:
             wanted = deletes.parse_delete(body.read())
         finally:
             body.close()
-        result = await run_in_threadpool(deletes.delete_all, wanted, self.access_point.delete)
+        result = await run_in_threadpool(deletes.delete_all, wanted, self._delete)
         return Response(result, media_type=_XML)
+
+    def _delete(self, target: deletes.DeleteTarget) -> list[str]:
+        """Delete through the access point, after the target's conditions (if any) hold for
+        the object GET would serve; a missing object is deleted already. The check and the
+        delete are two steps: a write landing between them is deleted unchecked."""
+        if (target.etag, target.last_modified, target.size) != (None, None, None):
+            info = self._current(target.key)
+            if info is None:
+                return []
+            check_delete(
+                info, etag=target.etag, last_modified=target.last_modified, size=target.size
+            )
+        return self.access_point.delete(target.key)
+
+    def _current(self, key: str) -> ObjectInfo | None:
+        """The object GET would serve, None when there is none."""
+        try:
+            return self.access_point.head(key)[1]
+        except ObjectNotFoundError:
+            return None
 
     # --- PutObject ---------------------------------------------------------------------
 
@@ -249,7 +297,9 @@ class S3Api:
     ) -> Response:
         headers = dict(signed.headers)
         metadata = metadata_from_headers(signed.headers)
-        create_only, if_match = put_conditions(headers)
+        create_only, if_match = await run_in_threadpool(
+            put_conditions, headers, key, partial(self._current, key)
+        )
         body, digests = await receive_checked(request, headers, verified)
         checksum = _kept_checksum(headers, digests)
         try:
@@ -360,6 +410,25 @@ class S3Api:
 # --- helpers -----------------------------------------------------------------------------
 
 
+def _http_date(value: str | None) -> float | None:
+    """An HTTP date header as a timestamp; 400 InvalidArgument when it does not parse."""
+    if value is None:
+        return None
+    try:
+        return parsedate_to_datetime(value).timestamp()
+    except (TypeError, ValueError, IndexError):
+        raise invalid_argument("Invalid date", "x-amz-if-match-last-modified-time", value) from None
+
+
+def _size(value: str | None) -> int | None:
+    """An object size header; 400 InvalidArgument unless it is a non-negative integer."""
+    if value is None:
+        return None
+    if not value.isascii() or not value.isdigit():
+        raise invalid_argument("Invalid size", "x-amz-if-match-size", value)
+    return int(value)
+
+
 def _kept_checksum(headers: dict[str, str], digests: BodyDigests) -> dict[str, str]:
     """The checksum a PUT keeps with the object (and echoes): the one the client sent, as
     header or trailer (checked by then), with its type."""
@@ -399,11 +468,15 @@ def _selected_span(
     """(first byte, length, status) of what a GET/HEAD serves: the whole object, a Range,
     or a part (`partNumber`); adds Content-Range, x-amz-mp-parts-count and, when asked
     for and the whole object is served, its checksum to `headers`."""
+    checksum_mode = request.headers.get("x-amz-checksum-mode", "").upper() == "ENABLED"
     if "partNumber" in params:
-        start, length, count = attributes.part_span(info, params["partNumber"])
-        if count > 1:
+        number = params["partNumber"]
+        start, length, count = attributes.part_span(info, number)
+        if count:  # a multipart object: S3 answers 206 with the part, even the only one
             headers["x-amz-mp-parts-count"] = str(count)
             headers["content-range"] = f"bytes {start}-{start + length - 1}/{info.size}"
+            if checksum_mode:
+                headers.update(attributes.part_checksum_headers(info, int(number)))
             return start, length, 206
     else:
         span = _parse_range(request.headers.get("range"), info.size)
@@ -411,7 +484,7 @@ def _selected_span(
             start, end = span
             headers["content-range"] = f"bytes {start}-{end}/{info.size}"
             return start, end - start + 1, 206
-    if request.headers.get("x-amz-checksum-mode", "").upper() == "ENABLED":
+    if checksum_mode:
         headers.update(attributes.checksum_response_headers(info))
     return 0, info.size, 200
 
@@ -499,6 +572,14 @@ def _translate(exc: StorageError) -> S3Error:
 def _has_body(request: Request) -> bool:
     length = request.headers.get("content-length", "0")
     return length not in ("", "0") or "transfer-encoding" in request.headers
+
+
+def _preflight_refused(request: Request) -> S3Error:
+    """A CORS preflight, which S3 answers before authentication: 400 without an Origin,
+    403 with one (the access point has no CORS configuration)."""
+    if "origin" not in request.headers:
+        return bad_request("BadRequest", "Insufficient information. Origin request header needed.")
+    return S3Error("AccessForbidden", "CORSResponse: This CORS request is not allowed.", 403)
 
 
 def _not_implemented(method: str, target: str) -> S3Error:
