@@ -3,6 +3,7 @@ bucket, sync both ways, rm --recursive, with the CLI's default checksums."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -108,3 +109,21 @@ def test_aws_s3_sync_both_ways_then_rm_recursive(
     assert (down / "sub/b.csv").read_bytes() == (up / "sub/b.csv").read_bytes()
     aws_cli("s3", "rm", "--recursive", "s3://mrbatch/tree/sub")
     assert _keys(gateway) == ["tree/a.csv"]
+
+
+def test_aws_cli_default_checksums_are_kept_and_returned(
+    aws_cli: Callable[..., str], tmp_path: Path
+) -> None:
+    small, big = tmp_path / "small.csv", tmp_path / "big.bin"
+    small.write_bytes(b"a,b\n" * 1000)
+    big.write_bytes(os.urandom(9 * 1024 * 1024))  # past the CLI's 8 MB multipart threshold
+    aws_cli("s3", "cp", str(small), "s3://mrbatch/small.csv")
+    aws_cli("s3", "cp", str(big), "s3://mrbatch/big.bin")
+    for key in ("small.csv", "big.bin"):
+        head = json.loads(
+            aws_cli("s3api", "head-object", "--bucket", "mrbatch", "--key", key,
+                    "--checksum-mode", "ENABLED")
+        )  # fmt: skip
+        assert {"ChecksumCRC32", "ChecksumType"} <= set(head), head
+    aws_cli("s3", "cp", "s3://mrbatch/big.bin", str(tmp_path / "back.bin"))
+    assert (tmp_path / "back.bin").read_bytes() == big.read_bytes()
