@@ -30,10 +30,11 @@ def mrbatch(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.fixture
-def bare_stack(tmp_path: Path) -> Iterator[Path]:
-    """A detached stack started with no financial data."""
-    data_dir = tmp_path / "stack"
+@pytest.fixture(scope="module")
+def bare_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A detached stack started with no financial data, shared by this module's tests
+    (the one that loads data runs last: the others need the table empty)."""
+    data_dir = tmp_path_factory.mktemp("first-run") / "stack"
     started = mrbatch("up", "--detach", "--data-dir", str(data_dir))
     (data_dir / "up.out").write_text(started.stdout)
     try:
@@ -48,30 +49,6 @@ def _rows(data_dir: Path, region: str) -> dict[str, dict[str, object]]:
         return {str(item["uuid"]): item for item in tables.financials.scan()}
     finally:
         tables.close()
-
-
-def test_stack_without_financials_warns_and_load_replicates(
-    bare_stack: Path, tmp_path: Path
-) -> None:
-    up_output = (bare_stack / "up.out").read_text()
-    assert "no financial data is loaded in us-east-1" in up_output
-    assert "mrbatch financials load FILE" in up_output
-    config = StackConfig.load(bare_stack)
-    assert not has_financials(config, "us-east-1")
-
-    _, financials = write_sample_files(tmp_path / "fin", "f", 250, 5, 0.0)
-    loaded = mrbatch("financials", "load", str(financials), "--data-dir", str(bare_stack))
-    assert "loaded 250 financial rows" in loaded.stdout and "us-east-1" in loaded.stdout
-    east = _rows(bare_stack, "us-east-1")
-    assert len(east) == 250
-    wait_until(lambda: len(_rows(bare_stack, "us-west-2")) == 250, timeout=60, what="replica")
-    west = _rows(bare_stack, "us-west-2")
-    some = next(iter(east))
-    assert west[some]["unitsSold"] == east[some]["unitsSold"]
-
-    again = mrbatch("financials", "load", str(financials), "--data-dir", str(bare_stack), "--json")
-    assert json.loads(again.stdout)["rows"] == 250
-    assert len(_rows(bare_stack, "us-east-1")) == 250  # merged by uuid: nothing doubled
 
 
 def test_bad_financial_file_loads_nothing(bare_stack: Path, tmp_path: Path) -> None:
@@ -99,3 +76,27 @@ def test_commands_in_a_folder_without_a_stack_say_how_to_start_one(tmp_path: Pat
     assert result.returncode == 1
     assert "no mrbatch stack in" in result.stderr
     assert "mrbatch up --detach --data-dir" in result.stderr
+
+
+def test_stack_without_financials_warns_and_load_replicates(
+    bare_stack: Path, tmp_path: Path
+) -> None:
+    up_output = (bare_stack / "up.out").read_text()
+    assert "no financial data is loaded in us-east-1" in up_output
+    assert "mrbatch financials load FILE" in up_output
+    config = StackConfig.load(bare_stack)
+    assert not has_financials(config, "us-east-1")
+
+    _, financials = write_sample_files(tmp_path / "fin", "f", 250, 5, 0.0)
+    loaded = mrbatch("financials", "load", str(financials), "--data-dir", str(bare_stack))
+    assert "loaded 250 financial rows" in loaded.stdout and "us-east-1" in loaded.stdout
+    east = _rows(bare_stack, "us-east-1")
+    assert len(east) == 250
+    wait_until(lambda: len(_rows(bare_stack, "us-west-2")) == 250, timeout=60, what="replica")
+    west = _rows(bare_stack, "us-west-2")
+    some = next(iter(east))
+    assert west[some]["unitsSold"] == east[some]["unitsSold"]
+
+    again = mrbatch("financials", "load", str(financials), "--data-dir", str(bare_stack), "--json")
+    assert json.loads(again.stdout)["rows"] == 250
+    assert len(_rows(bare_stack, "us-east-1")) == 250  # merged by uuid: nothing doubled
