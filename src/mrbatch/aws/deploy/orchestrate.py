@@ -14,7 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from mrbatch.aws.deploy.plan import Deployment, Stack, chaos_plan, deploy_plan, destroy_plan
-from mrbatch.aws.deploy.stacks import apply_stack, delete_stack, stack_outputs, stack_status
+from mrbatch.aws.deploy.stacks import (
+    StackError,
+    apply_stack,
+    delete_stack,
+    stack_outputs,
+    stack_status,
+)
 from mrbatch.aws.deploy.templates import render
 from mrbatch.errors import ConfigError
 
@@ -50,6 +56,9 @@ def deploy(
             k: _resolve(v, d, clients, account, stack) for k, v in stack.parameters.items()
         }
         progress(f"[{stack.label}] {d.stack_name(stack.template)}")
+        if _replicated_already(cfn, d, stack):
+            progress(f"{d.stack_name(stack.template)}: exists; its replication pass applies it")
+            continue
         if apply_stack(cfn, d.stack_name(stack.template), template, parameters, progress):
             changed.append(stack.label)
         if stack.template == "artifacts":
@@ -61,6 +70,15 @@ def deploy(
                 progress,
             )
     return changed
+
+
+def _replicated_already(cfn: Any, d: Deployment, stack: Stack) -> bool:
+    """Whether `stack` is the storage stack's first pass (no replica region yet) over a
+    stack that exists: applying it would take the bucket's replication off until the
+    replication pass puts it back, and uploads in between would never replicate. The
+    replication pass applies any template change with the full parameters."""
+    first_pass = stack.template == "storage" and "ReplicaRegion" not in stack.parameters
+    return first_pass and stack_status(cfn, d.stack_name(stack.template)) is not None
 
 
 def destroy(
@@ -131,9 +149,10 @@ def _resolve(value: str, d: Deployment, clients: Clients, account: str, stack: S
     if value.startswith("@output:"):
         reference, _, region = value.removeprefix("@output:").partition("@")
         template, _, key = reference.partition(":")
-        outputs = stack_outputs(
-            clients("cloudformation", region or stack.region), d.stack_name(template)
-        )
+        where, name = region or stack.region, d.stack_name(template)
+        outputs = stack_outputs(clients("cloudformation", where), name)
+        if key not in outputs:
+            raise StackError(f"{name} ({where}) has no output {key}, which {stack.label} needs")
         return outputs[key]
     return value
 

@@ -121,7 +121,12 @@ def _wait(cfn: Any, waiter: str, name: str) -> None:
 
 
 def _delete_change_set(cfn: Any, name: str, change_set: str, *, exists: bool) -> None:
+    """Delete the change set left by an earlier run, if the stack has one by that name
+    (listed first: deleting one that is not there is an error on AWS and a crash in
+    moto)."""
     if not exists:
         return
-    with contextlib.suppress(ClientError):  # none left over from an earlier run
-        cfn.delete_change_set(StackName=name, ChangeSetName=change_set)
+    pages = cfn.get_paginator("list_change_sets").paginate(StackName=name)
+    if any(s["ChangeSetName"] == change_set for p in pages for s in p.get("Summaries", [])):
+        with contextlib.suppress(ClientError):  # another run deleted it meanwhile
+            cfn.delete_change_set(StackName=name, ChangeSetName=change_set)
