@@ -5,6 +5,8 @@
     POST /control/active   {"region", "reason", "expected_epoch"?} -> the new state
                            (409 when expected_epoch is stale, 400 for an unknown region)
     GET  /control/history  -> {"history": [state, ...]} oldest first
+    GET  /control/metrics  ?name=&region=&since= -> {"points": [{name, value, region,
+                           timestamp, dimensions}, ...]} oldest first (when given metrics)
 
 Authentication (every route but health): either `Authorization: Bearer <token>` with the
 token from `control_token(credentials)`, or a SigV4 Authorization header with the same
@@ -34,7 +36,7 @@ from mrbatch.accesspoint.s3api import signed_request
 from mrbatch.accesspoint.s3errors import S3Error, access_denied, bad_request
 from mrbatch.accesspoint.sigv4 import SigV4Verifier, Verified
 from mrbatch.errors import ConditionFailedError, RoutingError
-from mrbatch.ports import RoutingControl, RoutingState
+from mrbatch.ports import Metrics, RoutingControl, RoutingState
 
 __all__ = ["ControlApi", "HttpRoutingControl", "state_to_json"]
 
@@ -65,20 +67,49 @@ class ControlApi:
         credentials: Iterable[Credentials],
         *,
         verifier: SigV4Verifier | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.routing = routing
+        self.metrics = metrics
         self.credentials = list(credentials)
         self._tokens = [control_token(c) for c in self.credentials]
         self._verifier = verifier or SigV4Verifier(self.credentials, service=None)
 
     def routes(self) -> list[BaseRoute]:
-        """The four routes under /control."""
+        """The routes under /control."""
         return [
             Route("/control/health", self._health, methods=["GET"]),
             Route("/control/state", self._state, methods=["GET"]),
             Route("/control/active", self._set_active, methods=["POST"]),
             Route("/control/history", self._history, methods=["GET"]),
+            Route("/control/metrics", self._metrics, methods=["GET"]),
         ]
+
+    async def _metrics(self, request: Request) -> Response:
+        """The stack's recorded metric points, oldest first: `?name=&region=&since=` (all
+        optional; `since` in epoch seconds). 404 when this gateway serves no metrics."""
+        body = await self._authenticated_body(request)
+        if isinstance(body, Response):
+            return body
+        if self.metrics is None:
+            return _error(404, "NoMetrics", "this control API serves no metrics")
+        name, region = request.query_params.get("name"), request.query_params.get("region")
+        try:
+            since = float(request.query_params.get("since", "0"))
+        except ValueError:
+            return _error(400, "InvalidRequest", '"since" must be a number of seconds')
+        metrics = self.metrics
+        points = await run_in_threadpool(lambda: metrics.points(name, region=region))
+        return JSONResponse(
+            {
+                "points": [
+                    {"name": p.name, "value": p.value, "region": p.region,
+                     "timestamp": p.timestamp, "dimensions": dict(p.dimensions)}
+                    for p in points
+                    if p.timestamp >= since
+                ]
+            }
+        )  # fmt: skip
 
     async def _health(self, request: Request) -> Response:
         return JSONResponse({"status": "ok"})

@@ -35,7 +35,7 @@ from mrbatch.accesspoint.regions import AccessPoint
 from mrbatch.accesspoint.s3api import S3Api
 from mrbatch.accesspoint.sigv4 import SigV4Verifier
 from mrbatch.errors import ConfigError, MrBatchError
-from mrbatch.ports import RoutingControl
+from mrbatch.ports import Metrics, RoutingControl
 
 __all__ = ["GatewayServer", "build_app"]
 
@@ -51,11 +51,13 @@ def build_app(
     clock: Callable[[], float] = time.time,
     extra_routes: Sequence[BaseRoute] = (),
     multipart_dir: Path | None = None,
+    metrics: Metrics | None = None,
 ) -> Starlette:
     """The gateway app: control API (for `routing`, default the access point's own routing
     control), then `extra_routes`, then the S3 API for everything else.
 
     `clock` is the server's time for signature expiry and skew (injectable for tests).
+    `metrics`, when given, are readable through the control API (`/control/metrics`).
     `multipart_dir` is where multipart uploads are staged (the gateway owns it; uploads
     idle for a day are removed now, at start); without it multipart requests answer 501.
     """
@@ -73,7 +75,7 @@ def build_app(
     s3 = S3Api(
         access_point, verifier, bucket_alias=bucket_alias, created_at=clock(), multipart=staging
     )
-    control = ControlApi(routing or access_point.routing, credentials)
+    control = ControlApi(routing or access_point.routing, credentials, metrics=metrics)
     routes: list[BaseRoute] = [
         *control.routes(),
         *extra_routes,

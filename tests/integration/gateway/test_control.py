@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
 
 import httpx
 import pytest
@@ -178,3 +179,34 @@ def test_http_routing_control_unreachable_is_routing_error(gateway: Gateway) -> 
             client.state()
     finally:
         client.close()
+
+
+def test_metrics_are_readable_through_the_control_api() -> None:
+    from mrbatch.accesspoint import AccessPoint, GatewayServer, build_app, generate_credentials
+    from mrbatch.metrics import MemoryMetrics
+    from mrbatch.routing import MemoryRoutingControl
+    from mrbatch.storage import MemoryObjectStore
+
+    routing = MemoryRoutingControl([EAST, WEST])
+    metrics = MemoryMetrics(clock=lambda: 1_000.0)
+    metrics.count("ProcessedFiles", 2, region=EAST)
+    metrics.count("FailedFiles", region=WEST)
+    credentials = generate_credentials()
+    access_point = AccessPoint(
+        {EAST: MemoryObjectStore("e"), WEST: MemoryObjectStore("w")}, routing
+    )
+    bearer = {"authorization": f"Bearer {control_token(credentials)}"}
+    with GatewayServer(build_app(access_point, [credentials], metrics=metrics)) as server:
+        url = f"{server.url}/control/metrics"
+        assert httpx.get(url).status_code == 401
+        answer = httpx.get(url, params={"name": "ProcessedFiles"}, headers=bearer).json()
+        assert answer == {
+            "points": [{"name": "ProcessedFiles", "value": 2.0, "region": EAST,
+                        "timestamp": 1_000.0, "dimensions": {}}]
+        }  # fmt: skip
+        later = httpx.get(url, params={"since": "1001"}, headers=bearer).json()
+        assert later == {"points": []}
+        bad = httpx.get(url, params={"since": "soon"}, headers=bearer)
+        assert bad.status_code == 400
+    with GatewayServer(build_app(access_point, [credentials])) as bare:
+        assert httpx.get(f"{bare.url}/control/metrics", headers=bearer).status_code == 404

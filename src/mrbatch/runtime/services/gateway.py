@@ -17,6 +17,7 @@ from typing import Any
 from mrbatch.accesspoint import AccessPoint, GatewayServer, build_app
 from mrbatch.dashboard import RESERVED_PATHS, StackView, dashboard_routes
 from mrbatch.errors import ConfigError, MrBatchError
+from mrbatch.metrics import SqliteMetrics
 from mrbatch.runtime.config import StackConfig
 from mrbatch.runtime.files import read_json
 from mrbatch.runtime.wiring import load_credentials, open_region_store, open_routing
@@ -77,6 +78,7 @@ def serve(
         bucket_alias=config.bucket_alias,
         multipart_dir=config.multipart_dir,
         extra_routes=dashboard_routes(view),
+        metrics=SqliteMetrics(config.metrics_db),
     )
     server = GatewayServer(app, port=port).start()
     sampler = threading.Thread(target=_sample, args=(view, stop), name="gauges", daemon=True)
