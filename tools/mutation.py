@@ -105,7 +105,8 @@ class ModuleResult:
 # time (twice that in CPU time), so load on the machine alone hardly turns a survivor into
 # a timeout; the report still prints each timeout's diff, to be checked by eye.
 TIMEOUT = "timeout"
-DECIDED = {"killed", TIMEOUT, EQUIVALENT}
+TYPE_ERROR = "caught by type check"
+DECIDED = {"killed", TIMEOUT, TYPE_ERROR, EQUIVALENT}
 
 
 def is_sql_case_change(diff: str) -> bool:
@@ -237,7 +238,17 @@ def mutmut_config(module: str, tests: list[str]) -> str:
         # Workers fork from a server that has run no test: polars' thread pool, started by
         # a test in mutmut's own process, would deadlock every forked child.
         'process_isolation = "forkserver"\n'
+        # A mutant mypy --strict rejects is never committed (`make typecheck` gates every
+        # change): mutmut reports it as caught by type check and runs no test for it. The
+        # generated trampolines carry `type: ignore` comments strict mode would flag.
+        f"type_check_command = {json.dumps(type_check_command(module))}\n"
     )
+
+
+def type_check_command(module: str) -> list[str]:
+    """mypy over the mutated module, as mutmut reads it (JSON, one error per line)."""
+    mypy = [sys.executable, "-m", "mypy", module, "--output", "json"]
+    return [*mypy, "--no-warn-unused-ignores"]
 
 
 def prepare(workdir: Path, module: str, tests: list[str]) -> None:
@@ -285,17 +296,18 @@ def run_module(module: str, tests: list[str], max_children: int) -> ModuleResult
 
 
 def table(results: list[ModuleResult]) -> str:
-    """The summary as a Markdown table: mutants, killed, timeout, equivalent, survived,
-    and any other verdict (no tests, suspicious), which needs a look as much as a survivor."""
+    """The summary as a Markdown table: mutants, killed, timeout, caught by type check,
+    equivalent, survived, and any other verdict (no tests, suspicious), which needs a look
+    as much as a survivor."""
     rows = [
-        "| module | mutants | killed | timeout | equivalent | survived | other |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| module | mutants | killed | timeout | type error | equivalent | survived | other |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         total, killed, survived = len(r.statuses), r.count("killed"), r.count("survived")
-        timeout, equivalent = r.count(TIMEOUT), r.count(EQUIVALENT)
-        other = total - killed - timeout - survived - equivalent
-        cells = [r.module, total, killed, timeout, equivalent, survived, other]
+        timeout, typed, equivalent = r.count(TIMEOUT), r.count(TYPE_ERROR), r.count(EQUIVALENT)
+        other = total - killed - timeout - typed - survived - equivalent
+        cells = [r.module, total, killed, timeout, typed, equivalent, survived, other]
         rows.append("| " + " | ".join(str(cell) for cell in cells) + " |")
     return "\n".join(rows)
 

@@ -42,6 +42,7 @@ def test_mutmut_config_mutates_one_module_with_its_tests(tool: ModuleType) -> No
     assert 'only_mutate = ["src/mrbatch/routing/local.py"]' in config
     assert 'pytest_add_cli_args_test_selection = ["tests/a.py", "tests/b.py"]' in config
     assert 'process_isolation = "forkserver"' in config
+    assert '"mypy", "src/mrbatch/routing/local.py", "--output", "json"' in config
 
 
 SQL_CASE = """\
