@@ -7,7 +7,8 @@ the multipart ETag, the part sizes run-length encoded (every part but the last u
 the same size, so 10,000 parts take a few bytes), and the part checksums when the upload
 had a checksum algorithm and there are at most `MAX_KEPT_CHECKSUMS` parts (the S3 store
 keeps headers in its 2 KB of metadata; beyond that GetObjectAttributes lists parts
-without their checksums).
+without their checksums). An upload of many parts of many different sizes has no room
+for its layout: its object is kept as if put in one piece (the store's ETag, one part).
 """
 
 from __future__ import annotations
@@ -18,9 +19,11 @@ from dataclasses import dataclass
 
 from mrbatch.ports import MULTIPART_HEADER, ObjectInfo
 
-__all__ = ["MAX_KEPT_CHECKSUMS", "PartLayout", "layout_of", "visible_etag"]
+__all__ = ["MAX_ENCODED_CHARS", "MAX_KEPT_CHECKSUMS", "PartLayout", "layout_of", "visible_etag"]
 
 MAX_KEPT_CHECKSUMS = 16
+# The S3 store keeps stored headers (base64 JSON) in its 2 KB of user metadata.
+MAX_ENCODED_CHARS = 1024
 
 
 @dataclass(frozen=True)
@@ -36,8 +39,10 @@ class PartLayout:
         """(first byte, length) of part `number` (1-based, at most `len(sizes)`)."""
         return sum(self.sizes[: number - 1]), self.sizes[number - 1]
 
-    def encode(self) -> str:
-        """The header value (compact JSON, ASCII)."""
+    def encode(self) -> str | None:
+        """The header value (compact JSON, ASCII), at most `MAX_ENCODED_CHARS` long: without
+        the part checksums when they do not fit, None when even the sizes do not (parts of
+        many different sizes): such an object is kept as if put in one piece."""
         runs: list[list[int]] = []
         for size in self.sizes:
             if runs and runs[-1][0] == size:
@@ -46,8 +51,13 @@ class PartLayout:
                 runs.append([size, 1])
         record: dict[str, object] = {"etag": self.etag, "sizes": runs}
         if self.checksums and len(self.checksums) <= MAX_KEPT_CHECKSUMS:
-            record["checksums"] = list(self.checksums)
-        return json.dumps(record, separators=(",", ":"))
+            with_checksums = json.dumps(
+                {**record, "checksums": list(self.checksums)}, separators=(",", ":")
+            )
+            if len(with_checksums) <= MAX_ENCODED_CHARS:
+                return with_checksums
+        encoded = json.dumps(record, separators=(",", ":"))
+        return encoded if len(encoded) <= MAX_ENCODED_CHARS else None
 
     @classmethod
     def of_parts(

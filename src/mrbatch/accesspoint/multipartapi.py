@@ -306,7 +306,10 @@ class MultipartApi:
             [part.size for part in chosen],
             [part.checksum for part in chosen],
         )
-        stored = {**upload.headers, **object_checksum, MULTIPART_HEADER: layout.encode()}
+        encoded = layout.encode()
+        stored = {**upload.headers, **object_checksum}
+        if encoded is not None:
+            stored[MULTIPART_HEADER] = encoded
         create_only, if_match = await run_in_threadpool(
             put_conditions, claimed, key, partial(self._current, key)
         )
