@@ -1,10 +1,12 @@
 """The S3 REST API of the access point (path-style addressing), over Starlette.
 
 Wire format only: parse the request, authenticate it (SigV4), call the `AccessPoint`, and
-render S3's responses and error XML. Supported: ListBuckets, HeadBucket, ListObjectsV2,
-PutObject (plain, aws-chunked, with checksums), GetObject (Range), HeadObject, DeleteObject.
-Multipart uploads (requests with `?uploads` or `?uploadId`) go to `MultipartApi`.
-Anything else answers 501 NotImplemented in S3's error format.
+render S3's responses and error XML. Supported: ListBuckets, HeadBucket, CreateBucket of
+the alias, ListObjects (v1, v2), PutObject (plain, aws-chunked, checksums, conditional),
+CopyObject, GetObject / HeadObject (Range, partNumber, conditions, checksum mode),
+GetObjectAttributes, DeleteObject and DeleteObjects (conditional). Multipart uploads
+(requests with `?uploads` or `?uploadId`) go to `MultipartApi`. Anything else answers 501
+NotImplemented in S3's error format; see docs/s3-compatibility.md.
 """
 
 from __future__ import annotations

@@ -145,3 +145,23 @@ def test_parse_part_list_refuses_bad_documents(document: bytes) -> None:
     with pytest.raises(S3Error) as caught:
         parse_part_list(document)
     assert (caught.value.code, caught.value.status) == ("MalformedXML", 400)
+
+
+def test_a_part_number_listed_twice_is_used_once_with_its_last_etag(tmp_path: Path) -> None:
+    staging = MultipartStaging(tmp_path)
+    upload = staging.create("k", {})
+    old = hashlib.md5(b"old", usedforsecurity=False).hexdigest()
+    new = _stage(staging, upload.upload_id, 1, b"new")
+    _, result, etag = staging.complete(upload.upload_id, [(1, old), (1, new)], _collect)
+    assert result[1] == b"new"
+    assert etag == multipart_etag([new])
+
+
+def test_a_descending_part_list_is_still_invalid_part_order(tmp_path: Path) -> None:
+    staging = MultipartStaging(tmp_path)
+    upload = staging.create("k", {})
+    first = _stage(staging, upload.upload_id, 1, b"a" * MIN_PART_BYTES)
+    second = _stage(staging, upload.upload_id, 2, b"b")
+    with pytest.raises(S3Error) as caught:
+        staging.complete(upload.upload_id, [(2, second), (1, first)], _collect)
+    assert caught.value.code == "InvalidPartOrder"
