@@ -13,7 +13,13 @@ import botocore.exceptions
 import pytest
 from awscrt import checksums as crt
 
-from .conftest import Gateway
+from mrbatch.accesspoint import AccessPoint, GatewayServer, build_app, generate_credentials
+from mrbatch.runtime.replication.changefeed import ChangeFeed
+from mrbatch.runtime.replication.objects import ObjectReplicator
+from mrbatch.runtime.replication.recorded_store import RecordedObjectStore
+from mrbatch.storage.local import LocalObjectStore
+
+from .conftest import EAST, WEST, Gateway, ListRoutingControl
 
 MB = 1024 * 1024
 
@@ -244,3 +250,38 @@ def test_get_object_attributes_of_a_missing_key_is_no_such_key(gateway: Gateway)
     assert _error(
         s3.get_object_attributes, Bucket="mrbatch", Key="nope", ObjectAttributes=["ETag"]
     ) == ("NoSuchKey", 404)
+
+
+def test_replica_keeps_checksum_multipart_etag_and_parts(tmp_path: Any) -> None:
+    east = LocalObjectStore(tmp_path / "east" / "bucket", bucket="mrbatch-east")
+    west = LocalObjectStore(tmp_path / "west" / "bucket", bucket="mrbatch-west")
+    feed = ChangeFeed(tmp_path / "east" / "feed.db")
+    routing = ListRoutingControl((EAST, WEST), EAST)
+    down: set[str] = set()
+    access_point = AccessPoint(
+        {EAST: RecordedObjectStore(east, feed), WEST: west},
+        routing,
+        is_available=lambda region: region not in down,
+    )
+    credentials = generate_credentials()
+    app = build_app(access_point, [credentials], multipart_dir=tmp_path / "multipart")
+    parts = [b"r" * (5 * MB), b"s" * 10]
+    with GatewayServer(app) as server:
+        s3 = Gateway(server, {EAST: east, WEST: west}, routing, credentials).client()
+        upload_id, done = _multipart(s3, "SHA1", parts)
+        etag = s3.complete_multipart_upload(
+            Bucket="mrbatch", Key="mp", UploadId=upload_id, MultipartUpload={"Parts": done}
+        )["ETag"]
+        replicator = ObjectReplicator(
+            source=EAST, destination=WEST, source_store=east, source_feed=feed, dest_store=west
+        )
+        assert replicator.run_once() == 1
+        down.add(EAST)  # every read now comes from the replica
+        head = s3.head_object(Bucket="mrbatch", Key="mp", ChecksumMode="ENABLED")
+        assert head["ResponseMetadata"]["HTTPHeaders"]["x-mrbatch-region"] == WEST
+        assert (head["ETag"], head["ChecksumSHA1"]) == (etag, _composite("SHA1", parts))
+        attributes = s3.get_object_attributes(
+            Bucket="mrbatch", Key="mp", ObjectAttributes=["ObjectParts"]
+        )
+        assert [p["Size"] for p in attributes["ObjectParts"]["Parts"]] == [5 * MB, 10]
+    feed.close()
