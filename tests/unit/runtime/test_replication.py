@@ -8,9 +8,11 @@ from pathlib import Path
 import pytest
 
 from mrbatch.ports import REPLICA
+from mrbatch.runtime.config import StackConfig
 from mrbatch.runtime.replication.changefeed import ChangeFeed
 from mrbatch.runtime.replication.objects import ObjectReplicator, ReplicationStatus
 from mrbatch.runtime.replication.recorded_store import RecordedObjectStore
+from mrbatch.runtime.services.replicator import ReplicatorLoop
 from mrbatch.storage.memory import MemoryObjectStore
 
 
@@ -282,3 +284,16 @@ def test_a_delay_given_as_a_function_is_read_at_every_pass(tmp_path: Path, clock
     assert replicator.run_once() == 0  # held back: 30 s of 60
     delay[0] = 0.0  # the experiment ends
     assert replicator.run_once() == 1
+
+
+def test_idle_wait_doubles_with_each_consecutive_failure_up_to_five_seconds(
+    tmp_path: Path,
+) -> None:
+    loop = ReplicatorLoop(StackConfig(data_dir=tmp_path), [])
+    waits = []
+    for failures in (0, 1, 2, 3, 6, 7, 100_000):  # a day-long outage must not overflow
+        loop.consecutive_errors = failures
+        waits.append(loop.backoff(0.01))
+    assert waits == pytest.approx([0.01, 0.02, 0.04, 0.08, 0.64, 0.64, 0.64])
+    loop.consecutive_errors = 3
+    assert loop.backoff(1.0) == 5.0  # 8 s, capped
