@@ -7,6 +7,9 @@ this is that step for a local stack (running or not: the tables are files).
 from __future__ import annotations
 
 import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -38,26 +41,34 @@ def load(
     Safe to re-run. Table replication copies the rows to the other region.
     """
     from mrbatch.runtime.config import StackConfig
-    from mrbatch.runtime.operations.financials import load_financials_file
+    from mrbatch.runtime.operations.financials import BATCH_ROWS, load_financials_file
 
     if not file.is_file():
         raise ConfigError(f"{file}: no such file")
     config = StackConfig.load(data_dir.resolve())
-    step = 100_000
-    shown = [0]
-
-    def progress(rows: int) -> None:
-        if not as_json and rows >= shown[0] + step:
-            shown[0] = rows - rows % step
-            typer.echo(f"  {rows:,} rows loaded ...")
-
-    report = load_financials_file(config, file, progress=progress)
+    with _progress_bar(enabled=not as_json and sys.stderr.isatty()) as progress:
+        report = load_financials_file(config, file, progress=progress)
     if as_json:
         typer.echo(json.dumps({"region": report.region, "rows": report.rows,
                                "seconds": report.seconds}))  # fmt: skip
         return
     typer.echo(
         f"loaded {report.rows:,} financial rows from {file} into {report.region}"
-        f" in {report.seconds:.1f} s (merged by uuid); replication copies them to the"
-        " other region"
+        f" in {report.seconds:.1f} s (merged by uuid, committed {BATCH_ROWS:,} rows at a"
+        " time); replication copies them to the other region"
     )
+
+
+@contextmanager
+def _progress_bar(*, enabled: bool) -> Iterator[Callable[[int, int], None]]:
+    """A Rich progress bar on stderr fed by the load's progress calls; on a terminal only
+    (a log or a pipe gets the one closing line, not a redrawn bar)."""
+    if not enabled:
+        yield lambda written, total: None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    columns = (BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress("checking, then loading", *columns, transient=True) as bar:
+        task = bar.add_task("load", total=None)
+        yield lambda written, total: bar.update(task, completed=written, total=total)
