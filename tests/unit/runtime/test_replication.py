@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from typing import BinaryIO
 
 import pytest
 
-from mrbatch.ports import REPLICA
+from mrbatch.ports import REPLICA, ObjectInfo, ObjectStore
 from mrbatch.runtime.config import StackConfig
 from mrbatch.runtime.replication.changefeed import ChangeFeed
 from mrbatch.runtime.replication.objects import ObjectReplicator, ReplicationStatus
 from mrbatch.runtime.replication.recorded_store import RecordedObjectStore
-from mrbatch.runtime.services.replicator import ReplicatorLoop
+from mrbatch.runtime.services.replicator import Direction, ReplicatorLoop, read_replication_status
 from mrbatch.storage.memory import MemoryObjectStore
 
 
@@ -297,3 +298,63 @@ def test_idle_wait_doubles_with_each_consecutive_failure_up_to_five_seconds(
     assert waits == pytest.approx([0.01, 0.02, 0.04, 0.08, 0.64, 0.64, 0.64])
     loop.consecutive_errors = 3
     assert loop.backoff(1.0) == 5.0  # 8 s, capped
+
+
+class _BrokenStore(MemoryObjectStore):
+    """A source bucket with a bug: every read raises an error no port declares."""
+
+    def get(self, key: str) -> tuple[ObjectInfo, BinaryIO]:
+        raise RuntimeError("a bug in the store")
+
+
+def _loop_over(tmp_path: Path, source: ObjectStore, clock: Clock) -> ReplicatorLoop:
+    src = RecordedObjectStore(source, ChangeFeed(tmp_path / "src.db", clock=clock))
+    dst = _region(tmp_path, "dst", clock)
+    direction = Direction("us-east-1", "us-west-2", _replicator(src, dst, clock), [])
+    return ReplicatorLoop(StackConfig(data_dir=tmp_path), [direction], clock=clock)
+
+
+def test_a_bug_in_a_direction_is_counted_as_unexpected_and_retried_each_round(
+    tmp_path: Path, clock: Clock
+) -> None:
+    loop = _loop_over(tmp_path, _BrokenStore("east"), clock)
+    loop.directions[0].objects._source_store.put("input/a.csv", b"a")
+    assert (loop.round(), loop.round()) == (0, 0)  # nothing moved, the loop goes on
+    assert (loop.errors, loop.unexpected_errors, loop.consecutive_errors) == (2, 2, 2)
+    assert loop.last_error == (
+        "unexpected error replicating us-east-1->us-west-2: RuntimeError: a bug in the store"
+    )
+
+
+def test_a_clean_round_resets_the_consecutive_failures(tmp_path: Path, clock: Clock) -> None:
+    loop = _loop_over(tmp_path, MemoryObjectStore("east"), clock)
+    loop.consecutive_errors = 3  # after three failed rounds
+    assert loop.round() == 0
+    assert (loop.consecutive_errors, loop.backoff(0.1)) == (0, 0.1)
+
+
+def test_status_is_published_when_something_moved_else_once_a_second(
+    tmp_path: Path, clock: Clock
+) -> None:
+    loop = _loop_over(tmp_path, MemoryObjectStore("east"), clock)
+    config = loop.config
+    loop.round()  # the first round always publishes
+    assert read_replication_status(config)["updated_at"] == clock.now
+    first = clock.now
+    clock.now += 0.5
+    loop.round()  # nothing moved, nothing paused: not yet
+    assert read_replication_status(config)["updated_at"] == first
+    loop.directions[0].objects._source_store.put("input/a.csv", b"a")
+    assert loop.round() == 1
+    assert read_replication_status(config)["updated_at"] == first + 0.5  # moved: at once
+    clock.now += 1.0
+    loop.round()
+    status = read_replication_status(config)
+    assert status["updated_at"] == first + 1.5  # a second since: alive
+    east_west = status["directions"]["us-east-1->us-west-2"]
+    assert (east_west["source"], east_west["destination"], east_west["paused"]) == (
+        "us-east-1",
+        "us-west-2",
+        False,
+    )
+    assert not {"table", "source", "destination"} & set(east_west["objects"])
