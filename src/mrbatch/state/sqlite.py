@@ -43,7 +43,7 @@ import json
 import sqlite3
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +76,8 @@ class TableChange:
     updated_at: int  # hybrid logical clock (microseconds)
     origin: str  # region that made the write
     seq: int  # position in the source table's feed; the next cursor
+    # `item` as the source stored it, so a replica is written without encoding it again
+    text: str | None = field(default=None, compare=False, repr=False)
 
 
 class SqliteTable:
@@ -272,7 +274,12 @@ class SqliteTable:
         self, change: TableChange
     ) -> tuple[KeyValue, KeyValue, str | None, int, str]:
         pk, sk = self._key(change.key)
-        text = None if change.item is None else self._encode(change.item)[2]
+        if change.item is None:
+            text = None
+        elif change.text is not None:
+            text = change.text  # read from a table of this kind: already checked JSON
+        else:
+            text = self._encode(change.item)[2]
         return pk, sk, text, change.updated_at, change.origin
 
     def _stamps(
@@ -375,7 +382,8 @@ class SqliteTable:
         key = {self.key_names[0]: pk}
         if len(self.key_names) > 1:
             key[self.key_names[1]] = sk
-        return TableChange(key, None if item is None else json.loads(item), updated_at, origin, seq)
+        parsed = None if item is None else json.loads(item)
+        return TableChange(key, parsed, updated_at, origin, seq, text=item)
 
 
 @dataclass(frozen=True)
