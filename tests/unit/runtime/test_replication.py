@@ -13,7 +13,13 @@ from mrbatch.runtime.config import StackConfig
 from mrbatch.runtime.replication.changefeed import ChangeFeed
 from mrbatch.runtime.replication.objects import ObjectReplicator, ReplicationStatus
 from mrbatch.runtime.replication.recorded_store import RecordedObjectStore
-from mrbatch.runtime.services.replicator import Direction, ReplicatorLoop, read_replication_status
+from mrbatch.runtime.services.replicator import (
+    Direction,
+    ReplicatorLoop,
+    pause_replication,
+    read_replication_status,
+    replication_paused,
+)
 from mrbatch.storage.memory import MemoryObjectStore
 
 
@@ -358,3 +364,18 @@ def test_status_is_published_when_something_moved_else_once_a_second(
         False,
     )
     assert not {"table", "source", "destination"} & set(east_west["objects"])
+
+
+def test_the_pause_flags_an_operator_touches_are_the_documented_files(tmp_path: Path) -> None:
+    # docs/operations.md: <data-dir>/run/replication.paused stops both directions,
+    # run/replication.<src>-to-<dst>.paused one
+    config = StackConfig(data_dir=tmp_path)
+    (tmp_path / "run").mkdir(parents=True, exist_ok=True)
+    (tmp_path / "run" / "replication.us-east-1-to-us-west-2.paused").touch()
+    assert replication_paused(config, ("us-east-1", "us-west-2")) is True
+    assert replication_paused(config, ("us-west-2", "us-east-1")) is False
+    (tmp_path / "run" / "replication.paused").touch()
+    assert replication_paused(config, ("us-west-2", "us-east-1")) is True
+    pause_replication(config, False)
+    pause_replication(config, False, direction=("us-east-1", "us-west-2"))
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == []
