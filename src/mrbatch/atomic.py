@@ -20,20 +20,20 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import Any, BinaryIO, cast
 
 __all__ = ["atomic_write", "atomic_write_json", "atomic_writer", "fsync_directory"]
 
 
 @contextlib.contextmanager
-def atomic_writer(path: Path, *, sync_directory: bool = False) -> Iterator[IO[bytes]]:
+def atomic_writer(path: Path, *, sync_directory: bool = False) -> Iterator[BinaryIO]:
     """A binary file to write `path` through: it appears under `path` only if the block ends
     without an exception (after an fsync); otherwise the temp file is removed."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
-            yield handle
+            yield cast(BinaryIO, handle)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)

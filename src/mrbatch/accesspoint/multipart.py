@@ -61,6 +61,7 @@ from mrbatch.accesspoint.s3errors import (
     malformed_xml,
     no_such_upload,
 )
+from mrbatch.atomic import atomic_write
 from mrbatch.errors import StorageError
 from mrbatch.storage.keys import validate_headers, validate_key, validate_metadata
 
@@ -202,7 +203,7 @@ class MultipartStaging:
         }
         try:
             folder.mkdir()
-            _write_atomically(folder / _RECORD, json.dumps(record).encode())
+            atomic_write(folder / _RECORD, json.dumps(record).encode())
         except OSError as exc:
             shutil.rmtree(folder, ignore_errors=True)
             raise StorageError(f"cannot stage a multipart upload: {exc}") from exc
@@ -341,7 +342,7 @@ class MultipartStaging:
                 "etag": etag,
                 "receipt": dict(receipt(result)),
             }
-            _write_atomically(self._completion_path(upload_id), json.dumps(record).encode())
+            atomic_write(self._completion_path(upload_id), json.dumps(record).encode())
             self._remove(upload_id)
         return upload, result, etag
 
@@ -452,16 +453,3 @@ def _fsync(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(name, path)
-    except BaseException:
-        Path(name).unlink(missing_ok=True)
-        raise

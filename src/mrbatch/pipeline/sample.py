@@ -19,15 +19,14 @@ from __future__ import annotations
 
 import datetime
 import math
-import os
 import random
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import BinaryIO
 
+from mrbatch.atomic import atomic_writer
 from mrbatch.errors import ConfigError
 from mrbatch.pipeline.faults import spoil_row
 
@@ -192,22 +191,9 @@ def write_sample_files(
     data_path, fin_path = out / f"{name}.csv", out / f"{name}_financial_data.csv"
     try:
         out.mkdir(parents=True, exist_ok=True)
-        with _atomic(data_path) as data, _atomic(fin_path) as fin:
+        with atomic_writer(data_path) as data, atomic_writer(fin_path) as fin:
             write_sample(data, fin, rows=rows, seed=seed, invalid_fraction=invalid_fraction,
                          kinds=kinds)  # fmt: skip
     except OSError as exc:
         raise ConfigError(f"cannot write sample data to {out}: {exc.strerror or exc}") from exc
     return data_path, fin_path
-
-
-@contextmanager
-def _atomic(path: Path) -> Iterator[BinaryIO]:
-    temporary = path.with_name(f".{path.name}.tmp")
-    try:
-        with temporary.open("wb") as stream:
-            yield stream
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)

@@ -32,13 +32,13 @@ import hashlib
 import io
 import json
 import os
-import tempfile
 import time
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from mrbatch.atomic import atomic_writer
 from mrbatch.errors import (
     ObjectExistsError,
     ObjectNotFoundError,
@@ -259,20 +259,13 @@ class LocalObjectStore(BaseObjectStore):
         final = self._blob_path(name)
         final.parent.mkdir(exist_ok=True)
         digest, size = hashlib.md5(usedforsecurity=False), 0
-        fd, tmp = tempfile.mkstemp(dir=final.parent, prefix=".tmp-")
         try:
-            with os.fdopen(fd, "wb") as out:
+            with atomic_writer(final, sync_directory=True) as out:
                 while chunk := source.read(_CHUNK):
                     digest.update(chunk)
                     size += len(chunk)
                     out.write(chunk)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, final)
-            _fsync_directory(final.parent)
         except OSError as exc:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
             raise StorageError(f"cannot write object body in {self.directory}: {exc}") from exc
         return name, size, digest.hexdigest()
 
@@ -305,12 +298,3 @@ def _prefix_end(prefix: bytes) -> bytes:
     if not trimmed:
         return b"\xff" * 1025
     return trimmed[:-1] + bytes([trimmed[-1] + 1])
-
-
-def _fsync_directory(path: Path) -> None:
-    """Make a rename durable: fsync the directory that holds the new entry."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
