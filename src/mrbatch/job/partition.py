@@ -39,7 +39,7 @@ from mrbatch.pipeline.enrich import (
 )
 from mrbatch.pipeline.merge import errors_csv
 from mrbatch.pipeline.parse import RAW, ROW
-from mrbatch.pipeline.process import _parse_and_validate
+from mrbatch.pipeline.process import parse_and_validate
 from mrbatch.pipeline.rules import Rules
 
 __all__ = [
@@ -103,7 +103,7 @@ def stage_batch(
 ) -> tuple[int, int]:  # fmt: skip
     """Parse and validate a batch; keep its errors; write its valid rows slice by slice as
     (row, uuid, raw record, input part of the output line). Returns (read, invalid)."""
-    parsed, valid, invalid = _parse_and_validate(chunks, rules, file, delimiter, _UUID)
+    parsed, valid, invalid = parse_and_validate(chunks, rules, file, delimiter, _UUID)
     prefix = _quoted_values(parsed.columns)
     if delimiter == ",":
         # A record without quotes, comma-separated, is already its values as CSV text.

@@ -29,8 +29,10 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, TextIO
 
-from mrbatch.metrics.local import MetricsError
-from mrbatch.metrics.local import _point as checked_point  # one validation for every store
+from mrbatch.metrics.local import (
+    MetricsError,
+    checked_point,  # one validation for every store
+)
 from mrbatch.ports import MetricPoint
 
 __all__ = ["NAMESPACE", "EmfMetrics", "emf_line", "parse_emf_line"]

@@ -32,7 +32,7 @@ from mrbatch.errors import MrBatchError
 from mrbatch.ports import MetricPoint
 from mrbatch.state.db import SqliteDatabase
 
-__all__ = ["MemoryMetrics", "MetricsError", "SqliteMetrics"]
+__all__ = ["MemoryMetrics", "MetricsError", "SqliteMetrics", "checked_point"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS points (
@@ -84,7 +84,7 @@ class MetricsError(MrBatchError):
     """A metric could not be recorded or read (bad name or value, store unavailable)."""
 
 
-def _point(
+def checked_point(
     name: str, value: float, region: str, now: float, dims: Mapping[str, str] | None
 ) -> MetricPoint:
     """A validated point: names and dimensions are non-empty strings, values finite."""
@@ -121,7 +121,7 @@ class SqliteMetrics:
         dimensions: Mapping[str, str] | None = None,
     ) -> None:
         """See `mrbatch.ports.Metrics.count`."""
-        point = _point(name, value, region, self._clock(), dimensions)
+        point = checked_point(name, value, region, self._clock(), dimensions)
         with self._db.transaction() as conn:
             conn.execute(
                 "INSERT INTO points (name, value, region, timestamp, dimensions) "
@@ -134,7 +134,7 @@ class SqliteMetrics:
         self, name: str, value: float, *, region: str, dimensions: Mapping[str, str] | None = None
     ) -> None:
         """Record a sampled value (a backlog, a lag) now; read back by `gauge_series`."""
-        point = _point(name, value, region, self._clock(), dimensions)
+        point = checked_point(name, value, region, self._clock(), dimensions)
         with self._db.transaction() as conn:
             conn.execute(
                 "INSERT INTO gauges (name, region, dimensions, timestamp, value) "
@@ -265,7 +265,7 @@ class MemoryMetrics:
         dimensions: Mapping[str, str] | None = None,
     ) -> None:
         """See `mrbatch.ports.Metrics.count`."""
-        point = _point(name, value, region, self._clock(), dimensions)
+        point = checked_point(name, value, region, self._clock(), dimensions)
         with self._lock:
             self._points.append(point)
 

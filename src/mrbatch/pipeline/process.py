@@ -156,7 +156,7 @@ def process_batch(
     one part per batch instead of one per chunk.
     """
     if isinstance(financials, FinancialIndex):
-        parsed, valid, invalid = _parse_and_validate(chunks, rules, file, delimiter, key_column)
+        parsed, valid, invalid = parse_and_validate(chunks, rules, file, delimiter, key_column)
         body, written, missing = _enrich_lines(
             parsed, valid, financials, file, delimiter, key_column
         )
@@ -217,14 +217,17 @@ def _run(
     key_column: str,
 ) -> tuple[ParsedChunks, pl.DataFrame, list[ErrorRecord], list[ErrorRecord]]:
     """Parse, validate and enrich: the parsed chunks, the enriched rows, the two error lists."""
-    parsed, valid, invalid = _parse_and_validate(chunks, rules, file, delimiter, key_column)
+    parsed, valid, invalid = parse_and_validate(chunks, rules, file, delimiter, key_column)
     enriched, missing = _enrich(valid, financials, file, key_column)
     return parsed, enriched, invalid, missing
 
 
-def _parse_and_validate(
+def parse_and_validate(
     chunks: Sequence[tuple[bytes, int]], rules: Rules, file: str, delimiter: str, key: str
 ) -> tuple[ParsedChunks, pl.DataFrame, list[ErrorRecord]]:
+    """Parse `chunks` and check every row: the parsed chunks, the valid rows (with `key`
+    as their join column) and the error records of the invalid ones. Shared by the chunk
+    processor and the job's partitioned join, so both check rows the same way."""
     parsed = parse_chunks(chunks, file=file, delimiter=delimiter)
     rules.check_header(parsed.columns, file=file)
     if key not in parsed.columns:
