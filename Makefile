@@ -27,7 +27,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy src tools
 
 unit: $(STAMP)
-	$(BIN)/pytest -q -n 3 --dist loadfile
+	$(BIN)/pytest -q -rs -n 3 --dist loadfile
 
 bench: $(STAMP)
 	$(BIN)/python bench/pipeline.py
