@@ -49,7 +49,10 @@ def _free_port() -> int:
 
 
 def _run(*args: str) -> str:
-    return subprocess.run([str(MRBATCH), *args], check=True, capture_output=True, text=True).stdout
+    done = subprocess.run([str(MRBATCH), *args], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"mrbatch {args[0]} failed ({done.returncode}):\n{done.stderr}")
+    return done.stdout
 
 
 class RssSampler:
