@@ -8,6 +8,13 @@ like every table item (a DynamoDB global table on AWS).
 
 Loading merges by uuid: a uuid already in the table gets the file's values, uuids that the
 file does not name are kept. Re-running the same file is therefore safe and changes nothing.
+
+While a load runs the regions keep serving lookups. The rows are committed in batches of
+`BATCH_ROWS`, in file order: a lookup sees each uuid either with its old values or with
+the file's (never part of a row), the file's for every batch committed so far. A file
+processed during a load may therefore be enriched partly with old and partly with new
+values; one processed after the load (and, in the standby, after replication caught up:
+`wait_for_financials`) gets only the new ones.
 """
 
 from __future__ import annotations
@@ -34,8 +41,8 @@ __all__ = [
 
 # Rows per write transaction. Each batch commits on its own, so lookups during a load see
 # every uuid of a committed batch with the file's values and the rest with their old ones
-# (docs/operations.md); 20,000 rows (~2.5 MB of WAL) is where larger batches stopped
-# paying (1M rows: 5,000 -> 20,000 saved ~15 %; 50,000 no more).
+# (docs/performance.md, "Financial data"); a batch is ~3 MB of WAL and one commit per
+# 20,000 rows keeps the commits' and checkpoints' cost small against the rows' own.
 BATCH_ROWS = 20_000
 Progress = Callable[[int, int], None]
 """Called with the rows written so far and the file's rows (0 rows written: checked)."""
