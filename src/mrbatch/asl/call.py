@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import NamedTuple, TypeAlias
 
-from mrbatch.asl import dataflow, variables
+from mrbatch.asl import dataflow, query, variables
 from mrbatch.asl.definition import UNSET, JsonValue, Program, State
 from mrbatch.asl.errors import StatesError
 from mrbatch.asl.run import Frame, Run
@@ -56,6 +56,8 @@ class StateCall:
         self.key = key
         self.entered = entered
         self._runner = runner
+        self.input: JsonValue = None
+        """The state's raw input (`$states.input` of a JSONata state); set by the interpreter."""
 
     def run_program(self, program: Program, data: JsonValue, frame: Frame) -> Awaitable[JsonValue]:
         """Run a branch or iteration of this state in `frame` (the interpreter's loop)."""
@@ -81,6 +83,9 @@ class StateCall:
         default the visit's)."""
         if payload is UNSET:
             return data
+        if self.state.jsonata:
+            ctx = self.context(retry_count) if context is None else context
+            return self.query(payload, "Arguments", retry_count, key, input=data, context=ctx)
         return dataflow.apply_template(
             payload,
             data,
@@ -90,12 +95,19 @@ class StateCall:
         )
 
     def assign(
-        self, assign: JsonValue, source: JsonValue, retry_count: int = 0
+        self, assign: JsonValue, source: JsonValue, retry_count: int = 0, as_: str = "result"
     ) -> dict[str, JsonValue]:
         """The variables an Assign (None: none) gives, evaluated against `source` and the
-        variables as they were when the state was entered; written later by `commit`."""
+        variables as they were when the state was entered; written later by `commit`.
+        In a JSONata state `source` is `$states.<as_>` (result, errorOutput, or nothing)."""
         if assign is None:
             return {}
+        if self.state.jsonata:
+            extra = {as_: source} if as_ else {}
+            values = self.query(assign, "Assign", retry_count, f"{self.key}:assign", **extra)
+            return variables.evaluate_assign(
+                values, None, None, {}, self.run.rng(self.key), self.state.name
+            )
         return variables.evaluate_assign(
             assign,
             source,
@@ -104,6 +116,28 @@ class StateCall:
             self.run.rng(f"{self.key}:assign"),
             self.state.name,
         )
+
+    def query(
+        self,
+        value: JsonValue,
+        field: str,
+        retry_count: int = 0,
+        key: str | None = None,
+        **states: JsonValue,
+    ) -> JsonValue:
+        """A JSONata field's value: its `{% %}` expressions evaluated over `$states` (input,
+        context, and what `states` adds: result, errorOutput) and the variables."""
+        given: dict[str, JsonValue] = {"input": self.input}
+        given["context"] = states.pop("context", None) or self.context(retry_count)
+        given.update(states)
+        rng = self.run.rng(key or f"{self.key}:{field}")
+        return query.evaluate_value(value, given, self.frame.variables, rng, field)
+
+    def output(self, output: JsonValue, default: JsonValue, **states: JsonValue) -> JsonValue:
+        """A JSONata state's Output (UNSET: `default`, the result or the input)."""
+        if output is UNSET:
+            return default
+        return self.query(output, "Output", **states)
 
     def commit(self, values: dict[str, JsonValue]) -> None:
         """Write assigned variables into this frame's scope (at the end of the state)."""

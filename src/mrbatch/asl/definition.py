@@ -40,6 +40,8 @@ class Catcher:
     result_path: str | None = "$"
     assign: JsonValue = None
     """The catcher's Assign object (None: none); `$` in it is the error output."""
+    output: JsonValue = UNSET
+    """JSONata: the catcher's Output (UNSET: the error output, `$states.errorOutput`)."""
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,11 @@ class State:
     output_path: str | None = "$"
     assign: JsonValue = None
     """The state's Assign object (None: the state assigns no variable)."""
+    jsonata: bool = False
+    """`QueryLanguage: JSONata`: Arguments (kept in `parameters`), Output, Assign and the
+    other fields hold `{% %}` expressions over `$states` (see `mrbatch.asl.query`)."""
+    output: JsonValue = UNSET
+    """JSONata: the state's Output (UNSET: the result, or the input for states without one)."""
 
 
 @dataclass(frozen=True)
@@ -79,11 +86,23 @@ class TaskState(State):
 
 
 @dataclass(frozen=True)
+class ConditionRule:
+    """A JSONata Choice rule: `Condition` (a `{% %}` expression or a boolean)."""
+
+    condition: JsonValue
+    next: str
+    assign: JsonValue = None
+    output: JsonValue = UNSET
+
+
+@dataclass(frozen=True)
 class ChoiceState(State):
     choices: tuple[JsonValue, ...] = ()
     default: str | None = None
     rules: Any = None
     """The compiled rules (`mrbatch.asl.choice.ChoiceState`), evaluated per run."""
+    conditions: tuple[ConditionRule, ...] = ()
+    """JSONata: the rules, in order (the first whose Condition is true is taken)."""
 
 
 @dataclass(frozen=True)
@@ -92,6 +111,9 @@ class WaitState(State):
     timestamp: str | None = None
     seconds_path: str | None = None
     timestamp_path: str | None = None
+    seconds_expr: JsonValue = UNSET
+    """JSONata: a `{% %}` Seconds or Timestamp (`timestamp_expr`), evaluated per visit."""
+    timestamp_expr: JsonValue = UNSET
 
 
 @dataclass(frozen=True)
@@ -140,6 +162,8 @@ class MapState(State):
     result_path: JsonValue = "$"
     retry: tuple[Retrier, ...] = ()
     catch: tuple[Catcher, ...] = ()
+    items: JsonValue = UNSET
+    """JSONata: the Items array or expression (UNSET: the state input)."""
     distributed: Distributed | None = None
     """Set for `ProcessorConfig.Mode: DISTRIBUTED` (None: an inline Map)."""
 

@@ -105,7 +105,10 @@ async def run_map(
     state = call.state
     assert isinstance(state, MapState)
     run = call.run
-    items = call.select(state.items_path, effective, retry_count)
+    if state.jsonata:
+        items = effective if state.items is UNSET else call.query(state.items, "Items", retry_count)
+    else:
+        items = call.select(state.items_path, effective, retry_count)
     if not isinstance(items, list):
         raise StatesError(
             RUNTIME,
@@ -129,6 +132,14 @@ async def run_map(
         data = (
             item
             if state.item_selector is UNSET
+            else call.query(
+                state.item_selector,
+                "ItemSelector",
+                key=f"{attempt_key}[{index}]",
+                input=effective,
+                context=ctx,
+            )
+            if state.jsonata
             else apply_template(
                 state.item_selector,
                 effective,

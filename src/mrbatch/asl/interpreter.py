@@ -11,6 +11,7 @@ Choice) and never touch the history directly except for their own body events.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Awaitable, Callable
 from datetime import UTC
 
@@ -31,7 +32,7 @@ from mrbatch.asl.definition import (
     WaitState,
 )
 from mrbatch.asl.distributed import run_distributed_map
-from mrbatch.asl.errors import RUNTIME, StatesError
+from mrbatch.asl.errors import NO_CHOICE_MATCHED, QUERY_EVALUATION_ERROR, RUNTIME, StatesError
 from mrbatch.asl.fanout import run_map, run_parallel
 from mrbatch.asl.intrinsics import evaluate
 from mrbatch.asl.paths import apply_result_path
@@ -61,6 +62,7 @@ async def run_state(run: Run, state: State, data: JsonValue, frame: Frame) -> Ou
     )
     check_payload_size(data, "input", state.name)
     call = StateCall(run, state, frame, key, entered, run_program)
+    call.input = data
     outcome = await _BODIES[state.type](call, data)
     out_text = check_payload_size(outcome.output, "output", state.name)
     run.emit(
@@ -89,6 +91,8 @@ async def _handled(call: StateCall, raw_input: JsonValue, body: Body) -> Outcome
             result = call.template(state.result_selector, result, retry.retry_count, attempt_key)
             output = apply_result_path(raw_input, result, state.result_path)
             output = call.select(state.output_path, output)
+            if state.jsonata:
+                output = call.output(state.output, output, result=result)
             call.commit(assigned)
             return Outcome(state.next, output)
         except StatesError as err:
@@ -108,8 +112,12 @@ async def _handled(call: StateCall, raw_input: JsonValue, body: Body) -> Outcome
             error_output = {
                 k: v for k, v in (("Error", err.error), ("Cause", err.cause)) if v is not None
             }
-            assigned = call.assign(catcher.assign, error_output, retry.retry_count)
+            assigned = call.assign(
+                catcher.assign, error_output, retry.retry_count, as_="errorOutput"
+            )
             output = apply_result_path(raw_input, error_output, catcher.result_path)
+            if state.jsonata:
+                output = call.output(catcher.output, output, errorOutput=error_output)
             call.commit(assigned)
             return Outcome(catcher.next, output)
 
@@ -145,6 +153,11 @@ async def _parallel(call: StateCall, data: JsonValue) -> Outcome:
 async def _pass(call: StateCall, data: JsonValue) -> Outcome:
     state = call.state
     assert isinstance(state, PassState)
+    if state.jsonata:
+        assigned = call.assign(state.assign, None, as_="")
+        output = call.output(state.output, data)
+        call.commit(assigned)
+        return Outcome(state.next, output)
     effective = call.select(state.input_path, data)
     if state.result is not UNSET:
         result = state.result
@@ -160,6 +173,8 @@ async def _pass(call: StateCall, data: JsonValue) -> Outcome:
 async def _choice(call: StateCall, data: JsonValue) -> Outcome:
     state = call.state
     assert isinstance(state, ChoiceState)
+    if state.jsonata:
+        return _choice_jsonata(call, state, data)
     effective = call.select(state.input_path, data)
     rule = state.rules.choose(effective, call.context(), call.frame.variables)
     # a matching rule assigns its own Assign; the state's Assign goes with Default
@@ -170,12 +185,40 @@ async def _choice(call: StateCall, data: JsonValue) -> Outcome:
     return Outcome(target, output)
 
 
+def _choice_jsonata(call: StateCall, state: ChoiceState, data: JsonValue) -> Outcome:
+    """AWS: the first rule whose Condition is true is taken; its Assign and Output apply
+    (the state's own Assign and Output go with Default)."""
+    target, assign, output = state.default, state.assign, state.output
+    for i, rule in enumerate(state.conditions):
+        matched = call.query(rule.condition, f"Choices[{i}].Condition")
+        if not isinstance(matched, bool):
+            raise StatesError(
+                QUERY_EVALUATION_ERROR,
+                f"The Condition of Choices[{i}] of state {state.name!r} gave {matched!r}, "
+                "not a boolean",
+            )
+        if matched:
+            target, assign, output = rule.next, rule.assign, rule.output
+            break
+    if target is None:
+        raise StatesError(NO_CHOICE_MATCHED, f"No Choice rule of {state.name!r} matched")
+    assigned = call.assign(assign, None, as_="")
+    result = call.output(output, data)
+    call.commit(assigned)
+    return Outcome(target, result)
+
+
 async def _wait(call: StateCall, data: JsonValue) -> Outcome:
     state = call.state
     assert isinstance(state, WaitState)
     effective = call.select(state.input_path, data)
-    assigned = call.assign(state.assign, effective)
+    assigned = call.assign(state.assign, effective, as_="")
     run = call.run
+    if state.seconds_expr is not UNSET:
+        state = dataclasses.replace(state, seconds=call.query(state.seconds_expr, "Seconds"))
+    if state.timestamp_expr is not UNSET:
+        when_text = call.query(state.timestamp_expr, "Timestamp")
+        state = dataclasses.replace(state, timestamp=when_text, seconds=None)
     if state.seconds is not None or state.seconds_path is not None:
         seconds = (
             state.seconds
@@ -198,21 +241,41 @@ async def _wait(call: StateCall, data: JsonValue) -> Outcome:
             )
         await run.sleep_until(f"{call.key}:wake", when.astimezone(UTC).timestamp())
     output = call.select(state.output_path, effective)
+    if state.jsonata:
+        output = call.output(state.output, output)
     call.commit(assigned)
     return Outcome(state.next, output)
 
 
 async def _succeed(call: StateCall, data: JsonValue) -> Outcome:
     effective = call.select(call.state.input_path, data)
+    if call.state.jsonata:
+        return Outcome(None, call.output(call.state.output, effective))
     return Outcome(None, call.select(call.state.output_path, effective))
 
 
 async def _fail(call: StateCall, data: JsonValue) -> Outcome:
     state = call.state
     assert isinstance(state, FailState)
+    if state.jsonata:
+        raise StatesError(
+            _fail_text(call, state.error, "Error"), _fail_text(call, state.cause, "Cause")
+        )
     error = state.error if state.error_path is None else _fail_field(state.error_path, data, call)
     cause = state.cause if state.cause_path is None else _fail_field(state.cause_path, data, call)
     raise StatesError(error, cause)
+
+
+def _fail_text(call: StateCall, value: str | None, field: str) -> str | None:
+    if value is None:
+        return None
+    text = call.query(value, field)
+    if not isinstance(text, str):
+        raise StatesError(
+            QUERY_EVALUATION_ERROR,
+            f"{field} of Fail state {call.state.name!r} gave {text!r}, not a string",
+        )
+    return text
 
 
 def _fail_field(path: str, data: JsonValue, call: StateCall) -> str:

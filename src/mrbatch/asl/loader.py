@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,7 @@ from mrbatch.asl.definition import (
     WaitState,
 )
 from mrbatch.asl.errors import ALL, DefinitionError
+from mrbatch.asl.jsonatastates import language_of, parse_jsonata_state
 from mrbatch.asl.mapconfig import parse_distributed
 from mrbatch.asl.pathsyntax import parse_path
 
@@ -87,7 +89,11 @@ _ALLOWED: dict[str, set[str]] = {
 for _kind in ("Pass", "Task", "Choice", "Wait", "Parallel", "Map"):
     _ALLOWED[_kind].add("Assign")  # AWS: every state but Succeed and Fail takes Assign
 _TOP_LEVEL = {"StartAt", "States", "Comment", "Version", "TimeoutSeconds", "QueryLanguage"}
+for _allowed in _ALLOWED.values():
+    _allowed.add("QueryLanguage")  # every state may set its own (AWS: it overrides the top)
 _PROGRAM = {"StartAt", "States", "Comment", "ProcessorConfig"}
+_LANGUAGE: ContextVar[str] = ContextVar("_LANGUAGE", default="JSONPath")
+"""The top-level QueryLanguage of the definition being loaded, which states inherit."""
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_.:-]+)\}")
 
 
@@ -133,12 +139,14 @@ def load_definition(
     if not isinstance(raw, dict):
         raise DefinitionError("a state machine definition must be a JSON object")
     _no_unknown(raw, _TOP_LEVEL, None, "the state machine")
-    if raw.get("QueryLanguage", "JSONPath") != "JSONPath":
-        raise DefinitionError("only QueryLanguage JSONPath is supported by the local engine")
     if "Version" in raw and raw["Version"] != "1.0":
         raise DefinitionError(f"unsupported Version {raw['Version']!r} (only '1.0')")
     timeout = _opt_int(raw, "TimeoutSeconds", None, minimum=1)
-    program = _parse_program(raw, "the state machine", set())
+    token = _LANGUAGE.set(language_of(raw, "JSONPath", None))
+    try:
+        program = _parse_program(raw, "the state machine", set())
+    finally:
+        _LANGUAGE.reset(token)
     variables.check_scopes(program)
     return StateMachineDefinition(program, timeout, raw.get("Comment"), raw)
 
@@ -168,6 +176,12 @@ def _parse_program(raw: Mapping[str, Any], where: str, seen: set[str]) -> Progra
 
 
 def _parse_state(name: str, raw: Mapping[str, Any], seen: set[str]) -> State:
+    if language_of(raw, _LANGUAGE.get(), name) == "JSONata":
+        return parse_jsonata_state(name, raw, lambda n, r: _parse_jsonpath(n, r, seen))
+    return _parse_jsonpath(name, raw, seen)
+
+
+def _parse_jsonpath(name: str, raw: Mapping[str, Any], seen: set[str]) -> State:
     kind = raw.get("Type")
     if kind not in _ALLOWED:
         raise DefinitionError(f"unknown or missing Type {kind!r}", state=name)
