@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
 from typing import BinaryIO
@@ -325,11 +326,26 @@ def test_a_bug_in_a_direction_is_counted_as_unexpected_and_retried_each_round(
 ) -> None:
     loop = _loop_over(tmp_path, _BrokenStore("east"), clock)
     loop.directions[0].objects._source_store.put("input/a.csv", b"a")
-    assert (loop.round(), loop.round()) == (0, 0)  # nothing moved, the loop goes on
+    assert loop.round() == 0  # nothing moved, the loop goes on
+    clock.now += 1.0  # the status is due again
+    assert loop.round() == 0
     assert (loop.errors, loop.unexpected_errors, loop.consecutive_errors) == (2, 2, 2)
     assert loop.last_error == (
         "unexpected error replicating us-east-1->us-west-2: RuntimeError: a bug in the store"
     )
+    status = read_replication_status(loop.config)
+    assert (status["pid"], status["errors"], status["unexpected_errors"]) == (os.getpid(), 2, 2)
+    assert status["last_error"] == loop.last_error
+
+
+def test_a_status_file_that_cannot_be_written_is_counted_and_replication_goes_on(
+    tmp_path: Path, clock: Clock
+) -> None:
+    loop = _loop_over(tmp_path, MemoryObjectStore("east"), clock)
+    (tmp_path / "run").write_text("a file where the run directory should be")
+    loop.directions[0].objects._source_store.put("input/a.csv", b"a")
+    assert loop.round() == 1  # replicated, though its status could not be published
+    assert (loop.errors, loop.unexpected_errors, loop.last_error) == (1, 0, None)
 
 
 def test_a_clean_round_resets_the_consecutive_failures(tmp_path: Path, clock: Clock) -> None:
