@@ -395,3 +395,9 @@ def test_the_pause_flags_an_operator_touches_are_the_documented_files(tmp_path: 
     pause_replication(config, False)
     pause_replication(config, False, direction=("us-east-1", "us-west-2"))
     assert sorted(p.name for p in (tmp_path / "run").iterdir()) == []
+
+
+def test_replication_can_be_paused_before_the_stack_ever_ran(tmp_path: Path) -> None:
+    config = StackConfig(data_dir=tmp_path / "not-yet-created")  # a drill set up first
+    pause_replication(config, True)
+    assert replication_paused(config, ("us-east-1", "us-west-2")) is True
