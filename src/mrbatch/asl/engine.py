@@ -131,6 +131,11 @@ record: the local stand-in for an EventBridge rule on "Step Functions Execution 
 Change". Delivery is at least once (a crash before the listener returns redelivers it)."""
 
 
+# A listener that raised is called again after 1, 2, 4 ... s, at most every 30 s.
+_REDELIVERY_FIRST_SECONDS = 1.0
+_REDELIVERY_MAX_SECONDS = 30.0
+
+
 class Engine:
     """A local AWS Step Functions: state machines and their executions in one SQLite file."""
 
@@ -539,15 +544,32 @@ class Engine:
         if record is not None:
             self._reporter.submit(self._deliver, record)
 
-    def _deliver(self, record: ExecutionRecord) -> None:
+    def _deliver(self, record: ExecutionRecord, attempt: int = 0) -> None:
+        """Call every listener; when one raises (its own dependency may be down for a
+        while), try again later, backing off to `_REDELIVERY_MAX_SECONDS`, for as long as
+        this engine runs: an end left unreported until the next restart would leave its
+        file unfinished meanwhile. A closed engine leaves it to the next one."""
         for listener in self._listeners:
             try:
                 listener(record)
             except Exception:
-                log.exception("execution listener failed on %s; kept for redelivery", record.arn)
+                delay = min(_REDELIVERY_MAX_SECONDS, _REDELIVERY_FIRST_SECONDS * 2**attempt)
+                log.exception(
+                    "execution listener failed on %s; delivering it again in %.0f s",
+                    record.arn,
+                    delay,
+                )
+                with contextlib.suppress(RuntimeError):  # closed: the next engine redelivers
+                    self._loop.call_soon_threadsafe(
+                        self._loop.call_later, delay, self._redeliver, record, attempt + 1
+                    )
                 return
         with contextlib.suppress(RuntimeError):  # a closed loop: the next engine redelivers
             self._loop.call_soon_threadsafe(self._store.reported, record.arn)
+
+    def _redeliver(self, record: ExecutionRecord, attempt: int) -> None:
+        with contextlib.suppress(RuntimeError):  # the reporter is shut down: engine closed
+            self._reporter.submit(self._deliver, record, attempt)
 
     async def _report_unreported(self) -> None:
         for arn in self._store.unreported():
