@@ -66,6 +66,10 @@ MODULES: dict[str, list[str]] = {
         "tests/contract/test_contract_routing.py",
         "tests/contract/test_contract_routing_errors.py",
     ],
+    "src/mrbatch/routing/rules.py": [
+        "tests/contract/test_contract_routing.py",
+        "tests/contract/test_contract_routing_errors.py",
+    ],
 }
 # Copied into each throw-away repository: what the tests import and read.
 COPIED = ["src", "tests", "pyproject.toml"]

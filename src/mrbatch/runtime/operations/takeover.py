@@ -48,7 +48,7 @@ CREATE TABLE IF NOT EXISTS takeovers (
 )
 """
 STALE_CLAIM_SECONDS = 60.0
-"""A claim older than this whose result never came (its process died) may be taken again."""
+"""A claim this old (or older) whose result never came (its process died) may be taken again."""
 
 
 class TakeoverLog:
@@ -64,7 +64,7 @@ class TakeoverLog:
 
     def claim(self, epoch: int, region: str) -> bool:
         """Whether the caller should reconcile `epoch` now: nobody claimed it, or the claim
-        is stale (older than STALE_CLAIM_SECONDS without a result)."""
+        is stale (STALE_CLAIM_SECONDS old or more, without a result)."""
         now = self._clock()
         with self._db.transaction() as conn:
             row = conn.execute(
