@@ -10,8 +10,8 @@ Example:
     >>> ticks = iter([0.0, 2.0])
     >>> line = ByteProgress(out, total=2 * 1024**2, label="big.csv", clock=lambda: next(ticks))
     >>> line.add(1024**2)
-    >>> out.getvalue().strip()
-    'big.csv    1.0 MiB / 2.0 MiB   50%  0.5 MiB/s'
+    >>> [frame.strip() for frame in out.getvalue().split("\\r") if frame]
+    ['big.csv    0.0 MiB / 2.0 MiB    0%', 'big.csv    1.0 MiB / 2.0 MiB   50%  0.5 MiB/s']
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ class ByteProgress:
         self._sent = 0
         self._width = 0
         self._lock = threading.Lock()
+        self._draw(self._started)  # at once: the transfer has started, however fast it is
 
     def add(self, sent: int) -> None:
         """Count `sent` more bytes; redraw when the last drawing is old enough."""

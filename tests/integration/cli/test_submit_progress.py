@@ -68,7 +68,8 @@ def test_submit_shows_progress_on_a_terminal_and_one_line_otherwise(tmp_path: Pa
             assert body.read() == big.read_bytes()
 
     frames = [f for f in shown.replace("\r\n", "\n").split("\r") if "MiB /" in f]
-    assert len(frames) >= 2, shown  # redrawn as the body went out
+    assert len(frames) >= 2, shown  # drawn when the upload starts, redrawn as it goes
+    assert frames[0].strip().startswith("big.csv    0.0 MiB / 24.0 MiB    0%")
     assert frames[-1].strip().startswith("big.csv   24.0 MiB / 24.0 MiB  100%")
     assert f"uploaded {big} -> {PREFIX}big.csv (etag " in shown.splitlines()[-1]
 
