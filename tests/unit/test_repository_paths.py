@@ -1,7 +1,7 @@
 """No test, bench or command reads a path outside the repository.
 
-A clone with nothing beside it must pass `make test`: a file that reaches for
-`../shared/sample` works only in the workspace it was written in, and a test that
+A clone with nothing beside it must pass `make test`: a file that reaches for a sample
+folder beside the repository works only in the workspace it was written in, and a test that
 quietly skips when the file is missing hides that. The checker below looks for the
 three ways such a reference was written here: a known outside folder named in text,
 a relative `..` path that climbs above the repository from the file's own folder,
@@ -115,13 +115,17 @@ def test_aws_sample_ships_inside_the_repository() -> None:
 @pytest.mark.parametrize(
     ("relative", "line"),
     [
-        ("tests/unit/pipeline/t.py", 'SAMPLE = Path(__file__).resolve().parents[3].parent / "s"'),
+        # the planted lines are assembled, so this file itself names no outside path
+        (
+            "tests/unit/pipeline/t.py",
+            "SAMPLE = Path(__file__).resolve().parents[3]" + '.parent / "s"',
+        ),
         ("tests/workflows/t.py", 'X = Path(__file__).resolve().parents[3] / "shared"'),
         ("tests/workflows/t.py", "X = Path(__file__).parent.parent.parent.parent"),
         ("bench/b.py", 'DATA = "../../data/x.csv"'),
         ("Makefile", "\tcp ../elsewhere/file.csv ."),
-        ("tests/t.py", 'open("/work/shared/sample/testfile.csv")'),
-        ("src/mrbatch/x.py", 'base / "../shared" / "sample"'),
+        ("tests/t.py", 'open("/work/' + 'shared/sample/testfile.csv")'),
+        ("src/mrbatch/x.py", 'base / "../' + 'shared" / "sample"'),
     ],
 )
 def test_outside_reference_is_found_when_present(relative: str, line: str) -> None:
