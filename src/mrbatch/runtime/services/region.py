@@ -33,6 +33,7 @@ from mrbatch.handlers.integrations import (
     register_region_resources,
 )
 from mrbatch.handlers.region import install_region_spec
+from mrbatch.handlers.steps import LOST_ACTIVATION
 from mrbatch.handlers.trigger import drive_file
 from mrbatch.ports import RoutingControl, Table
 from mrbatch.runtime.config import StackConfig
@@ -52,7 +53,6 @@ log = logging.getLogger(__name__)
 
 MAIN_ORCHESTRATOR = "main_orchestrator"
 TRIGGER_CONSUMER = "trigger"
-LOST_ACTIVATION = "mrbatch.RegionNotActive"
 
 
 class RegionLoop:
