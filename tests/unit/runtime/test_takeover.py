@@ -334,6 +334,46 @@ def test_take_over_gives_up_within_its_wait_when_the_other_caller_never_finishes
         log.close()
 
 
+class Sleeper:
+    """A sleep that moves a `Clock` on instead of waiting, and records each pause."""
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self.pauses: list[float] = []
+
+    def __call__(self, seconds: float) -> None:
+        self.pauses.append(seconds)
+        self.clock.now += seconds
+
+
+def test_take_over_with_no_wait_reads_the_claim_once_and_never_sleeps(
+    config: StackConfig,
+) -> None:
+    log = TakeoverLog(config)
+    clock = Clock(50.0)  # does not move unless slept: the deadline is reached at once
+    sleeper = Sleeper(clock)
+    try:
+        log.claim(2, EAST)
+        assert take_over(config, WEST, 2, wait=0, clock=clock, sleep=sleeper) is None
+        assert sleeper.pauses == []
+    finally:
+        log.close()
+
+
+def test_take_over_polls_every_fifty_milliseconds_until_its_wait_is_over(
+    config: StackConfig,
+) -> None:
+    log = TakeoverLog(config)
+    clock = Clock(0.0)
+    sleeper = Sleeper(clock)
+    try:
+        log.claim(2, EAST)
+        assert take_over(config, WEST, 2, wait=0.1, clock=clock, sleep=sleeper) is None
+        assert sleeper.pauses == [0.05, 0.05]  # looked at 0, 0.05 and 0.1 (the deadline)
+    finally:
+        log.close()
+
+
 def test_take_over_redrives_the_stacks_configured_input_suffixes(tmp_path: Path) -> None:
     config = StackConfig(data_dir=tmp_path, input_suffixes=(".txt",))
     version = _upload(config, WEST, "input/a.txt")

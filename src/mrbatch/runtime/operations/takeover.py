@@ -98,19 +98,25 @@ class TakeoverLog:
 
 
 def take_over(
-    config: StackConfig, region: str, epoch: int, *, wait: float = STALE_CLAIM_SECONDS
+    config: StackConfig,
+    region: str,
+    epoch: int,
+    *,
+    wait: float = STALE_CLAIM_SECONDS,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> ReconcileResult | None:
     """Reconcile every unfinished file into `region` (active under `epoch`) and record it,
-    unless someone else has or is doing it: then wait up to `wait` seconds for their result
-    (None if it did not come)."""
+    unless someone else has or is doing it: then wait up to `wait` seconds by `clock`
+    (`wait=0`: not at all) for their result (None if it did not come)."""
     takeovers = TakeoverLog(config)
     try:
-        deadline = time.monotonic() + wait
+        deadline = clock() + wait
         while not takeovers.claim(epoch, region):
             done = takeovers.result(epoch)
-            if done is not None or time.monotonic() >= deadline:
+            if done is not None or clock() >= deadline:
                 return done
-            time.sleep(0.05)  # another process is reconciling; its result is a row away
+            sleep(0.05)  # another process is reconciling; its result is a row away
         result = _reconcile(config, region)
         takeovers.record(epoch, region, result)
         return result
@@ -151,7 +157,6 @@ class TakeoverWatch:
         self._clock = clock
         self._check_every = check_every
         self._next_check = 0.0
-        self._done_epoch: int | None = None
 
     def tick(self) -> ReconcileResult | None:
         """Reconcile if this region is active under an epoch not reconciled yet and the
@@ -161,10 +166,9 @@ class TakeoverWatch:
             return None
         self._next_check = now + self._check_every
         state = self._routing.state()
-        if state.active_region != self.region or self._done_epoch == state.epoch:
-            return None
-        if self._log.result(state.epoch) is not None:
-            self._done_epoch = state.epoch
+        # The log is the one record of an epoch's takeover (a result, once written, stays):
+        # read at every look, it answers for this watch's takeovers and everyone else's.
+        if state.active_region != self.region or self._log.result(state.epoch) is not None:
             return None
         peer = self.config.peer_of(self.region)
         waited = now - state.changed_at
@@ -175,7 +179,6 @@ class TakeoverWatch:
         result = take_over(self.config, self.region, state.epoch, wait=0)
         if result is None:
             return None  # someone else (the runbook) is reconciling this epoch
-        self._done_epoch = state.epoch
         log.info(
             "took over epoch %d: %d re-driven, %d missing",
             state.epoch,
