@@ -111,7 +111,7 @@ class SmtpNotifier:
             ).fetchone()
             if seen is not None:
                 return False
-            self._deliver(mime, message)
+            self._deliver(mime)
             conn.execute(
                 "INSERT INTO sent VALUES (?, ?, ?)",
                 (idempotency_key, mime["Message-ID"], time.time()),
@@ -130,14 +130,16 @@ class SmtpNotifier:
         """Close the ledger."""
         self._db.close()
 
-    def _deliver(self, mime: EmailMessage, message: OutgoingEmail) -> None:
+    def _deliver(self, mime: EmailMessage) -> None:
         try:
             with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
                 if self._starttls:
                     smtp.starttls()
                 if self._login is not None:
                     smtp.login(self._login[0], self._login[1] or "")
-                smtp.send_message(mime, from_addr=message.sender, to_addrs=list(message.recipients))
+                # The envelope (MAIL FROM, RCPT TO) is read from the From and To headers,
+                # which build_message wrote from the message's sender and recipients.
+                smtp.send_message(mime)
         except (smtplib.SMTPException, OSError) as exc:
             raise MailError(
                 f"mail server {self.host}:{self.port} refused the message: {exc}"

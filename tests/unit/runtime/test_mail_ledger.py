@@ -184,6 +184,18 @@ def test_a_server_that_never_answers_fails_the_send_after_the_timeout(
         notifier.close()
 
 
+def test_a_notifier_waits_ten_seconds_for_the_server_by_default(
+    credentials: Credentials, tmp_path: Path
+) -> None:
+    relay = SmtpNotifier("127.0.0.1", 25, ledger_path=tmp_path / "relay.db")
+    sink = SmtpNotifier.for_sink("127.0.0.1", 25, credentials, ledger_path=tmp_path / "sink.db")
+    try:
+        assert (relay.timeout, sink.timeout) == (10.0, 10.0)
+    finally:
+        relay.close()
+        sink.close()
+
+
 class _Recorder:
     """aiosmtpd authenticator and handler that accept anything and remember it."""
 
