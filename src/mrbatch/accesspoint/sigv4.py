@@ -13,7 +13,7 @@ import hashlib
 import hmac
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import quote, unquote_to_bytes
 
@@ -264,19 +264,20 @@ class SigV4Verifier:
         AccessDenied (anonymous, expired), InvalidAccessKeyId, SignatureDoesNotMatch,
         RequestTimeTooSkewed; 400 for malformed authentication data.
         """
-        if request.header("authorization") is not None:
-            return self._verify_header(request, body_sha256)
+        authorization = request.header("authorization")
+        if authorization is not None:
+            return self._verify_header(request, authorization, body_sha256)
         if "X-Amz-Algorithm" in request.query():
             return self._verify_presigned(request)
         raise access_denied("Anonymous access is not allowed; sign the request with SigV4")
 
-    def _verify_header(self, request: SignedRequest, body_sha256: str | None) -> Verified:
+    def _verify_header(
+        self, request: SignedRequest, authorization: str, body_sha256: str | None
+    ) -> Verified:
         timestamp = request.header("x-amz-date")
         if timestamp is None:
             raise access_denied("AWS authentication requires a valid x-amz-date header")
-        claim = replace(
-            _parse_authorization(request.header("authorization") or ""), timestamp=timestamp
-        )
+        claim = _parse_authorization(authorization, timestamp)
         self._check_time(claim, timestamp, expires=None)
         payload_hash = request.header("x-amz-content-sha256") or body_sha256
         if payload_hash is None:
@@ -406,7 +407,8 @@ def _parse_credential(text: str) -> tuple[str, CredentialScope]:
     return parts[0], CredentialScope(parts[1], parts[2], parts[3])
 
 
-def _parse_authorization(value: str) -> _Claim:
+def _parse_authorization(value: str, timestamp: str) -> _Claim:
+    """The claim of an Authorization header's `value`, made at `timestamp` (x-amz-date)."""
     algorithm, _, rest = value.strip().partition(" ")
     if algorithm != ALGORITHM:
         raise invalid_authorization("Unsupported Authorization Type; use AWS4-HMAC-SHA256")
@@ -420,7 +422,8 @@ def _parse_authorization(value: str) -> _Claim:
             "the Authorization header needs Credential, SignedHeaders and Signature",
         )
     key_id, scope = _parse_credential(fields["Credential"])
-    return _Claim(key_id, scope, "", fields["SignedHeaders"].split(";"), fields["Signature"])
+    signed_headers = fields["SignedHeaders"].split(";")
+    return _Claim(key_id, scope, timestamp, signed_headers, fields["Signature"])
 
 
 def invalid_authorization(message: str) -> S3Error:
