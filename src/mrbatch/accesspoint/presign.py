@@ -26,6 +26,10 @@ from mrbatch.errors import MrBatchError
 
 __all__ = ["presign_get_url"]
 
+SIGNED_HEADER = "host"
+"""The one header a presigned URL signs, as boto3's: named once, so the query's
+X-Amz-SignedHeaders and the canonical request cannot disagree."""
+
 
 def presign_get_url(
     endpoint: str,
@@ -61,15 +65,15 @@ def presign_get_url(
             ("X-Amz-Credential", f"{credentials.access_key_id}/{scope}"),
             ("X-Amz-Date", timestamp),
             ("X-Amz-Expires", str(expires_in)),
-            ("X-Amz-SignedHeaders", "host"),
+            ("X-Amz-SignedHeaders", SIGNED_HEADER),
         )
     )
     creq = canonical_request(
         "GET",
         path,
         canonical_query(query),
-        canonical_headers([("host", parts.netloc)], ["host"]),
-        ["host"],
+        canonical_headers([(SIGNED_HEADER, parts.netloc)], [SIGNED_HEADER]),
+        [SIGNED_HEADER],
         UNSIGNED_PAYLOAD,
     )
     signature = sign(
