@@ -7,6 +7,11 @@
     GET  /control/history  -> {"history": [state, ...]} oldest first
     GET  /control/metrics  ?name=&region=&since= -> {"points": [{name, value, region,
                            timestamp, dimensions}, ...]} oldest first (when given metrics)
+    POST /control/states   the Step Functions API's SendTaskSuccess, SendTaskFailure and
+                           SendTaskHeartbeat in its JSON protocol (`X-Amz-Target:
+                           AWSStepFunctions.<Operation>`, errors `{"__type", "message"}`), so
+                           an AWS SDK pointed at this URL answers callback tasks (when given
+                           task tokens)
 
 Authentication (every route but health): either `Authorization: Bearer <token>` with the
 token from `control_token(credentials)`, or a SigV4 Authorization header with the same
@@ -22,7 +27,7 @@ import hashlib
 import hmac
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import httpx
@@ -35,6 +40,8 @@ from mrbatch.accesspoint.credentials import Credentials, control_token
 from mrbatch.accesspoint.s3api import signed_request
 from mrbatch.accesspoint.s3errors import S3Error, access_denied, bad_request
 from mrbatch.accesspoint.sigv4 import SigV4Verifier, Verified
+from mrbatch.asl.callback import TaskTokenError
+from mrbatch.asl.tasktokens import TaskTokens
 from mrbatch.errors import ConditionFailedError, RoutingError
 from mrbatch.ports import Metrics, RoutingControl, RoutingState
 
@@ -68,9 +75,11 @@ class ControlApi:
         *,
         verifier: SigV4Verifier | None = None,
         metrics: Metrics | None = None,
+        task_tokens: TaskTokens | None = None,
     ) -> None:
         self.routing = routing
         self.metrics = metrics
+        self.task_tokens = task_tokens
         self.credentials = list(credentials)
         self._tokens = [control_token(c) for c in self.credentials]
         self._verifier = verifier or SigV4Verifier(self.credentials, service=None)
@@ -83,7 +92,25 @@ class ControlApi:
             Route("/control/active", self._set_active, methods=["POST"]),
             Route("/control/history", self._history, methods=["GET"]),
             Route("/control/metrics", self._metrics, methods=["GET"]),
+            Route("/control/states", self._states_api, methods=["POST"]),
         ]
+
+    async def _states_api(self, request: Request) -> Response:
+        """SendTaskSuccess / SendTaskFailure / SendTaskHeartbeat, as the Step Functions API."""
+        body = await self._authenticated_body(request)
+        if isinstance(body, Response):
+            return body
+        if self.task_tokens is None:
+            return _error(404, "NoTaskTokens", "this control API answers no task tokens")
+        target = request.headers.get("x-amz-target", "")
+        call = _task_token_call(self.task_tokens, target.removeprefix(_SFN_TARGET), body)
+        if isinstance(call, Response):
+            return call
+        try:
+            await run_in_threadpool(call)
+        except TaskTokenError as exc:
+            return _sfn_error(exc.code, str(exc))
+        return JSONResponse({}, media_type="application/x-amz-json-1.0")
 
     async def _metrics(self, request: Request) -> Response:
         """The stack's recorded metric points, oldest first: `?name=&region=&since=` (all
@@ -207,6 +234,51 @@ def _check_payload_signed(verified: Verified, body_sha256: str) -> None:
             "XAmzContentSHA256Mismatch",
             "The provided 'x-amz-content-sha256' header does not match what was computed.",
         )
+
+
+_SFN_TARGET = "AWSStepFunctions."
+
+
+def _sfn_error(code: str, message: str) -> JSONResponse:
+    """An error in the JSON protocol's shape (`__type` is what an AWS SDK raises by), with
+    this API's `error` key as well."""
+    return JSONResponse(
+        {"__type": code, "message": message, "error": code},
+        status_code=400,
+        media_type="application/x-amz-json-1.0",
+    )
+
+
+def _task_token_call(
+    tokens: TaskTokens, operation: str, body: bytes
+) -> Callable[[], None] | Response:
+    """The call `operation` asks for with the arguments in `body`, or the refusal to send."""
+    try:
+        args = json.loads(body or b"{}")
+    except ValueError:
+        args = None
+    if not isinstance(args, dict):
+        return _sfn_error("SerializationException", "the body must be a JSON object")
+    if operation not in ("SendTaskSuccess", "SendTaskFailure", "SendTaskHeartbeat"):
+        return _sfn_error(
+            "UnknownOperationException",
+            f"{operation or 'no X-Amz-Target'}: only SendTaskSuccess, SendTaskFailure and "
+            "SendTaskHeartbeat are served here",
+        )
+    token = args.get("taskToken")
+    if not isinstance(token, str):
+        return _sfn_error("InvalidToken", '"taskToken" must be a string')
+    if operation == "SendTaskSuccess":
+        output = args.get("output")
+        if not isinstance(output, str):
+            return _sfn_error("InvalidOutput", '"output" must be a string of JSON')
+        return lambda: tokens.send_task_success(token, output)
+    if operation == "SendTaskFailure":
+        error, cause = args.get("error"), args.get("cause")
+        if not all(v is None or isinstance(v, str) for v in (error, cause)):
+            return _sfn_error("SerializationException", '"error" and "cause" must be strings')
+        return lambda: tokens.send_task_failure(token, error, cause)
+    return lambda: tokens.send_task_heartbeat(token)
 
 
 def _parse_set_active(body: bytes) -> tuple[str, str, int | None]:

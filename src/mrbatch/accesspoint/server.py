@@ -34,6 +34,7 @@ from mrbatch.accesspoint.multipart import MultipartStaging
 from mrbatch.accesspoint.regions import AccessPoint
 from mrbatch.accesspoint.s3api import S3Api
 from mrbatch.accesspoint.sigv4 import SigV4Verifier
+from mrbatch.asl.tasktokens import TaskTokens
 from mrbatch.errors import ConfigError, MrBatchError
 from mrbatch.ports import Metrics, RoutingControl
 
@@ -52,12 +53,14 @@ def build_app(
     extra_routes: Sequence[BaseRoute] = (),
     multipart_dir: Path | None = None,
     metrics: Metrics | None = None,
+    task_tokens: TaskTokens | None = None,
 ) -> Starlette:
     """The gateway app: control API (for `routing`, default the access point's own routing
     control), then `extra_routes`, then the S3 API for everything else.
 
     `clock` is the server's time for signature expiry and skew (injectable for tests).
-    `metrics`, when given, are readable through the control API (`/control/metrics`).
+    `metrics`, when given, are readable through the control API (`/control/metrics`);
+    `task_tokens`, when given, answer SendTask* calls there (`/control/states`).
     `multipart_dir` is where multipart uploads are staged (the gateway owns it; uploads
     idle for a day are removed now, at start); without it multipart requests answer 501.
     """
@@ -75,7 +78,9 @@ def build_app(
     s3 = S3Api(
         access_point, verifier, bucket_alias=bucket_alias, created_at=clock(), multipart=staging
     )
-    control = ControlApi(routing or access_point.routing, credentials, metrics=metrics)
+    control = ControlApi(
+        routing or access_point.routing, credentials, metrics=metrics, task_tokens=task_tokens
+    )
     routes: list[BaseRoute] = [
         *control.routes(),
         *extra_routes,

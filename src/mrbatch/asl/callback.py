@@ -20,7 +20,7 @@ import contextlib
 import time
 import uuid
 from collections.abc import Callable
-from typing import Final
+from typing import ClassVar, Final
 
 from mrbatch.asl.definition import JsonValue
 from mrbatch.asl.errors import HEARTBEAT_TIMEOUT
@@ -29,8 +29,11 @@ from mrbatch.errors import MrBatchError
 
 __all__ = [
     "Callbacks",
+    "InvalidOutputError",
+    "InvalidTokenError",
     "TaskDoesNotExistError",
     "TaskTimedOutError",
+    "TaskTokenError",
     "heartbeat",
     "new_token",
     "resolve",
@@ -39,12 +42,35 @@ __all__ = [
 POLL_SECONDS: Final = 0.2
 
 
-class TaskDoesNotExistError(MrBatchError):
+class TaskTokenError(MrBatchError):
+    """A SendTask* call refused; `code` is the error name the Step Functions API gives it
+    (what the control API answers, so an AWS SDK raises its own exception class)."""
+
+    code: ClassVar[str] = "InvalidToken"
+
+
+class TaskDoesNotExistError(TaskTokenError):
     """No task waits for this token (AWS: TaskDoesNotExist)."""
 
+    code = "TaskDoesNotExist"
 
-class TaskTimedOutError(MrBatchError):
+
+class TaskTimedOutError(TaskTokenError):
     """The token's task already finished: answered, failed or timed out (AWS: TaskTimedOut)."""
+
+    code = "TaskTimedOut"
+
+
+class InvalidTokenError(TaskTokenError):
+    """The token is not one this engine could have issued (AWS: InvalidToken)."""
+
+    code = "InvalidToken"
+
+
+class InvalidOutputError(TaskTokenError):
+    """SendTaskSuccess's output is not JSON (AWS: InvalidOutput)."""
+
+    code = "InvalidOutput"
 
 
 def new_token(execution_arn: str, attempt_key: str) -> str:

@@ -1,5 +1,7 @@
 """Commands over the local ASL engine: `workflow run`, `executions list|show|history`, and
-`executions send-task-success|send-task-failure|send-task-heartbeat` for callback tasks.
+`executions send-task-success|send-task-failure|send-task-heartbeat` for callback tasks
+(on a workflow database with `--db`, or through a running stack's control API with
+`--data-dir`).
 
 `workflow run` is the local counterpart of testing with AWS Step Functions Local: it runs a
 definition to completion, optionally with a MockConfigFile test case standing in for the
@@ -9,7 +11,6 @@ handlers, and prints exactly one JSON object with the outcome.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
@@ -21,7 +22,8 @@ from mrbatch.asl.engine import DEFAULT_DB_PATH, Engine
 from mrbatch.asl.mock import MockConfig
 from mrbatch.asl.objects import DirectoryObjects
 from mrbatch.asl.store import ExecutionRecord, ExecutionStatus, Store
-from mrbatch.errors import ConfigError
+from mrbatch.asl.tasktokens import TaskTokens
+from mrbatch.errors import ConfigError, MrBatchError
 
 __all__ = ["register"]
 
@@ -152,17 +154,23 @@ def history(
         store.close()
 
 
+StackDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-dir",
+        help="Answer through this running stack's control API (instead of --db).",
+    ),
+]
+
+
 def send_task_success(
     token: Annotated[str, typer.Argument(help="The task token ($$.Task.Token).")],
     output: str = typer.Option("{}", "--output", help="The task's result, as JSON."),
     db: Annotated[Path, typer.Option("--db", help="The workflow database.")] = DEFAULT_DB_PATH,
+    data_dir: StackDir = None,
 ) -> None:
     """SendTaskSuccess: the waiting `.waitForTaskToken` task succeeds with OUTPUT."""
-    try:
-        result = json.loads(output)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"--output is not JSON: {exc}") from None
-    _with_store(db, lambda store: callback.resolve(store, token, {"ok": result}))
+    _send(db, data_dir, lambda api: api.send_task_success(token, output))
 
 
 def send_task_failure(
@@ -170,26 +178,89 @@ def send_task_failure(
     error: str | None = typer.Option(None, "--error", help="The error name."),
     cause: str | None = typer.Option(None, "--cause", help="The cause."),
     db: Annotated[Path, typer.Option("--db", help="The workflow database.")] = DEFAULT_DB_PATH,
+    data_dir: StackDir = None,
 ) -> None:
     """SendTaskFailure: the waiting task fails with ERROR and CAUSE (Retry/Catch apply)."""
-    outcome: dict[str, object] = {"error": error, "cause": cause}
-    _with_store(db, lambda store: callback.resolve(store, token, outcome))
+    _send(db, data_dir, lambda api: api.send_task_failure(token, error, cause))
 
 
 def send_task_heartbeat(
     token: Annotated[str, typer.Argument(help="The task token ($$.Task.Token).")],
     db: Annotated[Path, typer.Option("--db", help="The workflow database.")] = DEFAULT_DB_PATH,
+    data_dir: StackDir = None,
 ) -> None:
     """SendTaskHeartbeat: the worker is alive (restarts the HeartbeatSeconds clock)."""
-    _with_store(db, lambda store: callback.heartbeat(store, token, time.time()))
+    _send(db, data_dir, lambda api: api.send_task_heartbeat(token))
 
 
-def _with_store(db: Path, action: Callable[[Store], None]) -> None:
-    """Run `action` on the workflow database; the engine that runs the execution (another
-    process, e.g. `mrbatch up`) finds the answer there and resumes the task."""
-    store = _store(db)
-    try:
-        action(store)
-    finally:
-        store.close()
+def _send(
+    db: Path, data_dir: Path | None, call: Callable[[TaskTokens | _StackTaskTokens], None]
+) -> None:
+    """Make a SendTask* call: on the workflow database `db` (the engine that runs the
+    execution, in another process, finds the answer there), or through the control API of
+    the stack running in `data_dir`. Refusals are `callback.TaskTokenError`s either way."""
+    if data_dir is None:
+        if not db.exists():
+            raise ConfigError(f"no workflow database at {db}")
+        call(TaskTokens([db]))
+    else:
+        call(_StackTaskTokens(data_dir))
     typer.echo(json.dumps({"ok": True}))
+
+
+class _StackTaskTokens:
+    """The calls of `TaskTokens`, made to a running stack's control API with boto3's Step
+    Functions client (SigV4, the stack's credentials), as any AWS SDK would make them."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self._data_dir = data_dir.resolve()
+
+    def send_task_success(self, token: str, output: str) -> None:
+        self._call("send_task_success", taskToken=token, output=output)
+
+    def send_task_failure(self, token: str, error: str | None, cause: str | None) -> None:
+        optional = {k: v for k, v in (("error", error), ("cause", cause)) if v is not None}
+        self._call("send_task_failure", taskToken=token, **optional)
+
+    def send_task_heartbeat(self, token: str) -> None:
+        self._call("send_task_heartbeat", taskToken=token)
+
+    def _call(self, operation: str, **arguments: str) -> None:
+        import boto3  # lazily: only the remote mode pays for it
+        from botocore.config import Config
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        from mrbatch.runtime.config import StackConfig
+        from mrbatch.runtime.operations.stackinfo import unreachable_service
+        from mrbatch.runtime.wiring import load_credentials, read_endpoints
+
+        config = StackConfig.load(self._data_dir)
+        credentials = load_credentials(config)
+        client = boto3.client(
+            "stepfunctions",
+            endpoint_url=f"{read_endpoints(config)['gateway']}/control/states",
+            region_name=config.regions[0],
+            aws_access_key_id=credentials.access_key_id,
+            aws_secret_access_key=credentials.secret_access_key,
+            config=Config(retries={"max_attempts": 3, "mode": "standard"}),
+        )
+        try:
+            getattr(client, operation)(**arguments)
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            code, message = str(error.get("Code")), str(error.get("Message"))
+            raise _REFUSALS.get(code, MrBatchError)(f"{code}: {message}") from None
+        except BotoCoreError as exc:
+            raise MrBatchError(unreachable_service(exc) or str(exc)) from exc
+
+
+_REFUSALS: dict[str, type[MrBatchError]] = {
+    cls.code: cls
+    for cls in (
+        callback.TaskDoesNotExistError,
+        callback.TaskTimedOutError,
+        callback.InvalidTokenError,
+        callback.InvalidOutputError,
+    )
+}
+"""The control API's error names, back to the errors the local mode raises."""

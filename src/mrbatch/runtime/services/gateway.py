@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from mrbatch.accesspoint import AccessPoint, GatewayServer, build_app
+from mrbatch.asl.tasktokens import TaskTokens
 from mrbatch.dashboard import RESERVED_PATHS, StackView, dashboard_routes
 from mrbatch.errors import ConfigError, MrBatchError
 from mrbatch.metrics import SqliteMetrics
@@ -79,6 +80,9 @@ def serve(
         multipart_dir=config.multipart_dir,
         extra_routes=dashboard_routes(view),
         metrics=SqliteMetrics(config.metrics_db),
+        # SendTask* through the control API: a callback task's token is in its region's
+        # workflow database
+        task_tokens=TaskTokens([config.workflows_db(region) for region in config.regions]),
     )
     server = GatewayServer(app, port=port).start()
     sampler = threading.Thread(target=_sample, args=(view, stop), name="gauges", daemon=True)
