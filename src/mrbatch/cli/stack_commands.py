@@ -81,6 +81,9 @@ def up(
     ] = None,
     schema: Annotated[Path | None, typer.Option(help="JSON Schema for the rows.")] = None,
     chunk_size: Annotated[int | None, typer.Option(min=1, help="Records per chunk.")] = None,
+    max_files_in_flight: Annotated[
+        int | None, typer.Option(min=1, help="Files a region runs at once (the rest queue).")
+    ] = None,
     replication_delay: Annotated[
         float | None, typer.Option(min=0, help="Hold replication back (seconds; drills).")
     ] = None,
@@ -111,6 +114,7 @@ def up(
         "financials": financials,
         "schema": schema,
         "chunk_size": chunk_size,
+        "max_files_in_flight": max_files_in_flight,
         "replication_delay_seconds": replication_delay,
         "replication_sla_seconds": replication_sla,
         "gateway_port": gateway_port,

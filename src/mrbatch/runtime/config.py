@@ -82,6 +82,9 @@ class StackConfig:
     replication_delay_seconds: float = 0.0
     replication_sla_seconds: float = 900.0
     chunk_size: int = 1000
+    # files a region runs at once; the rest wait, in arrival order, in its admission queue
+    # (runtime/services/admission.py; the default is measured in docs/performance.md)
+    max_files_in_flight: int = 4
     recipients: tuple[str, ...] = ("batch-owner@example.com",)
     sender: str = "mrbatch@example.com"
     presign_expiry_seconds: int = 3600
@@ -102,6 +105,10 @@ class StackConfig:
                 f"chunk size {self.chunk_size:,} is too large: at most {MAX_CHUNK_SIZE:,} rows, "
                 f"so that the per-record chunk processor (up to {HISTORY_EVENTS_PER_RECORD} "
                 "events per row) stays under AWS's 25,000 history events per execution"
+            )
+        if self.max_files_in_flight < 1:
+            raise ConfigError(
+                f"max files in flight must be at least 1, got {self.max_files_in_flight}"
             )
         if self.replication_delay_seconds < 0:
             raise ConfigError("replication delay cannot be negative")

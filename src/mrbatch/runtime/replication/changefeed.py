@@ -146,6 +146,16 @@ class ChangeFeed:
             row = db.execute("SELECT seq FROM cursors WHERE consumer=?", (consumer,)).fetchone()
         return int(row[0]) if row else 0
 
+    def start_cursor(self, consumer: str, at: int) -> int:
+        """Create `consumer`'s cursor at `at` unless it exists (a consumer added to a feed
+        that already has history starts there, not at its beginning); returns the cursor."""
+        with self._db.transaction() as db:
+            db.execute(
+                "INSERT INTO cursors (consumer, seq) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                (consumer, at),
+            )
+        return self.cursor(consumer)
+
     def read(self, consumer: str, *, limit: int = 100) -> list[Change]:
         """Committed entries after `consumer`'s cursor, oldest first, stopping before the
         oldest pending entry so that nothing is skipped."""

@@ -1,10 +1,12 @@
 """A region process: trigger, workflow engine (with its worker pool) and enrichment API.
 
 One OS process per region, so that killing a region kills everything it was doing, as the
-loss of an AWS Region would. The loop does two things every tick:
+loss of an AWS Region would. The loop does three things every tick (every 0.1 s, or at
+once when a main orchestrator run ends, so the next queued file starts without waiting):
 
-- **trigger**: read the region bucket's change feed (object-created events, at least once)
-  and drive every new `input/` object through `drive_file` (standby regions skip);
+- **trigger**: read the region bucket's change feed (object-created events, at least once),
+  accept every new `input/` object (standby regions skip), and start the accepted files in
+  arrival order, at most `max_files_in_flight` at once (`AdmissionQueue`);
 - **fence**: when the routing control's epoch moves away from the work this region has in
   flight, stop those executions (ABORTED, with the reason in their history) so they commit
   nothing more; the handlers check the epoch before every side effect as well;
@@ -24,7 +26,7 @@ from typing import Any
 
 from mrbatch.accesspoint import GatewayServer
 from mrbatch.accesspoint.iam import IamAuth
-from mrbatch.asl import Engine, ExecutionStatus, ResourceRegistry
+from mrbatch.asl import Engine, ExecutionRecord, ExecutionStatus, ResourceRegistry
 from mrbatch.enrichment.api import build_app
 from mrbatch.handlers.integrations import (
     StoreObjects,
@@ -34,11 +36,10 @@ from mrbatch.handlers.integrations import (
 )
 from mrbatch.handlers.region import install_region_spec
 from mrbatch.handlers.steps import LOST_ACTIVATION
-from mrbatch.handlers.trigger import drive_file
-from mrbatch.ports import RoutingControl, Table
+from mrbatch.ports import RoutingControl
 from mrbatch.runtime.config import StackConfig
 from mrbatch.runtime.operations.takeover import TakeoverWatch
-from mrbatch.runtime.replication.changefeed import ChangeFeed
+from mrbatch.runtime.services.admission import AdmissionQueue
 from mrbatch.runtime.wiring import (
     LocalRegionSpec,
     load_credentials,
@@ -52,58 +53,33 @@ __all__ = ["MAIN_ORCHESTRATOR", "RegionLoop", "serve"]
 log = logging.getLogger(__name__)
 
 MAIN_ORCHESTRATOR = "main_orchestrator"
-TRIGGER_CONSUMER = "trigger"
 
 
 class RegionLoop:
-    """The trigger and the fence of one region, one `tick()` at a time."""
+    """The trigger (with its admission queue) and the fence of one region, one `tick()` at
+    a time."""
 
     def __init__(
         self,
         *,
         region: str,
         engine: Engine,
-        feed: ChangeFeed,
-        batch_state: Table,
+        queue: AdmissionQueue,
         routing: RoutingControl,
         takeover: TakeoverWatch,
-        suffixes: tuple[str, ...],
     ) -> None:
         self.region = region
         self.engine = engine
-        self.feed = feed
-        self.batch_state = batch_state
+        self.queue = queue
         self.routing = routing
         self.takeover = takeover
-        self.suffixes = suffixes
         self._fenced_epoch: int | None = None
 
     def tick(self) -> None:
-        self.deliver_events()
-        self.fence()
+        self.queue.accept()
+        self.fence()  # first: a fenced run frees its place in the queue
+        self.queue.admit()
         self.takeover.tick()
-
-    def deliver_events(self) -> int:
-        """Drive every new input object; an event is acknowledged only once handled."""
-        handled = 0
-        for change in self.feed.read(TRIGGER_CONSUMER):
-            drive_file(
-                region=self.region,
-                key=change.key,
-                version_id=change.version_id,
-                batch_state=self.batch_state,
-                routing=self.routing,
-                start=self._start,
-                event={"key": change.key, "versionId": change.version_id, "etag": change.etag,
-                       "replica": change.replica, "eventTime": change.created_at},
-                suffixes=self.suffixes,
-            )  # fmt: skip
-            self.feed.ack(TRIGGER_CONSUMER, change.seq)
-            handled += 1
-        return handled
-
-    def _start(self, name: str, payload: dict[str, Any]) -> str:
-        return self.engine.start_execution(MAIN_ORCHESTRATOR, payload, name=name)
 
     def fence(self) -> int:
         """Stop running executions that belong to an epoch that is no longer this region's."""
@@ -157,6 +133,7 @@ def serve(
     resources = register_region_resources(
         registry, ports, role_auth=IamAuth(credentials, region=region)
     )
+    wake = threading.Event()
     engine = Engine(
         config.workflows_db(region),
         resources=registry,
@@ -164,27 +141,54 @@ def serve(
         region=region,
         worker_initializer=functools.partial(install_region_spec, spec),  # no environment
         objects=StoreObjects(ports.store),  # the chunk Map reads the split's manifest
-        listeners=[orchestrator_listener(ports)],  # every end of a run recorded on its file
+        # every end of a run recorded on its file; and the loop wakes to admit the next
+        listeners=[orchestrator_listener(ports), functools.partial(_wake_on_end, wake)],
     )
     try:
         create_state_machines(engine, enrichment_endpoint=api.url)
+        routing = open_routing(config)
+        queue = AdmissionQueue(
+            region=region,
+            feed=open_region_store(config, region).feed,
+            batch_state=tables.batch_state,
+            routing=routing,
+            start=functools.partial(_start, engine),
+            running=functools.partial(_running, engine),
+            limit=config.max_files_in_flight,
+            suffixes=config.input_suffixes,
+        )
         loop = RegionLoop(
             region=region,
             engine=engine,
-            feed=open_region_store(config, region).feed,
-            batch_state=tables.batch_state,
-            routing=open_routing(config),
+            queue=queue,
+            routing=routing,
             takeover=TakeoverWatch(config, region),
-            suffixes=config.input_suffixes,
         )
         ready({"enrichment_url": api.url})
-        while not stop.wait(0.1):
+        while not stop.is_set():
             try:
                 loop.tick()
             except Exception:
                 log.exception("region loop tick failed; retrying")
+            wake.wait(0.1)
+            wake.clear()
     finally:
         engine.close()
         resources.close()
         api.stop()
         tables.close()
+
+
+def _start(engine: Engine, name: str, payload: dict[str, Any]) -> str:
+    return engine.start_execution(MAIN_ORCHESTRATOR, payload, name=name)
+
+
+def _running(engine: Engine) -> int:
+    """Main orchestrator runs in flight: what the admission queue bounds."""
+    return len(engine.list_executions(MAIN_ORCHESTRATOR, ExecutionStatus.RUNNING))
+
+
+def _wake_on_end(wake: threading.Event, record: ExecutionRecord) -> None:
+    """An engine listener: a main orchestrator run ended, so a queued file may start."""
+    if record.state_machine_arn.endswith(f":{MAIN_ORCHESTRATOR}"):
+        wake.set()
