@@ -2,7 +2,8 @@
 on the same data in the same run.
 
 Usage:  .venv/bin/python bench/stack.py [--big-rows 1000000] [--files 100]
-        [--file-rows 10000] [--concurrency 8] [--chunk-size 1000] [--skip-big] [--skip-many]
+        [--file-rows 10000] [--concurrency 8] [--chunk-size 1000]
+        [--max-files-in-flight N] [--skip-big] [--skip-many]
 
 Two measurements on one fresh stack (`mrbatch up --detach` in a temporary directory, the
 financial data of the generated sample loaded before the clock starts):
@@ -151,6 +152,9 @@ def main() -> None:
     parser.add_argument(
         "--chunk-size", type=int, default=1000, help="the stack's (up --chunk-size)"
     )
+    parser.add_argument(
+        "--max-files-in-flight", type=int, help="the stack's (up --max-files-in-flight)"
+    )
     parser.add_argument("--skip-big", action="store_true")
     parser.add_argument("--skip-many", action="store_true")
     args = parser.parse_args()
@@ -172,7 +176,9 @@ def _bench(args: argparse.Namespace, root: Path) -> None:
     data_dir = root / "stack"
     _run("up", "--data-dir", str(data_dir), "--detach", "--financials", str(fin),
          "--gateway-port", str(_free_port()), "--smtp-port", str(_free_port()),
-         "--chunk-size", str(args.chunk_size))  # fmt: skip
+         "--chunk-size", str(args.chunk_size),
+         *(["--max-files-in-flight", str(args.max_files_in_flight)]
+           if args.max_files_in_flight else []))  # fmt: skip
     try:
         config = StackConfig.load(data_dir)
         pid = int(_stack_pid(data_dir))
@@ -190,7 +196,8 @@ def _bench(args: argparse.Namespace, root: Path) -> None:
                             f"stack peak {stack_peak / 2**20:,.0f} MB"))  # fmt: skip
     finally:
         _run("down", "--data-dir", str(data_dir))
-    print(f"stack chunk size {args.chunk_size:,}")
+    print(f"stack chunk size {args.chunk_size:,}, max files in flight "
+          f"{args.max_files_in_flight or 'default'}")  # fmt: skip
     width = max(len(what) for what, _ in results)
     for what, value in results:
         print(f"{what:<{width}}  {value}")
