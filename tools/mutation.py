@@ -48,6 +48,7 @@ MODULES: dict[str, list[str]] = {
     "src/mrbatch/runtime/services/replicator.py": [
         "tests/unit/runtime/test_table_replication.py",
         "tests/unit/runtime/test_replication.py",
+        "tests/unit/runtime/test_replicator_serve.py",
     ],
     "src/mrbatch/accesspoint/sigv4.py": [
         "tests/unit/gateway/test_sigv4.py",

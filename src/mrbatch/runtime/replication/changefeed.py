@@ -205,7 +205,7 @@ class ChangeFeed:
             ).fetchone()
         return int(count), int(late), float(worst)
 
-    def recent_latencies(self, consumer: str, *, limit: int = 1000) -> list[float]:
+    def recent_latencies(self, consumer: str, *, limit: int) -> list[float]:
         """The latencies of `consumer`'s newest `limit` deliveries (newest first), read
         through the deliveries' primary key: bounded however long the feed has run."""
         with self._db.reading() as db:

@@ -313,10 +313,10 @@ class ReplicatorLoop:
 
 
 def _parse(args: list[str]) -> argparse.Namespace:
+    # No help texts: `-h` never reaches this parser (the child process's own takes it);
+    # the module docstring says what --interval is.
     parser = argparse.ArgumentParser(prog="replicator")
-    parser.add_argument(
-        "--interval", type=float, default=0.1, help="seconds between idle rounds (default 0.1)"
-    )
+    parser.add_argument("--interval", type=float, default=0.1)
     return parser.parse_args(args)
 
 
