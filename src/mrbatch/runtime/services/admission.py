@@ -85,12 +85,13 @@ class AdmissionQueue:
         """Start queued files in feed order while fewer than `limit` run; returns how many
         runs were started. Events the trigger has not accepted yet are left for later."""
         accepted = self.feed.cursor(ACCEPT_CONSUMER)
-        free = self.limit - self.running()
+        free: int | None = None  # counted only when a file waits: most ticks have none
         started, handled = 0, None
         for change in self.feed.read(ADMIT_CONSUMER):
             if change.seq > accepted:
                 break
             if self._queued(change):
+                free = self.limit - self.running() if free is None else free
                 if free <= 0 and self._active():
                     break  # the head of the queue waits for a run to end
                 if self._drive(change).action == "started":
