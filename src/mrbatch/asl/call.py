@@ -14,6 +14,7 @@ from typing import NamedTuple, TypeAlias
 from mrbatch.asl import dataflow, query, variables
 from mrbatch.asl.definition import UNSET, JsonValue, Program, State
 from mrbatch.asl.errors import StatesError
+from mrbatch.asl.numbers import checked_number
 from mrbatch.asl.run import Frame, Run
 
 __all__ = ["BodyFailure", "Outcome", "ProgramRunner", "StateCall"]
@@ -132,6 +133,15 @@ class StateCall:
         given.update(states)
         rng = self.run.rng(key or f"{self.key}:{field}")
         return query.evaluate_value(value, given, self.frame.variables, rng, field)
+
+    def number(self, field: str, value: JsonValue, retry_count: int = 0) -> JsonValue:
+        """A numeric field's value: `value` itself, or, when it is a `{% %}` expression (a
+        JSONata state), what the expression gives, checked against the field's rule
+        (`mrbatch.asl.numbers`: States.QueryEvaluationError when it does not fit)."""
+        if not query.is_expression(value):
+            return value
+        result = self.query(value, field, retry_count)
+        return checked_number(field, result, query.expression(value))
 
     def output(self, output: JsonValue, default: JsonValue, **states: JsonValue) -> JsonValue:
         """A JSONata state's Output (UNSET: `default`, the result or the input)."""

@@ -62,6 +62,10 @@ class State:
     other fields hold `{% %}` expressions over `$states` (see `mrbatch.asl.query`)."""
     output: JsonValue = UNSET
     """JSONata: the state's Output (UNSET: the result, or the input for states without one)."""
+    expressions: dict[str, JsonValue] = field(default_factory=dict)
+    """JSONata: the numeric fields given as `{% %}` expressions (TimeoutSeconds,
+    MaxConcurrency, ...), by field name; each is evaluated when the state runs and its value
+    checked by `mrbatch.asl.numbers` (the literal forms stay in their typed fields)."""
 
 
 @dataclass(frozen=True)

@@ -64,10 +64,12 @@ async def run_distributed_map(
     selected = _select_items(call, items, source, effective, retry_count, attempt_key)
     children = _batches(call, dist, selected, effective, retry_count)
     arn, child_machine = _names(call, dist, attempt_key)
-    concurrency = state.max_concurrency
+    concurrency = call.number(
+        "MaxConcurrency", state.expressions.get("MaxConcurrency", state.max_concurrency)
+    )
     if state.max_concurrency_path:
         concurrency = int(select(state.max_concurrency_path, effective))
-    count, pct = _thresholds(state, effective)
+    count, pct = _thresholds(call, effective)
     run.emit(call.frame, f"{attempt_key}:maprun", "MapRunStarted", {"mapRunArn": arn})
     run.store.put_map_run(
         MapRunRecord(arn, run.arn, state.name, "RUNNING", concurrency, count, pct,
@@ -102,8 +104,11 @@ async def _items(
     state = call.state
     assert isinstance(state, MapState)
     reader = dist.item_reader
-    if reader is None:
+    if reader is None and state.jsonata:
+        items = effective if state.items is UNSET else call.query(state.items, "Items", retry_count)
+    elif reader is None:
         items = call.select(state.items_path, effective, retry_count)
+    if reader is None:
         if not isinstance(items, list):
             raise StatesError(
                 RUNTIME,
@@ -112,8 +117,8 @@ async def _items(
             )
         return items, STATE_DATA
     config: dict[str, Any] = dict(reader.get("ReaderConfig") or {})
-    params = call.template(reader["Parameters"], effective, retry_count)
-    max_items = config.get("MaxItems")
+    params = _arguments(call, reader, "ItemReader", effective, retry_count)
+    max_items = call.number("MaxItems", config.get("MaxItems"), retry_count)
     if "MaxItemsPath" in config:
         max_items = select(config["MaxItemsPath"], effective)
     objects = call.run.host.objects
@@ -122,6 +127,20 @@ async def _items(
     )
     where = f"s3://{params.get('Bucket')}/{params.get('Key', params.get('Prefix', ''))}"
     return items, where
+
+
+def _arguments(
+    call: StateCall,
+    block: dict[str, JsonValue],
+    name: str,
+    effective: JsonValue,
+    retry_count: int,
+) -> Any:
+    """An ItemReader's or ResultWriter's arguments: its Parameters template (JSONPath) or
+    its Arguments' expressions (JSONata), over the state's input."""
+    if call.state.jsonata:
+        return call.query(block["Arguments"], f"{name}/Arguments", retry_count, input=effective)
+    return call.template(block["Parameters"], effective, retry_count)
 
 
 def _select_items(
@@ -137,16 +156,24 @@ def _select_items(
     if state.item_selector is UNSET:
         return items
     base = call.context(retry_count)
-    return [
-        apply_template(
-            state.item_selector,
-            effective,
-            dict(base, Map={"Item": {"Index": i, "Value": item, "Source": source}}),
-            call.run.rng(f"{attempt_key}[{i}]"),
-            variables=call.frame.variables,
-        )
-        for i, item in enumerate(items)
-    ]
+    selected = []
+    for i, item in enumerate(items):
+        context = dict(base, Map={"Item": {"Index": i, "Value": item, "Source": source}})
+        key = f"{attempt_key}[{i}]"
+        if state.jsonata:
+            value = call.query(
+                state.item_selector, "ItemSelector", key=key, input=effective, context=context
+            )
+        else:
+            value = apply_template(
+                state.item_selector,
+                effective,
+                context,
+                call.run.rng(key),
+                variables=call.frame.variables,
+            )
+        selected.append(value)
+    return selected
 
 
 def _batches(
@@ -159,14 +186,20 @@ def _batches(
     batcher = dist.item_batcher
     if batcher is None:
         return _Children(list(items), [1] * len(items))
-    most_items = batcher.get("MaxItemsPerBatch")
+    most_items = call.number("MaxItemsPerBatch", batcher.get("MaxItemsPerBatch"), retry_count)
     if "MaxItemsPerBatchPath" in batcher:
         most_items = select(batcher["MaxItemsPerBatchPath"], effective)
-    most_bytes = batcher.get("MaxInputBytesPerBatch")
+    most_bytes = call.number(
+        "MaxInputBytesPerBatch", batcher.get("MaxInputBytesPerBatch"), retry_count
+    )
     if "MaxInputBytesPerBatchPath" in batcher:
         most_bytes = select(batcher["MaxInputBytesPerBatchPath"], effective)
     shell: dict[str, JsonValue] = {"Items": []}
-    if "BatchInput" in batcher:
+    if "BatchInput" in batcher and call.state.jsonata:
+        shell["BatchInput"] = call.query(
+            batcher["BatchInput"], "ItemBatcher/BatchInput", retry_count, input=effective
+        )
+    elif "BatchInput" in batcher:
         shell["BatchInput"] = call.template(batcher["BatchInput"], effective, retry_count)
     inputs: list[JsonValue] = []
     current: list[JsonValue] = []
@@ -200,9 +233,18 @@ def _names(call: StateCall, dist: Distributed, attempt_key: str) -> tuple[str, s
     return f"arn:aws:states:{region}:{account}:mapRun:{machine}/{label}:{run_id}", child_machine
 
 
-def _thresholds(state: MapState, effective: JsonValue) -> tuple[int | None, float | None]:
-    count: Any = state.tolerated_failure_count
-    pct: Any = state.tolerated_failure_percentage
+def _thresholds(call: StateCall, effective: JsonValue) -> tuple[int | None, float | None]:
+    state = call.state
+    assert isinstance(state, MapState)
+    expressions = state.expressions
+    count: Any = call.number(
+        "ToleratedFailureCount",
+        expressions.get("ToleratedFailureCount", state.tolerated_failure_count),
+    )
+    pct: Any = call.number(
+        "ToleratedFailurePercentage",
+        expressions.get("ToleratedFailurePercentage", state.tolerated_failure_percentage),
+    )
     if state.tolerated_failure_count_path:
         count = select(state.tolerated_failure_count_path, effective)
     if state.tolerated_failure_percentage_path:
@@ -281,7 +323,7 @@ async def _result(
     if writer is None or "Resource" not in writer:
         config = (writer or {}).get("WriterConfig") or {}
         return inline_result(done, config.get("Transformation", "COMPACT"))
-    params = call.template(writer["Parameters"], effective, retry_count)
+    params = _arguments(call, writer, "ResultWriter", effective, retry_count)
     objects = call.run.host.objects
     return await asyncio.to_thread(write_results, objects, writer, params, map_run, done)
 

@@ -76,8 +76,15 @@ class _Tolerance:
     def __init__(self, call: StateCall, data: JsonValue, total: int) -> None:
         state = call.state
         assert isinstance(state, MapState)
-        count = state.tolerated_failure_count
-        pct = state.tolerated_failure_percentage
+        expressions = state.expressions
+        count = call.number(
+            "ToleratedFailureCount",
+            expressions.get("ToleratedFailureCount", state.tolerated_failure_count),
+        )
+        pct = call.number(
+            "ToleratedFailurePercentage",
+            expressions.get("ToleratedFailurePercentage", state.tolerated_failure_percentage),
+        )
         if state.tolerated_failure_count_path:
             count = select(state.tolerated_failure_count_path, data)
         if state.tolerated_failure_percentage_path:
@@ -115,7 +122,11 @@ async def run_map(
             f"ItemsPath {state.items_path!r} of state {state.name!r} "
             f"selected {type(items).__name__}, not an array",
         )
-    concurrency = state.max_concurrency
+    concurrency = call.number(
+        "MaxConcurrency",
+        state.expressions.get("MaxConcurrency", state.max_concurrency),
+        retry_count,
+    )
     if state.max_concurrency_path:
         concurrency = select(state.max_concurrency_path, effective)
     run.emit(call.frame, f"{attempt_key}:started", "MapStateStarted", {"length": len(items)})

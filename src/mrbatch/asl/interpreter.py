@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 from collections.abc import Awaitable, Callable
 from datetime import UTC
 
-from mrbatch.asl import dataflow
+from mrbatch.asl import dataflow, query
 from mrbatch.asl.call import BodyFailure, Outcome, StateCall
 from mrbatch.asl.dataflow import check_payload_size, select
 from mrbatch.asl.definition import (
@@ -215,9 +216,16 @@ async def _wait(call: StateCall, data: JsonValue) -> Outcome:
     assigned = call.assign(state.assign, effective, as_="")
     run = call.run
     if state.seconds_expr is not UNSET:
-        state = dataclasses.replace(state, seconds=call.query(state.seconds_expr, "Seconds"))
+        state = dataclasses.replace(state, seconds=call.number("Seconds", state.seconds_expr))
     if state.timestamp_expr is not UNSET:
         when_text = call.query(state.timestamp_expr, "Timestamp")
+        if not isinstance(when_text, str) or dataflow.parse_timestamp(when_text) is None:
+            raise StatesError(
+                QUERY_EVALUATION_ERROR,
+                f"The JSONata expression {query.expression(state.timestamp_expr)!r} specified "
+                f"for the field 'Timestamp' returned {json.dumps(when_text)}; Timestamp must "
+                "be an RFC3339 timestamp string.",
+            )
         state = dataclasses.replace(state, timestamp=when_text, seconds=None)
     if state.seconds is not None or state.seconds_path is not None:
         seconds = (

@@ -14,8 +14,8 @@ import dataclasses
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
-from mrbatch.asl import query, variables
-from mrbatch.asl.definition import UNSET, Catcher, ChoiceState, ConditionRule, State
+from mrbatch.asl import jsonatamap, query, variables
+from mrbatch.asl.definition import UNSET, Catcher, ChoiceState, ConditionRule, MapState, State
 from mrbatch.asl.errors import DefinitionError
 
 __all__ = ["JSONPATH_ONLY", "language_of", "parse_jsonata_state"]
@@ -43,8 +43,12 @@ JSONPATH_ONLY: Final = frozenset(
 )
 """Fields a JSONata state may not have (JSONPath's five, and the `...Path` variants)."""
 
-_NOT_YET: Final = frozenset({"ItemReader", "ItemBatcher", "ResultWriter"})
-"""Distributed Map sources in JSONata states: not supported by this engine yet."""
+_NUMBERS: Final = {
+    "Task": ("TimeoutSeconds", "HeartbeatSeconds"),
+    "Map": ("MaxConcurrency", "ToleratedFailureCount", "ToleratedFailurePercentage"),
+}
+"""The numeric fields of a state that may be `{% %}` expressions (see `mrbatch.asl.numbers`;
+Wait's Seconds and Timestamp have fields of their own)."""
 
 _JSONATA_FIELDS: Final = {"QueryLanguage", "Arguments", "Output", "Items"}
 _ARGUMENTS: Final = frozenset({"Task", "Parallel"})
@@ -67,9 +71,7 @@ def language_of(raw: Mapping[str, Any], inherited: str, where: str | None) -> st
 def parse_jsonata_state(name: str, raw: Mapping[str, Any], parse: ParseJsonPath) -> State:
     """Validate a JSONata state's fields and parse it (`parse`: the JSONPath loader's)."""
     kind = raw.get("Type")
-    for field in sorted(set(raw) & (JSONPATH_ONLY | _NOT_YET)):
-        if field in _NOT_YET:
-            raise DefinitionError(f"{field} in a JSONata state is not supported yet", state=name)
+    for field in sorted(set(raw) & JSONPATH_ONLY):
         raise DefinitionError(
             f"{field} is a JSONPath field; a JSONata state uses Arguments and Output instead",
             state=name,
@@ -79,6 +81,14 @@ def parse_jsonata_state(name: str, raw: Mapping[str, Any], parse: ParseJsonPath)
     if kind in _NO_OUTPUT and "Output" in raw:
         raise DefinitionError("a Fail state has no Output", state=name)
     shared = {k: v for k, v in raw.items() if k not in _JSONATA_FIELDS}
+    expressions = {
+        k: query.check_value(shared.pop(k), name, k)
+        for k in _NUMBERS.get(str(kind), ())
+        if query.is_expression(shared.get(k))
+    }
+    blocks: dict[str, Any] = {}
+    if kind == "Map":
+        shared, blocks = jsonatamap.split_blocks(shared, name)
     if isinstance(raw.get("Catch"), list):
         shared["Catch"] = [
             {k: v for k, v in c.items() if k != "Output"} if isinstance(c, dict) else c
@@ -91,7 +101,16 @@ def parse_jsonata_state(name: str, raw: Mapping[str, Any], parse: ParseJsonPath)
             if query.is_expression(shared.get(key)):
                 shared[key] = 0 if key == "Seconds" else "1970-01-01T00:00:00Z"
     state = parse(name, shared)
-    return dataclasses.replace(state, **_jsonata_fields(name, raw, state))
+    fields = _jsonata_fields(name, raw, state)
+    fields["expressions"] = expressions
+    if isinstance(state, MapState) and state.distributed is not None and blocks:
+        fields["distributed"] = dataclasses.replace(
+            state.distributed,
+            item_reader=blocks.get("ItemReader"),
+            item_batcher=blocks.get("ItemBatcher"),
+            result_writer=blocks.get("ResultWriter"),
+        )
+    return dataclasses.replace(state, **fields)
 
 
 def _jsonata_fields(name: str, raw: Mapping[str, Any], state: State) -> dict[str, Any]:

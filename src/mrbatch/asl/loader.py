@@ -13,6 +13,7 @@ SAM's DefinitionSubstitutions do, so the same file deploys unchanged to AWS.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Callable, Mapping
@@ -333,6 +334,11 @@ def _parse_map(name: str, raw: Mapping[str, Any], common: dict[str, Any], seen: 
         raise DefinitionError("ItemProcessor must be an object", state=name)
     _no_unknown(body, _PROGRAM, name, "ItemProcessor")
     distributed = parse_distributed(name, raw, body)
+    if distributed is not None and _LANGUAGE.get() == "JSONata":
+        # the child executions run the ItemProcessor as a state machine of its own, whose
+        # states inherit the top-level language as the processor's states do here
+        processor = {"QueryLanguage": "JSONata", **distributed.processor}
+        distributed = dataclasses.replace(distributed, processor=processor)
     iterator = _parse_program(body, f"state {name!r} ItemProcessor", seen)
     selector_key = "ItemSelector" if "ItemSelector" in raw else "Parameters"
     percentage = raw.get("ToleratedFailurePercentage")

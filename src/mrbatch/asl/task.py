@@ -35,7 +35,9 @@ async def run_task(
     context = call.context(retry_count, **({"Task": {"Token": token}} if token else {}))
     params = call.template(state.parameters, effective, retry_count, attempt_key, context)
     check_payload_size(params, "input after Parameters", state.name)
-    timeout = _timeout(state, effective)
+    timeout = _timeout(call, effective, retry_count)
+    # evaluated for every task (a JSONata expression can fail), used by callback tasks
+    heartbeat = _heartbeat(call, effective, retry_count)
     names = _event_names(resource)
     base = _base_details(resource)
     scheduled = dict(base, region=run.region, parameters=dumps(params))
@@ -52,7 +54,6 @@ async def run_task(
         if token is None:
             outcome = await _bounded(run.invoker.invoke(task, resource), timeout)
         else:
-            heartbeat = _heartbeat(state, effective)
             outcome = await _bounded(_callback(call, task, resource, token, heartbeat), timeout)
             run.callbacks.cancel(token, outcome)  # later SendTask* calls: TaskTimedOut
         run.remember(memo_key, outcome)
@@ -128,9 +129,12 @@ async def _bounded(work: Awaitable[JsonValue], timeout: int | None) -> dict[str,
     return {"ok": result}
 
 
-def _heartbeat(state: TaskState, effective: JsonValue) -> int | None:
+def _heartbeat(call: StateCall, effective: JsonValue, retry_count: int) -> int | None:
+    state = call.state
+    assert isinstance(state, TaskState)
     if state.heartbeat_seconds_path is None:
-        return state.heartbeat_seconds
+        value = state.expressions.get("HeartbeatSeconds", state.heartbeat_seconds)
+        return call.number("HeartbeatSeconds", value, retry_count)  # type: ignore[no-any-return]
     value = select(state.heartbeat_seconds_path, effective)
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise StatesError(
@@ -141,9 +145,12 @@ def _heartbeat(state: TaskState, effective: JsonValue) -> int | None:
     return value
 
 
-def _timeout(state: TaskState, effective: JsonValue) -> int | None:
+def _timeout(call: StateCall, effective: JsonValue, retry_count: int) -> int | None:
+    state = call.state
+    assert isinstance(state, TaskState)
     if state.timeout_seconds_path is None:
-        return state.timeout_seconds
+        value = state.expressions.get("TimeoutSeconds", state.timeout_seconds)
+        return call.number("TimeoutSeconds", value, retry_count)  # type: ignore[no-any-return]
     value = select(state.timeout_seconds_path, effective)
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise StatesError(
