@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench mutation clean
+.PHONY: demo test lint typecheck unit bench mutation soak clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,16 @@ bench: $(STAMP)
 ## mutation: mutation testing of the invariant modules (not part of `test`; docs/mutation.md)
 mutation: $(STAMP)
 	$(BIN)/python tools/mutation.py
+
+## soak: CI's share of the randomized search (docs/operations.md, "Chaos"): ten fixed
+## torture schedules, each on a fresh stack, then a 100-file load test; both judged by the
+## outside checker, both fail on any violation. Not part of `test` (about ten minutes).
+SOAK_SEED ?= 2026
+soak: $(STAMP)
+	$(BIN)/mrbatch torture --seed $(SOAK_SEED) --schedules 10
+	d=$$(mktemp -d); trap '$(BIN)/mrbatch down --data-dir "$$d" >/dev/null 2>&1; rm -rf "$$d"' EXIT; \
+	$(BIN)/mrbatch up --detach --data-dir "$$d" && \
+	$(BIN)/mrbatch loadtest --files 100 --rows 10000 --data-dir "$$d"
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
