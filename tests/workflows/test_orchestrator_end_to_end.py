@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from mrbatch.accesspoint import GatewayServer, generate_credentials
+from mrbatch.enrichment.api import HttpFinancialSource, build_app, read_financial_csv
 from mrbatch.handlers import naming
+from mrbatch.handlers.region import set_current_region
 from mrbatch.job import JobOptions, run_job
 from mrbatch.pipeline import output_header, read_header
 from mrbatch.runtime.operations.local_run import LocalRun, RunOutcome
@@ -36,6 +40,33 @@ def _without_file_column(errors_csv: bytes) -> list[bytes]:
 def _expected(source: Path, fin: Path, out: Path, chunk_size: int) -> tuple[bytes, bytes]:
     summary = run_job(source, fin, out, options=JobOptions(chunk_size=chunk_size, workers=1))
     return Path(summary.output).read_bytes(), Path(summary.errors).read_bytes()
+
+
+def test_batched_output_through_the_values_route_equals_mrbatch_process(
+    sample_3000: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """The stack's way: the chunk processor enriches through the enrichment API's values
+    route (real HTTP, SigV4) over the financial table, and writes `mrbatch process`'s
+    bytes; chunks of 700 rows, so the batch path runs on more than one chunk."""
+    source, fin = sample_3000
+    credentials = generate_credentials()
+    with LocalRun(tmp_path / "region", fin, chunk_size=700) as run:
+        run.tables.financials.put_many(list(read_financial_csv(fin)))
+        app = build_app(run.tables.financials, region="us-east-1", credentials=[credentials])
+        with GatewayServer(app) as api:
+            http = HttpFinancialSource(api.url, credentials=credentials)
+            set_current_region(dataclasses.replace(run.region, financials=http))
+            try:
+                outcome = run.process(source)
+            finally:
+                http.close()
+    output, errors = _expected(source, fin, tmp_path / "process", 700)
+    assert outcome.status == "SUCCEEDED", outcome.cause
+    assert outcome.output_file is not None and outcome.errors_file is not None
+    assert Path(outcome.output_file).read_bytes() == output
+    assert _without_file_column(Path(outcome.errors_file).read_bytes()) == _without_file_column(
+        errors
+    )
 
 
 @pytest.mark.parametrize("which", ["generated", "real-sample"])

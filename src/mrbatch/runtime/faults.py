@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 
 from mrbatch.atomic import atomic_write_json
 from mrbatch.enrichment.api import EnrichmentUnavailableError
@@ -40,6 +40,9 @@ from mrbatch.ports import (
     OutgoingEmail,
     Table,
 )
+
+if TYPE_CHECKING:
+    import polars as pl
 
 __all__ = [
     "MODES",
@@ -305,16 +308,27 @@ class FaultyTable:
         return self.inner.scan()
 
 
+class ValuesSource(FinancialSource, Protocol):
+    """A FinancialSource that also answers with values text (the region's sources do)."""
+
+    def lookup_values(self, uuids: pl.Series) -> pl.Series: ...
+
+
 class FaultyFinancialSource:
     """A `FinancialSource` that fails while its region's enrichment `api` is blocked."""
 
-    def __init__(self, inner: FinancialSource, switch: FaultSwitch) -> None:
+    def __init__(self, inner: ValuesSource, switch: FaultSwitch) -> None:
         self.inner = inner
         self._switch = switch
 
     def lookup(self, uuids: Sequence[str]) -> Mapping[str, FinancialRecord]:
         self._switch.check("api")
         return self.inner.lookup(uuids)
+
+    def lookup_values(self, uuids: pl.Series) -> pl.Series:
+        """The inner source's values (the batched chunk processor's path), failing alike."""
+        self._switch.check("api")
+        return self.inner.lookup_values(uuids)
 
 
 class FaultyNotifier:

@@ -20,7 +20,6 @@ from mrbatch.handlers.region import Region
 from mrbatch.metrics.local import SqliteMetrics
 from mrbatch.notify.smtp import SmtpNotifier
 from mrbatch.pipeline import load_rules
-from mrbatch.ports import FinancialSource
 from mrbatch.routing.local import SqliteRoutingControl
 from mrbatch.runtime.config import StackConfig
 from mrbatch.runtime.faults import (
@@ -119,7 +118,7 @@ def open_local_region(data_dir: Path, region: str, enrichment_url: str | None) -
     tables = open_tables(config, region)
     credentials = load_credentials(config)
     faults = fault_switch(config, region)
-    financials: FinancialSource = (
+    financials: HttpFinancialSource | TableFinancialSource = (
         HttpFinancialSource(enrichment_url, credentials=credentials, region=region)
         if enrichment_url
         else TableFinancialSource(tables.financials)

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import polars as pl
 import pytest
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
@@ -26,7 +27,10 @@ from mrbatch.enrichment.api import (
     build_app,
     read_financial_csv,
 )
+from mrbatch.enrichment.table import TableFinancialSource, values_text
 from mrbatch.errors import InputFileError
+from mrbatch.pipeline import FINANCIAL_COLUMNS
+from mrbatch.pipeline.enrich import csv_value
 from mrbatch.state import FINANCIALS, MemoryTable
 
 ROW = {
@@ -235,3 +239,58 @@ def test_financial_csv_with_a_wrong_header_is_refused(tmp_path: Path) -> None:
     path.write_text("uuid,units\n1,2\n")
     with pytest.raises(InputFileError, match="financial data header must be"):
         list(read_financial_csv(path))
+
+
+def test_values_route_answers_in_request_order_with_null_for_unknown(api: str) -> None:
+    uuids = ["999999999", "535113847", "bad", "535113847"]
+    response = post(f"{api}/financials:values", json.dumps({"uuids": uuids}).encode())
+    text = "934,152.58,97.44,142509.72,91008.96,51500.76"
+    assert (response.status_code, response.json()) == (200, {"values": [None, text, None, text]})
+
+
+@pytest.mark.parametrize("body", [b"{}", b"not json", b'{"uuids": [1, 2]}', b'{"uuids": "x"}'])
+def test_values_route_rejects_malformed_bodies(api: str, body: bytes) -> None:
+    assert post(f"{api}/financials:values", body).status_code == 400
+
+
+def test_values_text_quotes_only_what_the_csv_writer_quotes() -> None:
+    item = {
+        **ROW,
+        "unitsSold": "1,000",
+        "unitPrice": 'say "5"',
+        "unitCost": "a\nb",
+        "totalCost": "",
+    }
+    expected = '"1,000","say ""5""","a\nb",142509.72,,51500.76'
+    assert values_text(item) == expected
+    frame = pl.DataFrame({name: [str(item[name])] for name in FINANCIAL_COLUMNS[1:]})
+    as_written = pl.concat_str([csv_value(pl.col(name)) for name in frame.columns], separator=",")
+    assert frame.select(as_written).item() == expected
+
+
+def test_http_values_are_aligned_with_the_rows_and_null_where_unknown(api: str) -> None:
+    source = HttpFinancialSource(api, credentials=CREDENTIALS)
+    uuids = pl.Series(["535113847", "999999999", "not-a-uuid", "535113847", ""])
+    try:
+        values = source.lookup_values(uuids)
+    finally:
+        source.close()
+    text = "934,152.58,97.44,142509.72,91008.96,51500.76"
+    assert values.to_list() == [text, None, None, text, None]
+
+
+def test_http_values_for_more_ids_than_a_batch_take_several_requests(api: str) -> None:
+    source = HttpFinancialSource(api, credentials=CREDENTIALS)
+    uuids = pl.Series([f"{n:09d}" for n in range(MAX_BATCH * 2 + 5)] + ["535113847"])
+    try:
+        values = source.lookup_values(uuids)
+    finally:
+        source.close()
+    assert values.null_count() == len(uuids) - 1 and values[-1] is not None
+
+
+def test_table_values_match_the_api_values() -> None:
+    table = MemoryTable(FINANCIALS)
+    table.put(dict(ROW))
+    values = TableFinancialSource(table).lookup_values(pl.Series(["1", "535113847"]))
+    assert values.to_list() == [None, "934,152.58,97.44,142509.72,91008.96,51500.76"]
