@@ -284,3 +284,86 @@ def test_jsonpath_fields_inside_a_jsonata_distributed_map_are_refused(
     definition = {"QueryLanguage": "JSONata", "StartAt": "A", "States": {"A": state}}
     with pytest.raises(DefinitionError, match=field):
         load_definition(definition)
+
+
+# --- where $states.result and $states.errorOutput may be read -------------------------------
+
+TASK = {"Type": "Task", "Resource": LAMBDA + "echo", "End": True}
+
+
+def _machine(state: dict[str, JsonValue]) -> dict[str, JsonValue]:
+    """A JSONata machine of state A (and Done, when A's Catch or Choices go there)."""
+    states: dict[str, JsonValue] = {"A": state}
+    if "Catch" in state or "Choices" in state:
+        states["Done"] = {"Type": "Succeed"}
+    return {"QueryLanguage": "JSONata", "StartAt": "A", "States": states}
+
+
+def _catching(**catch: JsonValue) -> dict[str, JsonValue]:
+    return dict(TASK, Catch=[{"ErrorEquals": ["States.ALL"], "Next": "Done", **catch}])
+
+
+@pytest.mark.parametrize(
+    ("state", "where"),
+    [
+        (dict(TASK, Arguments={"x": "{% $states.result %}"}), "Arguments/x"),
+        (dict(TASK, TimeoutSeconds="{% $states.result.t %}"), "TimeoutSeconds"),
+        ({"Type": "Pass", "Output": "{% $states.result %}", "End": True}, "Output"),
+        ({"Type": "Pass", "Assign": {"v": "{% $states.result %}"}, "End": True}, "Assign/v"),
+        (_catching(Output="{% $states.result %}"), "Catch/0/Output"),
+        (dict(TASK, Output="{% $states.errorOutput %}"), "Output"),
+        (dict(TASK, Assign={"e": "{% $states.errorOutput.Cause %}"}), "Assign/e"),
+        (dict(TASK, Arguments="{% $states.errorOutput %}"), "Arguments"),
+        (
+            {
+                "Type": "Map",
+                "Items": "{% $states.result %}",
+                "ItemProcessor": {"StartAt": "P", "States": PASS},
+                "End": True,
+            },
+            "Items",
+        ),
+        (
+            {
+                "Type": "Choice",
+                "Choices": [{"Condition": "{% $states.errorOutput %}", "Next": "Done"}],
+                "Default": "Done",
+            },
+            "Choices/0/Condition",
+        ),
+    ],
+)
+def test_states_result_or_error_output_where_aws_does_not_give_them_is_refused_at_load(
+    state: dict[str, JsonValue], where: str
+) -> None:
+    """AWS (Passing data between states with variables, "Reserved variable: $states"):
+    `result` is the "API or sub-workflow's result (if successful)" and `errorOutput` the
+    "Error Output (only available in a Catch)"; "Attempting to access $states.result or
+    $states.errorOutput in fields and states where they are not accessible will be caught at
+    creation, update, or validation of the state machine"."""
+    definition = _machine(state)
+    with pytest.raises(DefinitionError, match="SCHEMA_VALIDATION_FAILED") as refused:
+        load_definition(definition)
+    assert f"at /States/A/{where}" in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    "state",
+    [
+        dict(TASK, Output="{% $states.result %}", Assign={"r": "{% $states.result.x %}"}),
+        _catching(Output="{% $states.errorOutput %}", Assign={"e": "{% $states.errorOutput %}"}),
+        {
+            "Type": "Parallel",
+            "Branches": [{"StartAt": "P", "States": PASS}],
+            "Output": "{% $states.result[0] %}",
+            "End": True,
+        },
+    ],
+)
+def test_states_result_and_error_output_are_accepted_where_aws_gives_them(
+    state: dict[str, JsonValue],
+) -> None:
+    """The same AWS section: a Task, Parallel or Map reads `$states.result` in its Output and
+    Assign, a Catch reads `$states.errorOutput` in its Output and Assign."""
+    definition = _machine(state)
+    load_definition(definition)

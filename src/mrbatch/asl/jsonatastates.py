@@ -14,7 +14,7 @@ import dataclasses
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
-from mrbatch.asl import jsonatamap, query, variables
+from mrbatch.asl import jsonatamap, query, reserved, variables
 from mrbatch.asl.definition import UNSET, Catcher, ChoiceState, ConditionRule, MapState, State
 from mrbatch.asl.errors import DefinitionError
 
@@ -80,6 +80,7 @@ def parse_jsonata_state(name: str, raw: Mapping[str, Any], parse: ParseJsonPath)
     _only_where(raw, "Items", _ITEMS, kind, name)
     if kind in _NO_OUTPUT and "Output" in raw:
         raise DefinitionError("a Fail state has no Output", state=name)
+    reserved.check_reserved(raw, name)
     shared = {k: v for k, v in raw.items() if k not in _JSONATA_FIELDS}
     expressions = {
         k: query.check_value(shared.pop(k), name, k)
