@@ -10,11 +10,19 @@ tuned on (random uuids, names of random length, 4-digit years over four decades,
 spoiled by every kind of `mrbatch sample --invalid-kinds all`), and the approaches run on
 the same file in the same invocation, so the ratios are comparable.
 
-Each approach runs in its own process on the same generated files; the table shows the
-median wall time over the repeats, rows per second, and the peak memory of the whole process
+Each approach runs in its own process on the same generated files, the approaches taking
+turns within each repeat (interleaved, so a burst of load on a shared machine hits them
+alike); the table shows the median wall time over the repeats, the median CPU time of the
+process tree (user + system of the command and its reaped workers: steadier than wall time
+when other work shares the cores), rows per second, and the peak memory of the whole process
 tree (sum of the RSS of the process and its children, sampled every 20 ms). The per-row way
 with HTTP lookups (the AWS sample's) is not run: at about 3 ms per lookup it needs ~300 s
 per million rows; see docs/performance.md.
+
+A/B against other code: `--baseline-src DIR` adds "mrbatch process (baseline)", the same
+command run with DIR (a `src` directory, e.g. from `git archive OLD src | tar -x -C /tmp/old`)
+first on PYTHONPATH, interleaved with the others. `--data-dir DIR` keeps the generated files
+there and reuses them in later runs.
 """
 
 from __future__ import annotations
@@ -107,9 +115,16 @@ def _tree_rss(pid: int) -> int:
     return total
 
 
-def _measure(command: list[str]) -> tuple[float, int]:
+class Run:
+    """One measured run: wall seconds, CPU seconds of the process tree, peak tree RSS."""
+
+    def __init__(self, seconds: float, cpu: float, peak: int) -> None:
+        self.seconds, self.cpu, self.peak = seconds, cpu, peak
+
+
+def _measure(command: list[str], env: dict[str, str] | None = None) -> Run:
     started = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, env=env)
     peak = [0]
     done = threading.Event()
 
@@ -120,32 +135,34 @@ def _measure(command: list[str]) -> tuple[float, int]:
 
     sampler = threading.Thread(target=sample)
     sampler.start()
-    code = process.wait()
+    # wait4's usage covers the child and the descendants it reaped (the job's workers).
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
     seconds = time.perf_counter() - started
     done.set()
     sampler.join()
-    if code != 0:
-        raise SystemExit(f"{command} failed with {code}")
-    return seconds, peak[0]
+    if process.returncode != 0:
+        raise SystemExit(f"{command} failed with {process.returncode}")
+    return Run(seconds, usage.ru_utime + usage.ru_stime, peak[0])
 
 
-def _approaches(args: argparse.Namespace, data: Path, fin: Path, out: Path) -> dict[str, list[str]]:
+def _approaches(
+    args: argparse.Namespace, data: Path, fin: Path, out: Path
+) -> dict[str, tuple[list[str], dict[str, str] | None]]:
     me = [sys.executable, str(Path(__file__).resolve())]
     process = [str(MRBATCH), "process", str(data), "--financials", str(fin), "--out",
                str(out / "mrbatch"), "--chunk-size", str(args.chunk_size),
                "--workers", str(args.workers), "--json"]  # fmt: skip
-    return {
-        "mrbatch process": process,
-        "polars single pass": [*me, "--run", "polars", str(data), str(fin), str(out / "p.csv")],
-        "per-row (in-process lookups)": [
-            *me,
-            "--run",
-            "per-row",
-            str(data),
-            str(fin),
-            str(out / "r.csv"),
-        ],
-    }
+    found: dict[str, tuple[list[str], dict[str, str] | None]] = {"mrbatch process": (process, None)}
+    if args.baseline_src:
+        env = dict(os.environ, PYTHONPATH=str(Path(args.baseline_src).resolve()))
+        base_out = [*process[:6], str(out / "baseline"), *process[7:]]
+        found["mrbatch process (baseline)"] = (base_out, env)
+    found["polars single pass"] = (
+        [*me, "--run", "polars", str(data), str(fin), str(out / "p.csv")], None)  # fmt: skip
+    found["per-row (in-process lookups)"] = (
+        [*me, "--run", "per-row", str(data), str(fin), str(out / "r.csv")], None)  # fmt: skip
+    return found
 
 
 def main() -> None:
@@ -158,32 +175,43 @@ def main() -> None:
     parser.add_argument("--invalid", default="0.01", help="shares of invalid rows, e.g. 0,0.01")
     parser.add_argument("--kinds", default="legacy", help="legacy, all, or sample kinds")
     parser.add_argument("--generator", choices=("sample", "other"), default="sample")
+    parser.add_argument("--baseline-src", help="a src directory to run as the A/B baseline")
+    parser.add_argument("--data-dir", help="keep (and reuse) the generated files here")
     parser.add_argument("--run", nargs=4, metavar=("WHAT", "DATA", "FIN", "OUT"))
     args = parser.parse_args()
     if args.run:
         what, data, fin, out = args.run
         (per_row if what == "per-row" else polars_pass)(data, fin, out)
         return
-    print(f"{'rows':>10} | {'invalid':>7} | {'approach':<30} | {'seconds':>8} | "
+    print(f"{'rows':>10} | {'invalid':>7} | {'approach':<30} | {'seconds':>8} | {'cpu s':>7} | "
           f"{'rows/s':>10} | {'peak MB':>8}")  # fmt: skip
-    print("-" * 90)
+    print("-" * 100)
     with tempfile.TemporaryDirectory(prefix="mrbatch-bench-") as scratch:
         for size in (int(s) for s in args.sizes.split(",")):
             for share in (float(s) for s in args.invalid.split(",")):
-                base = Path(scratch) / f"{size}-{share}"
-                data, fin = _generate(args, size, share, base)
+                keep = args.data_dir is not None
+                where = Path(args.data_dir) if keep else Path(scratch)
+                name = f"{args.generator}-{args.kinds}-{size}-{share}"
+                data, fin = _generate(args, size, share, where / name)
+                base = Path(scratch) / f"{size}-{share}-out"
+                base.mkdir()
                 _run_size(args, size, share, data, fin, base)
                 shutil.rmtree(base)
+                if not keep:
+                    shutil.rmtree(where / name)
 
 
 def _generate(args: argparse.Namespace, size: int, share: float, base: Path) -> tuple[Path, Path]:
-    """The input and financial files for one size and share of invalid rows."""
+    """The input and financial files for one size and share of invalid rows (reused when
+    `base` already holds them: `--data-dir`)."""
     data, fin = base / "testfile.csv", base / "testfile_financial_data.csv"
+    if data.exists() and fin.exists():
+        return data, fin
     if args.generator == "other":
         from mrbatch.pipeline.faults import parse_kinds
 
         kinds = parse_kinds("all" if args.kinds == "legacy" else args.kinds)
-        base.mkdir(parents=True)
+        base.mkdir(parents=True, exist_ok=True)
         _other_generator(data, fin, size, share, kinds, seed=1)
         return data, fin
     command = [str(MRBATCH), "sample", "--rows", str(size), "--seed", "1",
@@ -197,14 +225,20 @@ def _generate(args: argparse.Namespace, size: int, share: float, base: Path) -> 
 def _run_size(
     args: argparse.Namespace, size: int, share: float, data: Path, fin: Path, base: Path
 ) -> None:
+    """Run the approaches in turn, `args.repeat` rounds; print each one's medians."""
+    skip_per_row = size > args.skip_per_row_over
+    approaches = {name: found for name, found in _approaches(args, data, fin, base).items()
+                  if not (skip_per_row and name.startswith("per-row"))}  # fmt: skip
+    runs: dict[str, list[Run]] = {name: [] for name in approaches}
+    for _ in range(args.repeat):
+        for name, (command, env) in approaches.items():
+            runs[name].append(_measure(command, env))
     medians: dict[str, float] = {}
-    for name, command in _approaches(args, data, fin, base).items():
-        if name.startswith("per-row") and size > args.skip_per_row_over:
-            continue
-        runs = [_measure(command) for _ in range(args.repeat)]
-        seconds = medians[name] = statistics.median(r[0] for r in runs)
-        peak = max(r[1] for r in runs) / 1e6
-        print(f"{size:>10} | {share:>7.1%} | {name:<30} | {seconds:>8.2f} | "
+    for name, measured in runs.items():
+        seconds = medians[name] = statistics.median(r.seconds for r in measured)
+        cpu = medians[f"{name} cpu"] = statistics.median(r.cpu for r in measured)
+        peak = max(r.peak for r in measured) / 1e6
+        print(f"{size:>10} | {share:>7.1%} | {name:<30} | {seconds:>8.2f} | {cpu:>7.2f} | "
               f"{size / seconds:>10,.0f} | {peak:>8.0f}", flush=True)  # fmt: skip
     _print_ratios(size, medians)
 
@@ -256,13 +290,19 @@ def _other_generator(
 
 
 def _print_ratios(size: int, medians: dict[str, float]) -> None:
-    """The two time targets of the issue as ratios, and how busy the machine was."""
-    ours = medians["mrbatch process"]
-    parts = [f"{ours / medians['polars single pass']:.2f}x the polars single pass"]
+    """The time targets of the issue as ratios (wall and CPU), and how busy the machine was."""
+    polars = "polars single pass"
+    parts = []
+    for name in ("mrbatch process", "mrbatch process (baseline)"):
+        if name in medians:
+            wall = medians[name] / medians[polars]
+            cpu = medians[f"{name} cpu"] / medians[f"{polars} cpu"]
+            parts.append(f"{name}: {wall:.2f}x the polars single pass (cpu {cpu:.2f}x)")
     if "per-row (in-process lookups)" in medians:
+        ours = medians["mrbatch process"]
         parts.append(f"{medians['per-row (in-process lookups)'] / ours:.1f}x faster than per-row")
     load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
-    print(f"{size:>10} | mrbatch: {'; '.join(parts)} (load average {load})", flush=True)
+    print(f"{size:>10} | {'; '.join(parts)} (load average {load})", flush=True)
 
 
 if __name__ == "__main__":

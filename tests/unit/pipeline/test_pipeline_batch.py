@@ -138,6 +138,25 @@ def test_index_gives_the_values_the_csv_source_gives(tmp_path: Path, body: bytes
         assert candidate.lookup_values(uuids).to_list() == expected
 
 
+_uuid = st.from_regex(r"[0-9]{1,4}|x[0-9]", fullmatch=True)
+
+
+@settings(max_examples=100, deadline=None)
+@given(known=st.lists(_uuid, unique=True, max_size=40), asked=st.lists(_uuid, max_size=40))
+def test_index_finds_uuids_asked_in_any_order_like_the_csv_source(
+    tmp_path_factory: pytest.TempPathFactory, known: list[str], asked: list[str]
+) -> None:
+    fin = tmp_path_factory.mktemp("fin") / "fin.csv"
+    body = "".join(f"{uuid},{n},{n}.5,1,2,3,4\n" for n, uuid in enumerate(known))
+    fin.write_bytes(_FIN_HEADER + body.encode())
+    uuids = pl.Series(asked + known[::-1], dtype=pl.String)  # unsorted, repeated, unknown
+    frame = CsvFinancialSource.from_path(fin).lookup_frame(uuids)
+    lines = write_csv(frame, header=False).decode().splitlines()
+    expected = [None if row[0] is None else line
+                for line, row in zip(lines, frame.iter_rows(), strict=True)]  # fmt: skip
+    assert FinancialIndex.from_path(fin).lookup_values(uuids).to_list() == expected
+
+
 def test_index_refuses_a_repeated_uuid_like_the_csv_source(tmp_path: Path) -> None:
     fin = tmp_path / "fin.csv"
     fin.write_bytes(_FIN_HEADER + b"9,1,1,1,1,1,1\n5,1,1,1,1,1,1\n9,2,2,2,2,2,2\n")
