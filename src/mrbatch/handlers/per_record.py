@@ -30,7 +30,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from mrbatch.errors import MrBatchError, ValidationError
+from mrbatch.errors import ConfigError, MrBatchError, ValidationError
 from mrbatch.handlers import payloads
 from mrbatch.handlers.payloads import ChunkTask, ChunkWrite, ReadRecords
 from mrbatch.handlers.region import Region, current_region
@@ -44,6 +44,7 @@ __all__ = [
     "INLINE_RECORD_BYTES",
     "MAX_CHUNK_SIZE",
     "ChunkVerdictMismatchError",
+    "check_chunk_size",
     "read_file",
     "validate_data",
     "write_output_file",
@@ -59,8 +60,24 @@ HISTORY_EVENTS_PER_RECORD = 16
 Map iteration, Validate, enrichment and error-table tasks): about 14.5 measured, with
 invalid rows; tests/workflows/test_chunk_size_quota.py checks the bound."""
 MAX_CHUNK_SIZE = 1_500
-"""The most records a chunk may have: 1,500 x 16 events plus the chunk's own stay under
-AWS's 25,000 events per execution history, where the execution fails (here as there)."""
+"""The most records a chunk of the per-record processor may have: 1,500 x 16 events plus
+the chunk's own stay under AWS's 25,000 events per execution history, where the execution
+fails (here as there). The batched processor writes a few events per chunk whatever its
+size, so this cap is checked only where the per-record processor is chosen
+(`check_chunk_size`)."""
+
+
+def check_chunk_size(chunk_size: int) -> int:
+    """`chunk_size` if the per-record processor can run chunks of that many records, else
+    ConfigError saying why and what to do."""
+    if chunk_size > MAX_CHUNK_SIZE:
+        raise ConfigError(
+            f"chunk size {chunk_size:,} is too large for the per-record chunk processor: at "
+            f"most {MAX_CHUNK_SIZE:,} rows, so that its executions (up to "
+            f"{HISTORY_EVENTS_PER_RECORD} events per row) stay under AWS's 25,000 history "
+            "events per execution; choose a smaller chunk size or the batched processor"
+        )
+    return chunk_size
 
 
 class ChunkVerdictMismatchError(MrBatchError):

@@ -36,6 +36,7 @@ from mrbatch.handlers.integrations import (
     orchestrator_listener,
 )
 from mrbatch.handlers.integrations import register_region_resources as register_resources
+from mrbatch.handlers.per_record import check_chunk_size
 from mrbatch.handlers.region import Region, set_current_region
 from mrbatch.handlers.trigger import drive_file
 from mrbatch.metrics.local import SqliteMetrics
@@ -90,6 +91,8 @@ class LocalRun:
     ) -> None:
         if chunk_size < 1:
             raise ConfigError(f"chunk size must be at least 1, got {chunk_size}")
+        if per_record:
+            check_chunk_size(chunk_size)
         self.data_dir, self.per_record, self.timeout = data_dir, per_record, timeout
         data_dir.mkdir(parents=True, exist_ok=True)
         self._closers: list[Any] = []
