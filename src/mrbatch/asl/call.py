@@ -60,9 +60,13 @@ class StateCall:
         self.input: JsonValue = None
         """The state's raw input (`$states.input` of a JSONata state); set by the interpreter."""
 
-    def run_program(self, program: Program, data: JsonValue, frame: Frame) -> Awaitable[JsonValue]:
-        """Run a branch or iteration of this state in `frame` (the interpreter's loop)."""
-        return self._runner(self.run, program, data, frame)
+    async def run_program(self, program: Program, data: JsonValue, frame: Frame) -> JsonValue:
+        """Run a branch or iteration of this state in `frame` (the interpreter's loop); when
+        it ends, however it ends, its variables are no longer stored."""
+        try:
+            return await self._runner(self.run, program, data, frame)
+        finally:
+            self.run.variable_budget.release(frame.variable_sizes)
 
     def select(self, path: str | None, data: JsonValue, retry_count: int = 0) -> JsonValue:
         """InputPath/OutputPath/ItemsPath/…Path: AWS lets these read the context object
@@ -150,8 +154,10 @@ class StateCall:
         return self.query(output, "Output", **states)
 
     def commit(self, values: dict[str, JsonValue]) -> None:
-        """Write assigned variables into this frame's scope (at the end of the state)."""
+        """Write assigned variables into this frame's scope (at the end of the state), or
+        raise States.DataLimitExceeded when the execution would store more than 10 MiB."""
         if values:
+            self.run.variable_budget.store(self.frame.variable_sizes, values, self.state.name)
             self.frame.variables.update(values)
 
     def context(self, retry_count: int = 0, **extra: JsonValue) -> dict[str, JsonValue]:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Final
 from mrbatch.asl.dataflow import iso_timestamp
 from mrbatch.asl.definition import JsonValue, StateMachineDefinition
 from mrbatch.asl.store import HistoryEvent, Store
+from mrbatch.asl.variables import VariableBudget
 
 if TYPE_CHECKING:
     from mrbatch.asl.callback import Callbacks
@@ -56,6 +57,8 @@ class Frame:
     visits: dict[str, int] = field(default_factory=dict)
     variables: ChainMap[str, JsonValue] = field(default_factory=ChainMap)
     """The workflow variables this frame sees; Assign writes to the first map."""
+    variable_sizes: dict[str, int] = field(default_factory=dict)
+    """Bytes of each variable of this frame's own scope (`variables.VariableBudget`)."""
 
     def visit(self, state: str) -> int:
         """Count one more visit of `state` in this frame and return its number (1-based)."""
@@ -109,6 +112,8 @@ class Run:
         self._known = store.event_keys(arn) if resumed else {}
         self._next_id = store.last_event_id(arn) + 1 if resumed else 1
         self.memo: dict[str, JsonValue] = store.memos(arn) if resumed else {}
+        self.variable_budget = VariableBudget()
+        """What the execution's variables weigh, against AWS's 10 MiB quota."""
         self._flush_scheduled = False
         self.execution_context: dict[str, JsonValue] = {
             "Id": arn,

@@ -13,8 +13,10 @@ variables"):
 - a Map iteration or Parallel branch reads the variables of the scopes around it and has its
   own scope for what it assigns; it may not assign a name an outer scope assigns (rejected
   when the definition is loaded), and its variables are not visible outside it;
-- a variable holds at most 256 KiB of JSON, and one Assign at most 256 KiB in total
-  (States.DataLimitExceeded otherwise).
+- a variable holds at most 256 KiB of JSON, one Assign at most 256 KiB in total, and all
+  the variables an execution stores at most 10 MiB (`VariableBudget`); AWS documents no
+  error name for these quotas, so the engine uses States.DataLimitExceeded, its name for the
+  payload quota.
 """
 
 from __future__ import annotations
@@ -37,13 +39,24 @@ from mrbatch.asl.definition import (
 from mrbatch.asl.errors import DATA_LIMIT_EXCEEDED, DefinitionError, StatesError
 from mrbatch.asl.pathsyntax import VARIABLE_NAME
 
-__all__ = ["MAX_VARIABLE_BYTES", "Scope", "check_assign", "check_scopes", "evaluate_assign"]
+__all__ = [
+    "MAX_TOTAL_VARIABLE_BYTES",
+    "MAX_VARIABLE_BYTES",
+    "Scope",
+    "VariableBudget",
+    "check_assign",
+    "check_scopes",
+    "evaluate_assign",
+]
 
 Scope: TypeAlias = ChainMap[str, JsonValue]
 """The variables a frame sees: its own (first map, where Assign writes) and its parents'."""
 
 MAX_VARIABLE_BYTES: Final = dataflow.MAX_PAYLOAD_BYTES
 """AWS: "Maximum size of a single variable: 256 KiB" (and of one Assign, all together)."""
+
+MAX_TOTAL_VARIABLE_BYTES: Final = 10 * 1024 * 1024
+"""AWS: "The total size of all stored variables cannot exceed 10MiB per execution"."""
 
 MAX_NAME_CHARS: Final = 80
 RESERVED: Final = frozenset({"states"})
@@ -146,3 +159,36 @@ def evaluate_assign(
 def _size(value: JsonValue) -> int:
     text = dataflow.dumps(value)
     return len(text) if text.isascii() else len(text.encode("utf-8"))
+
+
+class VariableBudget:
+    """The bytes of JSON all live scopes of one execution store, against the 10 MiB quota.
+
+    Each scope keeps the size of each of its own variables (`sizes`); a variable assigned
+    again counts only its new value, and a scope that ends (a Map iteration, a Parallel
+    branch: AWS, "its variables go out of scope and are no longer accessible") gives its
+    bytes back. Replay after a restart assigns the same values again, so the total is rebuilt
+    with the variables.
+    """
+
+    def __init__(self) -> None:
+        self.total = 0
+
+    def store(self, sizes: dict[str, int], values: Mapping[str, JsonValue], state: str) -> None:
+        """Count `values` into the scope whose variable sizes are `sizes`, or raise
+        States.DataLimitExceeded (nothing counted) when the total would pass 10 MiB."""
+        new = {name: _size(value) for name, value in values.items()}
+        total = self.total + sum(size - sizes.get(name, 0) for name, size in new.items())
+        if total > MAX_TOTAL_VARIABLE_BYTES:
+            raise StatesError(
+                DATA_LIMIT_EXCEEDED,
+                f"The Assign of state {state!r} would make the execution store {total} bytes "
+                f"of variables, more than the {MAX_TOTAL_VARIABLE_BYTES}-byte (10 MiB) limit.",
+            )
+        sizes.update(new)
+        self.total = total
+
+    def release(self, sizes: dict[str, int]) -> None:
+        """The scope whose variable sizes are `sizes` ended: its variables are gone."""
+        self.total -= sum(sizes.values())
+        sizes.clear()
