@@ -14,8 +14,14 @@ import typer
 from typer.testing import CliRunner
 
 from mrbatch.asl import Engine, MockConfig
-from mrbatch.asl.callback import TaskDoesNotExistError, TaskTimedOutError
+from mrbatch.asl.callback import (
+    InvalidOutputError,
+    InvalidTokenError,
+    TaskDoesNotExistError,
+    TaskTimedOutError,
+)
 from mrbatch.asl.definition import JsonValue
+from mrbatch.asl.tasktokens import TaskTokens
 from mrbatch.cli import workflow_commands
 
 
@@ -142,3 +148,32 @@ def test_mocked_callback_task_returns_the_mocked_response_without_waiting(
         arn = engine.create_state_machine("cb", callback_machine())
         done = engine.wait_for(engine.start_execution(arn, {"order": 1}), 10)
     assert (done.status.value, done.output) == ("SUCCEEDED", {"approved": "yes"})
+
+
+def test_task_tokens_refuse_bad_calls_with_the_step_functions_error_names(
+    engine: Engine, worker: Worker, tmp_path: Path
+) -> None:
+    """The Step Functions API reference, SendTaskSuccess errors: "InvalidOutput: The provided
+    JSON output data is not valid", "InvalidToken: The provided token is not valid",
+    TaskDoesNotExist, TaskTimedOut. `TaskTokens` (what the CLI's --db mode and the control
+    API call) answers over the workflow database from outside the engine; a database that
+    does not exist is skipped, not created."""
+    execution = engine.start_execution(
+        engine.create_state_machine("cb", callback_machine()), {"order": 5}
+    )
+    token = worker.token()
+    missing = tmp_path / "other" / "wf.db"
+    tokens = TaskTokens([missing, tmp_path / "wf.db"])
+    with pytest.raises(InvalidOutputError):
+        tokens.send_task_success(token, "{not json")
+    with pytest.raises(InvalidTokenError):
+        tokens.send_task_heartbeat("not-a-token")
+    with pytest.raises(TaskDoesNotExistError):
+        tokens.send_task_failure("ab" * 32, "E", "c")
+    tokens.send_task_heartbeat(token)
+    tokens.send_task_success(token, '{"ok": 5}')
+    assert engine.wait_for(execution, 10).output == {"ok": 5}
+    with pytest.raises(TaskTimedOutError) as refused:
+        tokens.send_task_success(token, "{}")
+    assert refused.value.code == "TaskTimedOut"
+    assert not missing.exists()
