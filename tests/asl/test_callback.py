@@ -88,7 +88,7 @@ def test_task_waits_for_send_task_success_and_returns_its_output(
     with pytest.raises(TaskTimedOutError):
         engine.send_task_success(token, {"again": True})
     with pytest.raises(TaskDoesNotExistError):
-        engine.send_task_heartbeat("no-such-token")
+        engine.send_task_heartbeat("ab" * 32)
 
 
 def test_send_task_failure_fails_the_task_with_its_error(engine: Engine, worker: Worker) -> None:
@@ -177,3 +177,31 @@ def test_task_tokens_refuse_bad_calls_with_the_step_functions_error_names(
         tokens.send_task_success(token, "{}")
     assert refused.value.code == "TaskTimedOut"
     assert not missing.exists()
+
+
+def test_engine_and_task_tokens_refuse_a_malformed_token_alike(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """The Step Functions API reference, SendTaskSuccess/Failure/Heartbeat errors:
+    "InvalidToken: The provided token is not valid." and "TaskDoesNotExist". A string this
+    engine could not have issued is InvalidToken whoever is asked (the engine, or
+    `TaskTokens` behind the CLI's --db mode and the control API); a well-formed token no
+    task holds is TaskDoesNotExist for both."""
+    tokens = TaskTokens([tmp_path / "wf.db"])
+    engine_calls = (
+        lambda token: engine.send_task_success(token, {}),
+        lambda token: engine.send_task_failure(token, "E", "c"),
+        engine.send_task_heartbeat,
+    )
+    outside_calls = (
+        lambda token: tokens.send_task_success(token, "{}"),
+        lambda token: tokens.send_task_failure(token, "E", "c"),
+        tokens.send_task_heartbeat,
+    )
+    for call in (*engine_calls, *outside_calls):
+        with pytest.raises(InvalidTokenError):
+            call("garbage")
+        with pytest.raises(InvalidTokenError):
+            call("AB" * 32)  # the engine issues lower-case hex only
+        with pytest.raises(TaskDoesNotExistError):
+            call("ab" * 32)

@@ -9,14 +9,17 @@ execution survives a restart. The engine is woken at once by its own calls and f
 processes' calls by reading the token again every `poll_seconds`.
 
 AWS semantics kept: a token resolves once (a second call, or a call after the task timed out,
-fails with TaskTimedOut); an unknown token fails with TaskDoesNotExist; with HeartbeatSeconds,
-a task that hears nothing for that long fails with States.HeartbeatTimeout.
+fails with TaskTimedOut); a string that is not a token this engine issues fails with
+InvalidToken, a well-formed token no task holds with TaskDoesNotExist; with HeartbeatSeconds,
+a task that hears nothing for that long fails with States.HeartbeatTimeout. This module
+decides every refusal, so the engine, the CLI and the control API answer alike.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import time
 import uuid
 from collections.abc import Callable
@@ -34,12 +37,18 @@ __all__ = [
     "TaskDoesNotExistError",
     "TaskTimedOutError",
     "TaskTokenError",
+    "check_token",
     "heartbeat",
     "new_token",
     "resolve",
 ]
 
 POLL_SECONDS: Final = 0.2
+
+# `new_token` issues 64 lower-case hex digits. AWS's tokens are opaque; it answers a string that
+# is not one of its tokens with InvalidToken and a token whose task no longer exists with
+# TaskDoesNotExist. The shape is how we tell the two apart.
+_TOKEN: Final = re.compile(r"^[0-9a-f]{64}$")
 
 
 class TaskTokenError(MrBatchError):
@@ -82,14 +91,27 @@ def new_token(execution_arn: str, attempt_key: str) -> str:
     return uuid.uuid5(uuid.NAMESPACE_URL, f"{execution_arn}|{attempt_key}").hex * 2
 
 
+def check_token(token: object) -> str:
+    """`token` if it is one `new_token` could have issued; else raises InvalidTokenError.
+
+    >>> check_token("ab" * 32) == "ab" * 32
+    True
+    """
+    if not isinstance(token, str) or not _TOKEN.match(token):
+        raise InvalidTokenError(f"Invalid token: {str(token)[:100]!r}")
+    return token
+
+
 def resolve(store: Store, token: str, outcome: dict[str, JsonValue]) -> None:
     """Give a waiting task its outcome ({"ok": output} or {"error", "cause"})."""
+    check_token(token)
     if not store.resolve_task_token(token, outcome):
         raise _refusal(store, token)
 
 
 def heartbeat(store: Store, token: str, now: float) -> None:
     """Tell a waiting task its worker is alive (restarts the HeartbeatSeconds clock)."""
+    check_token(token)
     if not store.heartbeat_task_token(token, now):
         raise _refusal(store, token)
 

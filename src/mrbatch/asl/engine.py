@@ -240,7 +240,8 @@ class Engine:
 
     def send_task_success(self, token: str, output: JsonValue) -> None:
         """SendTaskSuccess: the callback task of `token` succeeds with `output`. Raises
-        TaskDoesNotExistError or TaskTimedOutError (the task already finished)."""
+        InvalidTokenError (not a token this engine issues), TaskDoesNotExistError or
+        TaskTimedOutError (the task already finished), as `callback` decides for every caller."""
         self._call(self._resolve(token, {"ok": output}))
 
     def send_task_failure(

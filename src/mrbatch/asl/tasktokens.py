@@ -5,9 +5,8 @@ The engine that runs a callback task finds the answer in its database (see `call
 whoever can write that database can answer: the control API of a running stack (one
 database per region, the token is in one of them) and `mrbatch executions send-task-*`.
 Arguments are checked as the API checks them, with its error names (`TaskTokenError.code`):
-an output that is not JSON is InvalidOutput, a token this engine could not have issued is
-InvalidToken, a well-formed token no task holds is TaskDoesNotExist, and a token whose task
-already finished is TaskTimedOut.
+an output that is not JSON is InvalidOutput here; the token's refusals (InvalidToken,
+TaskDoesNotExist, TaskTimedOut) are decided by `callback`, as for the engine's own calls.
 
 >>> tokens = TaskTokens([Path("run/us-east-1/workflows.db")])
 >>> tokens.send_task_success("0f" * 32, '{"approved": true}')  # doctest: +SKIP
@@ -16,22 +15,15 @@ already finished is TaskTimedOut.
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Final
 
 from mrbatch.asl import callback
 from mrbatch.asl.definition import JsonValue
 from mrbatch.asl.store import Store
 
 __all__ = ["TaskTokens"]
-
-# `callback.new_token` issues 64 hex digits. AWS's tokens are opaque and it answers a string
-# that is not one of its tokens with InvalidToken, and a token of a task that no longer exists
-# with TaskDoesNotExist; the shape is how we tell the two apart.
-_TOKEN: Final = re.compile(r"^[0-9a-f]{64}$")
 
 
 class TaskTokens:
@@ -74,8 +66,7 @@ class TaskTokens:
 
     def _with_token_store(self, token: str, action: Callable[[Store], None]) -> None:
         """Run `action` on the database that holds `token`."""
-        if not isinstance(token, str) or not _TOKEN.match(token):
-            raise callback.InvalidTokenError(f"Invalid token: {str(token)[:100]!r}")
+        callback.check_token(token)  # before the search: an invalid token is in no database
         for path in self._databases:
             if not path.exists():
                 continue
