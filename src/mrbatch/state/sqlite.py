@@ -49,7 +49,7 @@ from typing import Any
 
 from mrbatch.errors import ConditionFailedError, TableError
 from mrbatch.ports import Condition, Item
-from mrbatch.state.db import SqliteDatabase
+from mrbatch.state.db import BUSY_TIMEOUT_MS, SqliteDatabase
 from mrbatch.state.schema import (
     REGION_TABLES,
     KeyValue,
@@ -60,11 +60,15 @@ from mrbatch.state.schema import (
     normalise_item,
 )
 
-__all__ = ["RegionTables", "SqliteTable", "TableChange", "open_region_tables"]
+__all__ = ["RegionTables", "ReplicaPage", "SqliteTable", "TableChange", "open_region_tables"]
 
 _NO_SORT_KEY = ""
 # Keys per `get_many` query: two parameters each, under SQLite's oldest variable limit (999).
 _KEYS_PER_QUERY = 400
+_LINK_PRAGMAS = [
+    "PRAGMA temp_store = MEMORY",  # the page SQLite reads before writing it
+    "PRAGMA cache_size = -65536",
+]
 
 
 @dataclass(frozen=True)
@@ -78,6 +82,18 @@ class TableChange:
     seq: int  # position in the source table's feed; the next cursor
     # `item` as the source stored it, so a replica is written without encoding it again
     text: str | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class ReplicaPage:
+    """What `SqliteTable.apply_page_from` did with one page of a source table's feed."""
+
+    seq: int  # the last source feed position read: the next cursor (unchanged if none)
+    read: int  # changes in the page, every origin
+    offered: int  # of which written by the origin being replicated
+    applied: int  # of which newer than the destination's copy, and so written
+    oldest_applied: int | None = None  # smallest clock stamp of the applied ones
+    last_applied: int | None = None  # clock stamp of the last applied one (feed order)
 
 
 class SqliteTable:
@@ -104,8 +120,21 @@ class SqliteTable:
         self._db = db
         self._clock = clock
         self._page_size = page_size
+        self._links: dict[Path, sqlite3.Connection] = {}
         with db.transaction() as conn:
             _create(conn, spec)
+
+    @property
+    def path(self) -> Path:
+        """The database file this table lives in."""
+        return self._db.path
+
+    def close(self) -> None:
+        """Close the connections `apply_page_from` opened (the database itself is closed
+        by its owner, `RegionTables.close`). Idempotent."""
+        for conn in self._links.values():
+            conn.close()
+        self._links.clear()
 
     # --- the Table port ------------------------------------------------------------------
 
@@ -223,6 +252,90 @@ class SqliteTable:
                     [(*row, seq) for row, (_, seq) in zip(rows, ticks, strict=True)],
                 )
         return applied
+
+    def apply_page_from(
+        self, source: SqliteTable, cursor: int, *, origin: str, limit: int
+    ) -> ReplicaPage:
+        """`apply_replicas` of the `origin` writes among the next `limit` changes of
+        `source`'s feed after `cursor`, done inside SQLite: `source`'s file attached to a
+        connection on this one, one `INSERT … SELECT` whose WHERE clause is the
+        last-writer-wins rule (a greater `(updated_at, origin)` than the stored row's,
+        tombstones included). No item is parsed or encoded in Python, so a page can be
+        large; same stamps, feed positions and clock ticks as `apply_replicas`.
+
+        One transaction on this table's file; `source` is only read (WAL: its writers are
+        not held up). Idempotent: a page applied again changes nothing."""
+        if source.name != self.name:
+            raise TableError(f"cannot replicate table {source.name} into table {self.name}")
+        conn = self._link(source.path)
+        try:
+            conn.execute("BEGIN")
+            try:
+                page = self._apply_page(conn, cursor, origin, limit)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise TableError(f"table {self.name}: replicating from {source.path}: {exc}") from exc
+        return page
+
+    def _link(self, source: Path) -> sqlite3.Connection:
+        """A connection on this table's file with `source` attached as `peer`, opened once.
+
+        Not the shared `SqliteDatabase` connection: its `BEGIN IMMEDIATE` would take the
+        write lock of every attached file, and the peer's writers must not wait for us."""
+        conn = self._links.get(source)
+        if conn is None:
+            conn = sqlite3.connect(
+                self.path,
+                timeout=BUSY_TIMEOUT_MS / 1000,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            for pragma in _LINK_PRAGMAS:
+                conn.execute(pragma)
+            conn.execute("ATTACH DATABASE ? AS peer", (str(source),))
+            self._links[source] = conn
+        return conn
+
+    def _apply_page(
+        self, conn: sqlite3.Connection, cursor: int, origin: str, limit: int
+    ) -> ReplicaPage:
+        name = self.name
+        # the write lock first, before anything is read: a deferred transaction that had
+        # read could not take it after another process wrote (SQLITE_BUSY_SNAPSHOT)
+        ((hlc, seq),) = conn.execute(
+            "UPDATE main._clock SET hlc = hlc WHERE name = ? RETURNING hlc, seq", (name,)
+        ).fetchall()
+        upper, read = conn.execute(
+            f'SELECT max(seq), count(*) FROM (SELECT seq FROM peer."{name}" '
+            "WHERE seq > ? ORDER BY seq LIMIT ?)",
+            (cursor, limit),
+        ).fetchone()
+        if not read:
+            return ReplicaPage(cursor, 0, 0, 0)
+        span = (origin, cursor, upper)
+        (offered,) = conn.execute(
+            f'SELECT count(*) FROM peer."{name}" WHERE origin = ? AND seq > ? AND seq <= ?', span
+        ).fetchone()
+        applied = conn.execute(_apply_newer(name), (seq, *span)).rowcount
+        if not applied:
+            return ReplicaPage(upper, read, offered, 0)
+        oldest, newest = conn.execute(
+            f'SELECT min(updated_at), max(updated_at) FROM main."{name}" WHERE seq > ?', (seq,)
+        ).fetchone()
+        (last,) = conn.execute(
+            f'SELECT updated_at FROM main."{name}" WHERE seq = ?', (seq + applied,)
+        ).fetchone()
+        # the clock as `_tick(seen=newest, count=applied)` leaves it
+        first = max(int(self._clock() * 1_000_000), hlc + 1, newest)
+        conn.execute(
+            "UPDATE main._clock SET hlc = ?, seq = ? WHERE name = ?",
+            (first + applied - 1, seq + applied, name),
+        )
+        return ReplicaPage(upper, read, offered, applied, oldest, last)
 
     def pending_changes(self, cursor: int, origin: str) -> tuple[int, int | None]:
         """How many items changed after `cursor` by `origin`'s own writes, and the oldest
@@ -397,6 +510,8 @@ class RegionTables:
 
     def close(self) -> None:
         """Close the database (every table of the region)."""
+        for table in (self.batch_state, self.errors, self.financials):
+            table.close()
         self.db.close()
 
 
@@ -439,6 +554,22 @@ def _upsert(table: str) -> str:
     return (
         f'INSERT OR REPLACE INTO "{table}" (pk, sk, item, updated_at, origin, seq) '
         "VALUES (?, ?, ?, ?, ?, ?)"
+    )
+
+
+def _apply_newer(table: str) -> str:
+    """Copy the changes of one origin in a span of the peer's feed that are newer by
+    `(updated_at, origin)` than this table's row for the same key (or have none), in feed
+    order, numbered after this table's feed position (parameters: position, origin, span).
+    SQLite reads the whole SELECT before writing, since it reads the table it writes."""
+    return (
+        f'INSERT OR REPLACE INTO main."{table}" (pk, sk, item, updated_at, origin, seq) '
+        "SELECT s.pk, s.sk, s.item, s.updated_at, s.origin, "
+        "? + row_number() OVER (ORDER BY s.seq) "
+        f'FROM peer."{table}" AS s LEFT JOIN main."{table}" AS d ON d.pk = s.pk AND d.sk = s.sk '
+        "WHERE s.origin = ? AND s.seq > ? AND s.seq <= ? AND (d.pk IS NULL "
+        "OR s.updated_at > d.updated_at OR (s.updated_at = d.updated_at AND s.origin > d.origin)) "
+        "ORDER BY s.seq"
     )
 
 

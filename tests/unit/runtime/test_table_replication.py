@@ -207,6 +207,50 @@ def test_status_counts_pending_items_and_lag(pair: Pair) -> None:
     assert status.worst_lag_seconds == pytest.approx(5.0)
 
 
+def test_a_local_write_after_a_replica_is_newer_when_the_peer_clock_runs_ahead(
+    tmp_path: Path,
+) -> None:
+    """The destination's hybrid clock moves past every applied stamp, so its next write of
+    the same item wins everywhere (it happened after the replica was seen)."""
+    east_clock, west_clock = Clock(), Clock()
+    east_clock.now += 60  # east's wall clock a minute ahead of west's
+    east = SqliteTable(SqliteDatabase(tmp_path / "e.db"), BATCH_STATE, origin=EAST,
+                       clock=east_clock)  # fmt: skip
+    west = SqliteTable(SqliteDatabase(tmp_path / "w.db"), BATCH_STATE, origin=WEST,
+                       clock=west_clock)  # fmt: skip
+    east_to_west = _replicator(east, west, EAST, tmp_path, east_clock)
+    west_to_east = _replicator(west, east, WEST, tmp_path, west_clock)
+    east.put({"file_id": "a", "status": "RUNNING"})
+    west.put({"file_id": "w", "status": "RUNNING"})  # in west's feed, between the two
+    assert east_to_west.run_once() == 1
+    ((replica),) = west.changes_since(1)
+    assert (replica.seq, replica.updated_at, replica.origin) == (2, 1_060_000_000, EAST)
+    west.update({"file_id": "a"}, {"status": "COMPLETED"})
+    ((local),) = west.changes_since(2)
+    assert (local.seq, local.updated_at) == (3, replica.updated_at + 1)
+    assert west_to_east.run_once() == 2
+    assert east.get({"file_id": "a"}) == {"file_id": "a", "status": "COMPLETED"}
+
+
+def test_a_page_counts_only_the_source_regions_writes(pair: Pair) -> None:
+    """A page mixing the source's own writes with replicas it received: the replicas are
+    neither applied nor counted as superseded, and the cursor moves past all of them."""
+    pair.west.put({"file_id": "w1", "status": "RUNNING"})
+    pair.west.put({"file_id": "w2", "status": "RUNNING"})
+    assert pair.west_to_east.run_once() == 2
+    pair.east.put({"file_id": "e1", "status": "RUNNING"})
+    pair.clock.now += 1
+    pair.east.update({"file_id": "w2"}, {"status": "FAILED"})
+    pair.east.put({"file_id": "e2", "status": "RUNNING"})
+    assert pair.east_to_west.run_once(limit=2) == 1  # w1 (a replica), e1
+    status = pair.east_to_west.status()
+    assert (status.applied, status.superseded, status.items_pending) == (1, 0, 2)
+    assert pair.east_to_west.run_once(limit=2) == 2  # w2 (east's own now), e2
+    assert pair.west.get({"file_id": "w2"}) == {"file_id": "w2", "status": "FAILED"}
+    assert pair.east_to_west.run_once() == 0
+    assert pair.east_to_west.status().superseded == 0
+
+
 def test_tables_with_a_sort_key_replicate(tmp_path: Path) -> None:
     east = SqliteTable(SqliteDatabase(tmp_path / "e.db"), ERRORS, origin=EAST)
     west = SqliteTable(SqliteDatabase(tmp_path / "w.db"), ERRORS, origin=WEST)
