@@ -12,8 +12,10 @@ Speed: a put waits on the disk (the local store fsyncs each body) or on the netw
 so puts that do not depend on each other overlap on a few threads: the split's chunk
 objects, a chunk's errors part with its error-table rows, the merge's two outputs. What
 marks a step done (the processed object, written last) still waits for everything before
-it. The split parses its input once (chunks go to a spool until their count is known).
-bench/chunk_processors.py measures the effect.
+it. The split plans its chunks as `mrbatch process` plans its batches (`plan_batches`:
+record ends counted a block at a time, the same records and errors as the pipeline's
+`split`), then copies each chunk's byte range. bench/chunk_processors.py and
+bench/stack.py measure the effect.
 """
 
 from __future__ import annotations
@@ -27,7 +29,6 @@ from collections import deque
 from collections.abc import Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
 from typing import IO, BinaryIO, cast
 
 from mrbatch.errors import ConditionFailedError, InputFileError, ObjectNotFoundError
@@ -36,6 +37,7 @@ from mrbatch.handlers import naming, payloads
 from mrbatch.handlers.fencing import check_fence, holds
 from mrbatch.handlers.payloads import ChunkTask, FailedFile, FileRun, MergedFile, SplitFile
 from mrbatch.handlers.region import Region, current_region
+from mrbatch.job.plan import Plan, plan_batches
 from mrbatch.model import ErrorRecord, FileStatus
 from mrbatch.pipeline import (
     ERRORS_HEADER,
@@ -45,7 +47,6 @@ from mrbatch.pipeline import (
     merge,
     output_header,
     read_header,
-    split,
 )
 from mrbatch.pipeline.process import process_batch
 from mrbatch.ports import OutgoingEmail
@@ -106,19 +107,18 @@ def split_input_file(event: FileRun) -> payloads.SplitResult:
     if info.version_id != version:
         body.close()
         raise InputFileError(key, f"version {version} was replaced by {info.version_id}")
-    with _seekable(body) as stream, tempfile.SpooledTemporaryFile(_SPOOL_LIMIT) as spool:
+    with _seekable(body) as stream:
         header = read_header(stream, file=key)
         region.rules.check_header(header.columns, file=key)
         stream.seek(0)
-        pieces = _split_to_spool(stream, region.chunk_size, key, cast(BinaryIO, spool))
-        chunks = _put_chunks(region, cast(BinaryIO, spool), pieces, version)
+        plan = plan_batches(stream, records_per_batch=region.chunk_size, file=key)
+        chunks = _put_chunks(region, stream, plan, version)
     manifest = manifest_key(version)
     _put_if_changed(region, manifest, _manifest(chunks), {})
     records.mark_running(region.batch_state, event["fileId"], epoch, chunks_total=len(chunks))
     region.metrics.count("InputFilesSplit", region=region.name)
-    rows = sum(piece.records for piece in pieces)
     return {"bucket": region.store.bucket, "manifest": manifest, "chunks": len(chunks),
-            "rows": rows}  # fmt: skip
+            "rows": plan.records}  # fmt: skip
 
 
 def manifest_key(version_id: str) -> str:
@@ -139,53 +139,25 @@ def read_manifest(region: Region, key: str) -> Iterator[payloads.ChunkRef]:
                 yield cast(payloads.ChunkRef, json.loads(line))
 
 
-@dataclass(frozen=True)
-class _Spooled:
-    """A chunk whose bytes are `size` bytes at `offset` of the split's spool."""
-
-    index: int
-    first_row: int
-    records: int
-    offset: int
-    size: int
-
-
-def _split_to_spool(stream: BinaryIO, chunk_size: int, key: str, spool: BinaryIO) -> list[_Spooled]:
-    """Split the whole input, copying each chunk's bytes into `spool` (memory up to 8 MiB,
-    then a temporary file). The chunk names need the chunk count, and a malformed record
-    anywhere must fail the split before any chunk is written: spooling gives both with one
-    parse of the input instead of two (count, then split), for one copy of its bytes."""
-    pieces = []
-    for chunk in split(stream, chunk_size=chunk_size, file=key):
-        pieces.append(
-            _Spooled(chunk.index, chunk.first_row, chunk.records, spool.tell(), len(chunk.data))
-        )
-        spool.write(chunk.data)
-    return pieces
-
-
 def _put_chunks(
-    region: Region, spool: BinaryIO, pieces: list[_Spooled], version: str
+    region: Region, stream: BinaryIO, plan: Plan, version: str
 ) -> list[payloads.ChunkRef]:
-    """Store every chunk object (unless already there), a few puts at a time, at most
-    `_PUT_WINDOW` chunks out of the spool at once; returns the chunk list in order once all
-    are stored. A failed put raises after the puts already started have finished."""
+    """Store every chunk object (unless already there): the header, then the chunk's byte
+    range of the input, a few puts at a time, at most `_PUT_WINDOW` chunks read at once;
+    returns the chunk list in order once all are stored. A failed put raises after the
+    puts already started have finished."""
     listed: list[payloads.ChunkRef] = []
+    total = len(plan.batches)
     with ThreadPoolExecutor(_PUT_THREADS, thread_name_prefix="mrbatch-split-put") as pool:
         pending: deque[Future[None]] = deque()
-        for piece in pieces:
-            name = chunk_name(piece.index, len(pieces))
+        for index, batch in enumerate(plan.batches):
+            name = chunk_name(index + 1, total)
             chunk_key = naming.chunk_key(version, name)
-            spool.seek(piece.offset)
-            data = spool.read(piece.size)
+            stream.seek(batch.start)
+            data = plan.header.raw + stream.read(batch.end - batch.start)
             pending.append(pool.submit(_put_if_changed, region, chunk_key, data, {}))
             listed.append(
-                {
-                    "name": name,
-                    "key": chunk_key,
-                    "firstRow": piece.first_row,
-                    "index": piece.index - 1,
-                }
+                {"name": name, "key": chunk_key, "firstRow": batch.first_row, "index": index}
             )
             if len(pending) >= _PUT_WINDOW:
                 pending.popleft().result()
