@@ -15,6 +15,8 @@ from mrbatch.handlers import naming
 from mrbatch.handlers.region import set_current_region
 from mrbatch.job import JobOptions, run_job
 from mrbatch.pipeline import output_header, read_header
+from mrbatch.pipeline.faults import parse_kinds
+from mrbatch.pipeline.sample import write_sample_files
 from mrbatch.runtime.operations.local_run import LocalRun, RunOutcome
 
 # The AWS sample's own files, shipped in the repository.
@@ -146,6 +148,40 @@ def test_wrong_header_fails_the_file_and_writes_no_output(
     assert item["error"] == "InputFileError"
     assert "the header lacks the column(s): uuid" in item["cause"]
     assert outputs == [] and outcome.output_file is None
+
+
+def test_every_kind_of_invalid_row_across_chunk_ends_gives_the_process_output(
+    tmp_path: Path,
+) -> None:
+    """Quoted fields with line breaks, bad quotes, short and long rows, non-UTF-8 bytes:
+    the split finds the same record ends as `mrbatch process` (chunks of 7 rows, so many
+    records sit next to a chunk end)."""
+    source, fin = write_sample_files(tmp_path / "s", "dirty", 400, 3, 0.3, parse_kinds("all"))
+    with LocalRun(tmp_path / "region", fin, chunk_size=7) as run:
+        outcome = run.process(source)
+    output, errors = _expected(source, fin, tmp_path / "process", 7)
+    assert outcome.status == "SUCCEEDED", outcome.cause
+    assert outcome.output_file is not None and outcome.errors_file is not None
+    assert Path(outcome.output_file).read_bytes() == output
+    assert _without_file_column(Path(outcome.errors_file).read_bytes()) == _without_file_column(
+        errors
+    )
+    assert b'"' in source.read_bytes()  # the planner's quote-aware way was taken
+
+
+def test_unterminated_quote_fails_the_split_before_any_chunk_is_written(
+    sample_300: tuple[Path, Path], tmp_path: Path
+) -> None:
+    source, fin = sample_300
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(source.read_bytes() + b'535113847,"Azerbaijan,Snacks\n')
+    with LocalRun(tmp_path / "region", fin, chunk_size=10) as run:
+        outcome = run.process(bad)
+        work = [info.key for info in run.region.store.list("work/")]
+    assert (outcome.status, outcome.error) == ("FAILED", "InputFileError")
+    assert outcome.cause is not None and "row 302" in outcome.cause
+    assert "unterminated quote" in outcome.cause
+    assert work == []
 
 
 @pytest.mark.parametrize("per_record", [False, True])
