@@ -14,7 +14,7 @@ from typing import NamedTuple, TypeAlias
 from mrbatch.asl import dataflow, query, variables
 from mrbatch.asl.definition import UNSET, JsonValue, Program, State
 from mrbatch.asl.errors import StatesError
-from mrbatch.asl.numbers import checked_number
+from mrbatch.asl.numbers import checked_number, path_number
 from mrbatch.asl.run import Frame, Run
 
 __all__ = ["BodyFailure", "Outcome", "ProgramRunner", "StateCall"]
@@ -146,6 +146,14 @@ class StateCall:
             return value
         result = self.query(value, field, retry_count)
         return checked_number(field, result, query.expression(value))
+
+    def path_number(
+        self, field: str, path: str, data: JsonValue, retry_count: int = 0
+    ) -> int | float:
+        """The number a `…Path` field (`field`, a key of `numbers.PATH_FIELDS`) selects from
+        `data`, variables and `$$` included (as every …Path field reads them), checked
+        against the field's rule (States.Runtime, or the rule's error, when it does not fit)."""
+        return path_number(field, self.select(path, data, retry_count), path)
 
     def output(self, output: JsonValue, default: JsonValue, **states: JsonValue) -> JsonValue:
         """A JSONata state's Output (UNSET: `default`, the result or the input)."""

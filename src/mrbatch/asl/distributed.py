@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mrbatch.asl.call import BodyFailure, StateCall
-from mrbatch.asl.dataflow import apply_template, dumps, select
+from mrbatch.asl.dataflow import apply_template, dumps
 from mrbatch.asl.definition import UNSET, Distributed, JsonValue, MapState
 from mrbatch.asl.errors import EXCEED_TOLERATED_FAILURE_THRESHOLD, RUNTIME, StatesError
 from mrbatch.asl.fanout import STATE_DATA
@@ -68,7 +68,9 @@ async def run_distributed_map(
         "MaxConcurrency", state.expressions.get("MaxConcurrency", state.max_concurrency)
     )
     if state.max_concurrency_path:
-        concurrency = int(select(state.max_concurrency_path, effective))
+        concurrency = call.path_number(
+            "MaxConcurrencyPath", state.max_concurrency_path, effective, retry_count
+        )
     count, pct = _thresholds(call, effective)
     run.emit(call.frame, f"{attempt_key}:maprun", "MapRunStarted", {"mapRunArn": arn})
     run.store.put_map_run(
@@ -120,7 +122,8 @@ async def _items(
     params = _arguments(call, reader, "ItemReader", effective, retry_count)
     max_items = call.number("MaxItems", config.get("MaxItems"), retry_count)
     if "MaxItemsPath" in config:
-        max_items = select(config["MaxItemsPath"], effective)
+        max_items = call.path_number("MaxItemsPath", config["MaxItemsPath"], effective, retry_count)
+        max_items = max_items or None  # recorded AWS: MaxItemsPath 0 reads every item
     objects = call.run.host.objects
     items = await asyncio.to_thread(
         read_items, objects, str(reader["Resource"]), config, params, max_items
@@ -188,12 +191,14 @@ def _batches(
         return _Children(list(items), [1] * len(items))
     most_items = call.number("MaxItemsPerBatch", batcher.get("MaxItemsPerBatch"), retry_count)
     if "MaxItemsPerBatchPath" in batcher:
-        most_items = select(batcher["MaxItemsPerBatchPath"], effective)
+        path = batcher["MaxItemsPerBatchPath"]
+        most_items = call.path_number("MaxItemsPerBatchPath", path, effective, retry_count)
     most_bytes = call.number(
         "MaxInputBytesPerBatch", batcher.get("MaxInputBytesPerBatch"), retry_count
     )
     if "MaxInputBytesPerBatchPath" in batcher:
-        most_bytes = select(batcher["MaxInputBytesPerBatchPath"], effective)
+        path = batcher["MaxInputBytesPerBatchPath"]
+        most_bytes = call.path_number("MaxInputBytesPerBatchPath", path, effective, retry_count)
     shell: dict[str, JsonValue] = {"Items": []}
     if "BatchInput" in batcher and call.state.jsonata:
         shell["BatchInput"] = call.query(
@@ -246,9 +251,11 @@ def _thresholds(call: StateCall, effective: JsonValue) -> tuple[int | None, floa
         expressions.get("ToleratedFailurePercentage", state.tolerated_failure_percentage),
     )
     if state.tolerated_failure_count_path:
-        count = select(state.tolerated_failure_count_path, effective)
+        path = state.tolerated_failure_count_path
+        count = call.path_number("ToleratedFailureCountPath", path, effective)
     if state.tolerated_failure_percentage_path:
-        pct = select(state.tolerated_failure_percentage_path, effective)
+        path = state.tolerated_failure_percentage_path
+        pct = call.path_number("ToleratedFailurePercentagePath", path, effective)
     return (None if count is None else int(count)), (None if pct is None else float(pct))
 
 

@@ -18,7 +18,7 @@ from collections.abc import Iterator, Sequence
 from typing import Final
 
 from mrbatch.asl.call import BodyFailure, StateCall
-from mrbatch.asl.dataflow import apply_template, select
+from mrbatch.asl.dataflow import apply_template
 from mrbatch.asl.definition import UNSET, JsonValue, MapState, ParallelState
 from mrbatch.asl.errors import EXCEED_TOLERATED_FAILURE_THRESHOLD, RUNTIME, StatesError
 
@@ -86,9 +86,11 @@ class _Tolerance:
             expressions.get("ToleratedFailurePercentage", state.tolerated_failure_percentage),
         )
         if state.tolerated_failure_count_path:
-            count = select(state.tolerated_failure_count_path, data)
+            path = state.tolerated_failure_count_path
+            count = call.path_number("ToleratedFailureCountPath", path, data)
         if state.tolerated_failure_percentage_path:
-            pct = select(state.tolerated_failure_percentage_path, data)
+            path = state.tolerated_failure_percentage_path
+            pct = call.path_number("ToleratedFailurePercentagePath", path, data)
         self.count, self.pct, self.total, self.failed = count, pct, total, 0
 
     @property
@@ -128,7 +130,9 @@ async def run_map(
         retry_count,
     )
     if state.max_concurrency_path:
-        concurrency = select(state.max_concurrency_path, effective)
+        concurrency = call.path_number(
+            "MaxConcurrencyPath", state.max_concurrency_path, effective, retry_count
+        )
     run.emit(call.frame, f"{attempt_key}:started", "MapStateStarted", {"length": len(items)})
     tolerance = _Tolerance(call, effective, len(items))
     results: list[JsonValue] = [None] * len(items)

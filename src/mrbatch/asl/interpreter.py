@@ -228,24 +228,19 @@ async def _wait(call: StateCall, data: JsonValue) -> Outcome:
             )
         state = dataclasses.replace(state, timestamp=when_text, seconds=None)
     if state.seconds is not None or state.seconds_path is not None:
-        seconds = (
-            state.seconds
-            if state.seconds is not None
-            else call.select(state.seconds_path, effective)
-        )
-        if not isinstance(seconds, int) or isinstance(seconds, bool) or seconds < 0:
-            raise StatesError(
-                RUNTIME,
-                f"SecondsPath {state.seconds_path!r} gave {seconds!r}, not a non-negative integer",
-            )
+        seconds = state.seconds
+        if seconds is None:
+            seconds = _seconds_path(state.seconds_path, call.select(state.seconds_path, effective))
         await run.durable_sleep(f"{call.key}:wake", float(seconds))
     else:
         text = state.timestamp or call.select(state.timestamp_path, effective)
         when = dataflow.parse_timestamp(text) if isinstance(text, str) else None
         if when is None:
+            # recorded AWS (LocalStack's test_wait_timestamppath) words it so
             raise StatesError(
                 RUNTIME,
-                f"TimestampPath {state.timestamp_path!r} gave {text!r}, not an RFC3339 timestamp",
+                "The TimestampPath parameter does not reference a valid ISO-8601 extended "
+                f"offset date-time format string: {state.timestamp_path} == {_shown(text)}",
             )
         await run.sleep_until(f"{call.key}:wake", when.astimezone(UTC).timestamp())
     output = call.select(state.output_path, effective)
@@ -310,3 +305,25 @@ _BODIES: dict[str, Callable[[StateCall, JsonValue], Awaitable[Outcome]]] = {
     "Parallel": _parallel,
     "Map": _map,
 }
+
+
+def _seconds_path(path: str | None, value: JsonValue) -> int:
+    """Wait's SecondsPath value, a natural number; else States.Runtime in the words of
+    recorded AWS histories (LocalStack's test_base_wait_seconds_path: 1.5 and -1.5 "cannot
+    be parsed as a long value", -1 "references a negative value")."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise StatesError(
+            RUNTIME,
+            "The SecondsPath parameter cannot be parsed as a long value: "
+            f"{path} == {_shown(value)}",
+        )
+    if value < 0:
+        raise StatesError(
+            RUNTIME, f"The SecondsPath parameter references a negative value: {path} == {value}"
+        )
+    return value
+
+
+def _shown(value: JsonValue) -> str:
+    """A value as AWS's Wait causes show it: a string as is, anything else as JSON."""
+    return value if isinstance(value, str) else json.dumps(value)

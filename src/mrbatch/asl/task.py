@@ -14,9 +14,9 @@ from collections.abc import Awaitable
 
 from mrbatch.asl.call import BodyFailure, StateCall
 from mrbatch.asl.callback import new_token
-from mrbatch.asl.dataflow import check_payload_size, dumps, select
+from mrbatch.asl.dataflow import check_payload_size, dumps
 from mrbatch.asl.definition import JsonValue, TaskState
-from mrbatch.asl.errors import RUNTIME, TIMEOUT, StatesError
+from mrbatch.asl.errors import QUERY_EVALUATION_ERROR, RUNTIME, TIMEOUT, StatesError
 from mrbatch.asl.resources import Resource, TaskCall, parse_resource
 
 __all__ = ["run_task"]
@@ -38,6 +38,7 @@ async def run_task(
     timeout = _timeout(call, effective, retry_count)
     # evaluated for every task (a JSONata expression can fail), used by callback tasks
     heartbeat = _heartbeat(call, effective, retry_count)
+    _check_heartbeat(state, timeout, heartbeat)
     names = _event_names(resource)
     base = _base_details(resource)
     scheduled = dict(base, region=run.region, parameters=dumps(params))
@@ -135,14 +136,8 @@ def _heartbeat(call: StateCall, effective: JsonValue, retry_count: int) -> int |
     if state.heartbeat_seconds_path is None:
         value = state.expressions.get("HeartbeatSeconds", state.heartbeat_seconds)
         return call.number("HeartbeatSeconds", value, retry_count)  # type: ignore[no-any-return]
-    value = select(state.heartbeat_seconds_path, effective)
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise StatesError(
-            RUNTIME,
-            f"HeartbeatSecondsPath {state.heartbeat_seconds_path!r} gave "
-            f"{value!r}, not a positive integer",
-        )
-    return value
+    path = state.heartbeat_seconds_path
+    return int(call.path_number("HeartbeatSecondsPath", path, effective, retry_count))
 
 
 def _timeout(call: StateCall, effective: JsonValue, retry_count: int) -> int | None:
@@ -151,14 +146,22 @@ def _timeout(call: StateCall, effective: JsonValue, retry_count: int) -> int | N
     if state.timeout_seconds_path is None:
         value = state.expressions.get("TimeoutSeconds", state.timeout_seconds)
         return call.number("TimeoutSeconds", value, retry_count)  # type: ignore[no-any-return]
-    value = select(state.timeout_seconds_path, effective)
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise StatesError(
-            RUNTIME,
-            f"TimeoutSecondsPath {state.timeout_seconds_path!r} gave "
-            f"{value!r}, not a positive integer",
-        )
-    return value
+    path = state.timeout_seconds_path
+    return int(call.path_number("TimeoutSecondsPath", path, effective, retry_count))
+
+
+def _check_heartbeat(state: TaskState, timeout: int | None, heartbeat: int | None) -> None:
+    """AWS (Task state): HeartbeatSeconds "must be less than the number of seconds specified
+    in the TimeoutSeconds field". The loader checks two literals; a value computed at run time
+    is checked here. AWS's error for this case is not recorded: a JSONata state fails with
+    States.QueryEvaluationError, as for any computed number out of its range (`numbers`), a
+    JSONPath state with States.Runtime, as for any bad `…Path` value."""
+    if timeout is None or heartbeat is None or heartbeat < timeout:
+        return
+    raise StatesError(
+        QUERY_EVALUATION_ERROR if state.jsonata else RUNTIME,
+        f"HeartbeatSeconds ({heartbeat}) must be smaller than TimeoutSeconds ({timeout}).",
+    )
 
 
 def _event_names(resource: Resource) -> dict[str, str]:
