@@ -96,15 +96,29 @@ class WorkerPool:
         """Tasks submitted whose result has not been returned yet."""
         return len(self._owner)
 
-    def submit(self, function: Callable[[Any], Any], argument: Any) -> int:
-        """Send `function(argument)` to the least busy worker; return the task's number."""
-        worker = min(self._workers, key=lambda w: w.busy)
+    @property
+    def size(self) -> int:
+        """How many workers the pool has (numbered 0 to size - 1 for `submit`)."""
+        return len(self._workers)
+
+    def submit(
+        self, function: Callable[[Any], Any], argument: Any, *, worker: int | None = None
+    ) -> int:
+        """Send `function(argument)` to worker number `worker`, or to the least busy one;
+        return the task's number. A worker runs its tasks in the order they were sent."""
+        chosen = (
+            min(self._workers, key=lambda w: w.busy) if worker is None else self._workers[worker]
+        )
         number = self._next
         self._next += 1
-        worker.tasks.send((number, function, argument))
-        worker.busy += 1
-        self._owner[number] = worker
+        chosen.tasks.send((number, function, argument))
+        chosen.busy += 1
+        self._owner[number] = chosen
         return number
+
+    def queued(self, worker: int) -> int:
+        """Tasks sent to worker number `worker` whose result has not been returned yet."""
+        return self._workers[worker].busy
 
     def results(self) -> Iterator[tuple[int, Any]]:
         """Yield (task number, result) for every pending task as it finishes.

@@ -39,6 +39,7 @@ import os
 import shutil
 import tempfile
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -56,6 +57,7 @@ from mrbatch.job.worker import (
     Progress,
     Task,
     build_index,
+    prepare_task,
     run_task,
 )
 from mrbatch.pipeline.columns import HeaderRules, header_rules, output_header_line, read_schema
@@ -68,6 +70,9 @@ __all__ = ["JobOptions", "JobSummary", "Progress", "run_job"]
 _ROWS_PER_TASK = 25000
 # Inputs smaller than this (about 50,000 sample rows) run in this process by default.
 _SMALL_INPUT_BYTES = 4 << 20
+# Batches a worker may parse and check ahead while another builds the financial index:
+# each is held in memory (~3 MB for 25,000 rows) until the index is loaded.
+_PREPARED_PER_WORKER = 12
 # What a worker imports as soon as it starts (polars and the processing code).
 _WORKER_MODULES = ("mrbatch.pipeline.process",)
 
@@ -134,8 +139,9 @@ def run_job(
     ):
         index = Path(scratch) / "financials.arrow"
         schema = None if options.schema is None else str(options.schema)
+        build = -1
         if not slices:
-            pool.submit(build_index, (str(financials), str(index), schema))
+            build = pool.submit(build_index, (str(financials), str(index), schema), worker=0)
         plan = _check_input(source, _header_rules(options.schema), options)
         _check_financials_header(financials)
         target, errors_target = _targets(out, source)
@@ -151,8 +157,8 @@ def run_job(
                 counts = run_sliced(pool, financials, Path(scratch), tasks, slices,
                                     workers, progress, merger)  # fmt: skip
             else:
-                pool.next_result()  # the index is ready
-                counts = _run_batches(pool, tasks, plan, options, progress, merger)
+                placed = _prepare_while_indexing(pool, tasks, build)
+                counts = _run_batches(pool, tasks, placed, plan, options, progress, merger)
             pool.stop()  # the workers exit while the output is made durable
             merger.commit()
     return JobSummary(
@@ -267,26 +273,62 @@ def _tasks(source: Path, plan: Plan, index: Path, work: Path, options: JobOption
             for n, batch in enumerate(plan.batches)]  # fmt: skip
 
 
+def _prepare_while_indexing(pool: Pool, tasks: list[Task], build: int) -> dict[int, int]:
+    """While worker 0 builds the financial index (task `build`), the other workers parse
+    and check the first batches (`prepare_task`), one at a time each, until it is built.
+
+    Returns batch number -> the worker that holds it checked (its `run_task` must go there).
+    A check still running when the index is ready finishes in its worker's turn; its
+    result is then collected and passed over by `_collect`.
+    """
+    helpers = range(1, pool.size)
+    upcoming = iter(tasks[: _PREPARED_PER_WORKER * len(helpers)])
+    placed: dict[int, int] = {}
+    running: dict[int, int] = {}
+
+    def start(worker: int) -> None:
+        task = next(upcoming, None)
+        if task is not None:
+            running[pool.submit(prepare_task, task, worker=worker)] = worker
+            placed[task.number] = worker
+
+    for worker in helpers:
+        start(worker)
+    while (number := pool.next_result()[0]) != build:  # raises if the build failed
+        start(running.pop(number))
+    return placed
+
+
 def _run_batches(
     pool: Pool,
     tasks: list[Task],
+    placed: dict[int, int],
     plan: Plan,
     options: JobOptions,
     progress: Progress | None,
     merger: _Merger,
 ) -> list[Counts]:
-    """Process every batch of `plan` on `pool`, handing finished ones to `merger`."""
+    """Process every batch of `plan` on `pool`, handing finished ones to `merger`.
+
+    A batch checked ahead (`placed`) goes to the worker that holds it; the others to any
+    worker with room, in batch order; each worker has QUEUED_PER_WORKER tasks at most, so
+    none waits for the parent between two tasks.
+    """
     total = chunk_count(plan.records, options.chunk_size)
     results: list[Counts] = []
-    queue_limit = QUEUED_PER_WORKER * max(1, options.workers or os.cpu_count() or 1)
-    batch_of: dict[int, Task] = {}
+    pinned: dict[int, deque[Task]] = {worker: deque() for worker in range(pool.size)}
+    free: deque[Task] = deque()
     for task in tasks:
-        batch_of[pool.submit(run_task, task)] = task
-        while pool.pending >= queue_limit:
-            _collect(pool, results, total, progress, batch_of, merger)
-    while pool.pending:
+        (pinned[placed[task.number]] if task.number in placed else free).append(task)
+    batch_of: dict[int, Task] = {}
+    while True:
+        for worker, queue in pinned.items():
+            while pool.queued(worker) < QUEUED_PER_WORKER and (queue or free):
+                task = (queue or free).popleft()
+                batch_of[pool.submit(run_task, task, worker=worker)] = task
+        if not pool.pending:
+            return results
         _collect(pool, results, total, progress, batch_of, merger)
-    return results
 
 
 def _task(
@@ -314,8 +356,11 @@ def _collect(
     merger: _Merger,
 ) -> None:
     number, counts = pool.next_result()
+    task = batch_of.pop(number, None)
+    if task is None:  # a check ahead that was still running when the index was ready
+        return
     results.append(counts)
-    merger.done(batch_of.pop(number))
+    merger.done(task)
     if progress is not None:
         progress(sum(c.chunks for c in results), total, sum(c.read for c in results))
 
@@ -331,10 +376,19 @@ class _InlinePool:
     def pending(self) -> int:
         return len(self._queue)
 
-    def submit(self, function: Callable[[Any], Any], argument: Any) -> int:
+    @property
+    def size(self) -> int:
+        return 1
+
+    def submit(
+        self, function: Callable[[Any], Any], argument: Any, *, worker: int | None = None
+    ) -> int:
         self._queue.append((self._next, function, argument))
         self._next += 1
         return self._next - 1
+
+    def queued(self, worker: int) -> int:
+        return len(self._queue)
 
     def next_result(self) -> tuple[int, Any]:
         number, function, argument = self._queue.pop(0)

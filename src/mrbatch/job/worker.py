@@ -18,6 +18,7 @@ from mrbatch.pipeline.split import chunk_count
 
 if TYPE_CHECKING:  # imported by the workers only (polars)
     from mrbatch.pipeline.enrich import FinancialIndex
+    from mrbatch.pipeline.process import BatchResult, ValidatedBatch
     from mrbatch.pipeline.rules import Rules
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "Task",
     "build_index",
     "call_partition",
+    "prepare_task",
     "read_chunks",
     "run_task",
     "stage_task",
@@ -70,7 +72,14 @@ class Pool(Protocol):
     @property
     def pending(self) -> int: ...
 
-    def submit(self, function: Callable[[Any], Any], argument: Any) -> int: ...
+    @property
+    def size(self) -> int: ...
+
+    def submit(
+        self, function: Callable[[Any], Any], argument: Any, *, worker: int | None = None
+    ) -> int: ...
+
+    def queued(self, worker: int) -> int: ...
 
     def next_result(self) -> tuple[int, Any]: ...
 
@@ -81,6 +90,9 @@ class Pool(Protocol):
 # path is unique to the job's work directory), the rules once per schema.
 _SOURCES: dict[str, FinancialIndex] = {}
 _RULES: dict[str | None, Rules] = {}
+# Batches checked before the financial index was ready (`prepare_task`), by output part:
+# each one's checked rows, or the exception checking it raised (raised by `run_task`).
+_PREPARED: dict[str, ValidatedBatch | Exception] = {}
 
 
 def build_index(paths: tuple[str, str, str | None]) -> None:
@@ -126,14 +138,39 @@ def read_chunks(task: Task) -> list[tuple[bytes, int]]:
     return [(data, batch.first_row)]
 
 
+def prepare_task(task: Task) -> None:
+    """Parse and check a batch before the financial index exists (in a worker that would
+    otherwise wait for it); `run_task` for the same task, sent to the same worker, then
+    only enriches and writes it. An error is kept for `run_task` to raise, so a job fails
+    with the same error, at the same point, as without this step."""
+    from mrbatch.pipeline.process import validate_batch
+
+    prepared: ValidatedBatch | Exception
+    try:
+        chunks, rules = read_chunks(task), _rules(task.schema)
+        prepared = validate_batch(chunks, rules=rules, file=task.file, delimiter=task.delimiter)
+    except Exception as exc:  # raised again by run_task, in the batch's turn
+        prepared = exc
+    _PREPARED[task.output] = prepared
+
+
+def _result(task: Task) -> BatchResult:
+    from mrbatch.pipeline.process import enrich_batch, process_batch
+
+    prepared = _PREPARED.pop(task.output, None)
+    if isinstance(prepared, Exception):
+        raise prepared
+    if prepared is not None:
+        return enrich_batch(prepared, _source(task.index))
+    return process_batch(read_chunks(task), rules=_rules(task.schema),
+                         financials=_source(task.index), file=task.file,
+                         delimiter=task.delimiter)  # fmt: skip
+
+
 def run_task(task: Task) -> Counts:
     """Process one batch into its output part and its errors part (in a worker)."""
-    from mrbatch.pipeline.process import process_batch
-
     batch = task.batch
-    chunks = read_chunks(task)
-    result = process_batch(chunks, rules=_rules(task.schema), financials=_source(task.index),
-                           file=task.file, delimiter=task.delimiter)  # fmt: skip
+    result = _result(task)
     Path(task.output).write_bytes(result.body)
     Path(task.errors).write_bytes(errors_csv(result.errors, header=False))
     return Counts(chunk_count(batch.records, task.chunk_size), result.rows_read,

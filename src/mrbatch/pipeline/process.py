@@ -39,10 +39,13 @@ from mrbatch.pipeline.rules import Check, Rules
 __all__ = [
     "BatchResult",
     "ChunkResult",
+    "ValidatedBatch",
+    "enrich_batch",
     "output_header",
     "process_batch",
     "process_chunk",
     "process_chunks",
+    "validate_batch",
     "write_csv",
 ]
 
@@ -156,45 +159,97 @@ def process_batch(
     one part per batch instead of one per chunk.
     """
     if isinstance(financials, ValuesFinancialSource):
-        parsed, valid, invalid = parse_and_validate(chunks, rules, file, delimiter, key_column)
-        body, written, missing = _enrich_lines(
-            parsed, valid, financials, file, delimiter, key_column
-        )
-    else:
-        parsed, enriched, invalid, missing = _run(
-            chunks, rules, financials, file, delimiter, key_column
-        )
-        output = enriched.select(*parsed.columns, *ENRICHED_COLUMNS)
-        body = write_csv(output, header=False, quote=_needs_quoting(enriched, delimiter))
-        written = output.height
+        return enrich_batch(validate_batch(chunks, rules=rules, file=file, delimiter=delimiter,
+                                           key_column=key_column), financials)  # fmt: skip
+    parsed, enriched, invalid, missing = _run(
+        chunks, rules, financials, file, delimiter, key_column
+    )
+    output = enriched.select(*parsed.columns, *ENRICHED_COLUMNS)
+    body = write_csv(output, header=False, quote=_needs_quoting(enriched, delimiter))
     return BatchResult(
         body=body,
         errors=tuple(sorted([*parsed.errors, *invalid, *missing], key=_row)),
         rows_read=sum(parsed.records),
-        rows_written=written,
+        rows_written=output.height,
         rows_invalid=len(parsed.errors) + len(invalid),
         rows_not_enriched=len(missing),
     )
 
 
+@dataclass(frozen=True)
+class ValidatedBatch:
+    """A batch parsed and checked, not yet enriched (`validate_batch`): what `enrich_batch`
+    needs, and no more, so a worker can hold several while the financial data loads.
+
+    `valid`: the valid rows' row number, raw record and key, plus their values when some
+    raw record is not already its values as output CSV text (`raw_is_csv` False).
+    """
+
+    columns: tuple[str, ...]
+    valid: pl.DataFrame
+    errors: tuple[ErrorRecord, ...]
+    rows_read: int
+    rows_invalid: int
+    raw_is_csv: bool
+    file: str
+    key_column: str
+
+
+def validate_batch(
+    chunks: Sequence[tuple[bytes, int]],
+    *,
+    rules: Rules,
+    file: str = "input",
+    delimiter: str = ",",
+    key_column: str = "uuid",
+) -> ValidatedBatch:
+    """The first half of `process_batch` (parse and check), which needs no financial data:
+    `mrbatch process` runs it on the first batches while the financial index is built."""
+    parsed, valid, invalid = parse_and_validate(chunks, rules, file, delimiter, key_column)
+    # A record without quotes, comma-separated, is already its values as CSV text.
+    raw_is_csv = (
+        delimiter == "," and not valid.get_column(RAW).str.contains('"', literal=True).any()
+    )
+    kept = [ROW, RAW, key_column] if raw_is_csv else [ROW, RAW, *parsed.columns]
+    return ValidatedBatch(
+        columns=parsed.columns,
+        valid=valid.select(list(dict.fromkeys(kept))),
+        errors=tuple([*parsed.errors, *invalid]),
+        rows_read=sum(parsed.records),
+        rows_invalid=len(parsed.errors) + len(invalid),
+        raw_is_csv=raw_is_csv,
+        file=file,
+        key_column=key_column,
+    )
+
+
+def enrich_batch(batch: ValidatedBatch, financials: ValuesFinancialSource) -> BatchResult:
+    """The second half of `process_batch`: `process_batch(...)` equals
+    `enrich_batch(validate_batch(...), financials)` for a ValuesFinancialSource."""
+    body, written, missing = _enrich_lines(batch, financials)
+    return BatchResult(
+        body=body,
+        errors=tuple(sorted([*batch.errors, *missing], key=_row)),
+        rows_read=batch.rows_read,
+        rows_written=written,
+        rows_invalid=batch.rows_invalid,
+        rows_not_enriched=len(missing),
+    )
+
+
 def _enrich_lines(
-    parsed: ParsedChunks,
-    valid: pl.DataFrame,
-    index: ValuesFinancialSource,
-    file: str,
-    delimiter: str,
-    key: str,
+    batch: ValidatedBatch, index: ValuesFinancialSource
 ) -> tuple[bytes, int, list[ErrorRecord]]:
     """Output lines for the valid rows: the input values, then the index's value text."""
+    valid, key = batch.valid, batch.key_column
     values = index.lookup_values(valid.get_column(key))
-    if delimiter == "," and not valid.get_column(RAW).str.contains('"', literal=True).any():
-        # A record without quotes, comma-separated, is already its values as CSV text.
+    if batch.raw_is_csv:
         inputs = [pl.col(RAW)]
     else:
-        inputs = [csv_value(pl.col(name)) for name in parsed.columns]
+        inputs = [csv_value(pl.col(name)) for name in batch.columns]
     line = pl.concat_str([*inputs, pl.lit(values)], separator=",")  # null where no values
     lines = valid.select(line.alias(_VALUES)).get_column(_VALUES)
-    missing = _missing(valid.filter(lines.is_null()), file, key)
+    missing = _missing(valid.filter(lines.is_null()), batch.file, key)
     written = lines.drop_nulls().to_frame()
     buffer = io.BytesIO()
     written.write_csv(buffer, include_header=False, line_terminator="\n", quote_style="never")

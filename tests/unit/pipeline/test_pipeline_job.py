@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from mrbatch.cli.app import app
 from mrbatch.errors import InputFileError
 from mrbatch.job import JobOptions, run_job
+from mrbatch.job import runner as job_runner
 
 from .pipeline_samples import FIN_A, FIN_B, FINANCIALS, HEADER, OUT_HEADER, ROW_A, ROW_B
 
@@ -156,3 +157,22 @@ def test_parallel_workers_give_the_same_bytes(tmp_path: Path) -> None:
         tmp_path / "two" / "testfile.errors.csv"
     ).read_bytes()
     assert (one.rows_written, one.rows_invalid) == (two.rows_written, two.rows_invalid)
+
+
+def test_parallel_workers_give_the_same_bytes_over_many_batches(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Many small batches: the first ones are checked ahead while the index is built."""
+    command = ["sample", "--rows", "4000", "--seed", "5", "--invalid-fraction", "0.05",
+               "--invalid-kinds", "all", "--out", str(tmp_path)]  # fmt: skip
+    result = runner.invoke(app, command)
+    assert result.exit_code == 0, result.output
+    data, fin = tmp_path / "testfile.csv", tmp_path / "testfile_financial_data.csv"
+    one = run_job(data, fin, tmp_path / "one", options=JobOptions(chunk_size=100, workers=1))
+    monkeypatch.setattr(job_runner, "_ROWS_PER_TASK", 200)
+    two = run_job(data, fin, tmp_path / "two", options=JobOptions(chunk_size=100, workers=3))
+    for name in ("testfile.csv", "testfile.errors.csv"):
+        assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes()
+    assert (one.rows_written, one.rows_invalid, one.chunks) == (
+        two.rows_written, two.rows_invalid, two.chunks)  # fmt: skip
+    assert one.rows_invalid > 0

@@ -42,3 +42,13 @@ def test_a_dying_worker_is_an_error_not_a_hang() -> None:
     with pytest.raises(RuntimeError, match=r"died \(exit code 3\)"), WorkerPool(1) as pool:
         pool.submit(os._exit, 3)
         pool.next_result()
+
+
+def test_a_task_sent_to_a_worker_runs_there_and_counts_in_its_queue() -> None:
+    with WorkerPool(2) as pool:
+        pids = [worker.process.pid for worker in pool._workers]
+        numbers = [pool.submit(os.readlink, "/proc/self", worker=1) for _ in range(3)]
+        assert (pool.size, pool.queued(0), pool.queued(1)) == (2, 0, 3)
+        results = dict(pool.results())
+        assert [results[number] for number in numbers] == [str(pids[1])] * 3
+        assert (pool.queued(0), pool.queued(1)) == (0, 0)
