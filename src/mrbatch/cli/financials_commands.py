@@ -50,6 +50,7 @@ def load(
         report = load_financials_file(config, file, progress=progress)
     if as_json:
         typer.echo(json.dumps({"region": report.region, "rows": report.rows,
+                               "last_uuid": report.last_uuid,
                                "seconds": report.seconds}))  # fmt: skip
         return
     typer.echo(

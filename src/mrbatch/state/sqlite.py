@@ -44,6 +44,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
 from pathlib import Path
 from typing import Any
 
@@ -178,6 +179,42 @@ class SqliteTable:
                 ],
             )
 
+    def put_many_json(self, keys: Sequence[str], texts: Sequence[str]) -> None:
+        """`put_many` of items encoded already, for a bulk load that encodes in bulk (the
+        financial load: polars writes the JSON): `texts[i]` is the JSON object of the item
+        whose key is `keys[i]`, in a table keyed by one string attribute. One transaction,
+        each item with its own clock stamp and feed position, as `put_many`.
+
+        Raises TableError, writing nothing, for another kind of table or when a key is not
+        a string or a text not a JSON object holding its key (checked inside SQLite, in the
+        same transaction, so that no Python loop looks at each item)."""
+        if self.spec.key_types != ("S",) or len(keys) != len(texts):
+            raise TableError(f"table {self.name}: put_many_json takes one string key per text")
+        if not keys:
+            return
+        count = len(keys)
+        with self._db.transaction() as conn:
+            stamp, seq = self._reserve(conn, count=count)
+            conn.executemany(
+                _upsert(self.name),
+                zip(keys, repeat(_NO_SORT_KEY), texts, range(stamp, stamp + count),
+                    repeat(self.origin), range(seq, seq + count)),
+            )  # fmt: skip
+            self._check_json_items(conn, after=seq - 1)
+
+    def _check_json_items(self, conn: sqlite3.Connection, *, after: int) -> None:
+        """Raise TableError (the transaction rolls back) unless every item written after
+        feed position `after` has a string key and is a JSON object holding that key."""
+        (wrong,) = conn.execute(
+            f"SELECT count(*) FROM \"{self.name}\" WHERE seq > ? AND (typeof(pk) IS NOT 'text' "
+            "OR json_type(item) IS NOT 'object' OR json_extract(item, ?) IS NOT pk)",
+            (after, f'$."{self.key_names[0]}"'),
+        ).fetchone()
+        if wrong:
+            raise TableError(
+                f"table {self.name}: {wrong} items are not JSON objects of their string key"
+            )
+
     def update(
         self,
         key: Mapping[str, Any],
@@ -306,8 +343,8 @@ class SqliteTable:
         name = self.name
         # the write lock first, before anything is read: a deferred transaction that had
         # read could not take it after another process wrote (SQLITE_BUSY_SNAPSHOT)
-        ((hlc, seq),) = conn.execute(
-            "UPDATE main._clock SET hlc = hlc WHERE name = ? RETURNING hlc, seq", (name,)
+        ((seq,),) = conn.execute(
+            "UPDATE main._clock SET seq = seq WHERE name = ? RETURNING seq", (name,)
         ).fetchall()
         upper, read = conn.execute(
             f'SELECT max(seq), count(*) FROM (SELECT seq FROM peer."{name}" '
@@ -329,12 +366,7 @@ class SqliteTable:
         (last,) = conn.execute(
             f'SELECT updated_at FROM main."{name}" WHERE seq = ?', (seq + applied,)
         ).fetchone()
-        # the clock as `_tick(seen=newest, count=applied)` leaves it
-        first = max(int(self._clock() * 1_000_000), hlc + 1, newest)
-        conn.execute(
-            "UPDATE main._clock SET hlc = ?, seq = ? WHERE name = ?",
-            (first + applied - 1, seq + applied, name),
-        )
+        self._reserve(conn, seen=newest, count=applied)  # the feed positions numbered above
         return ReplicaPage(upper, read, offered, applied, oldest, last)
 
     def pending_changes(self, cursor: int, origin: str) -> tuple[int, int | None]:
@@ -419,17 +451,22 @@ class SqliteTable:
         """Advance this table's hybrid clock (past `seen`) and feed position `count` times;
         the (stamp, seq) of each write, both strictly increasing: what `count` writes one
         after another within the same microsecond of wall clock would get."""
+        stamp, seq = self._reserve(conn, seen=seen, count=count)
+        return [(stamp + n, seq + n) for n in range(count)]
+
+    def _reserve(
+        self, conn: sqlite3.Connection, *, seen: int = 0, count: int = 1
+    ) -> tuple[int, int]:
+        """`_tick`'s first (stamp, seq); the `count` writes take the ones that follow."""
         hlc, seq = conn.execute(
             "SELECT hlc, seq FROM _clock WHERE name = ?", (self.name,)
         ).fetchone()
-        now = int(self._clock() * 1_000_000)
-        first = max(now, hlc + 1, seen)
-        ticks = [(first + n, seq + 1 + n) for n in range(count)]
-        last_hlc, last_seq = ticks[-1]
+        first = max(int(self._clock() * 1_000_000), hlc + 1, seen)
         conn.execute(
-            "UPDATE _clock SET hlc = ?, seq = ? WHERE name = ?", (last_hlc, last_seq, self.name)
+            "UPDATE _clock SET hlc = ?, seq = ? WHERE name = ?",
+            (first + count - 1, seq + count, self.name),
         )
-        return ticks
+        return first, seq + 1
 
     def _store(
         self,

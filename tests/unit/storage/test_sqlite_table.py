@@ -9,8 +9,18 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
+from mrbatch.errors import TableError
 from mrbatch.ports import Condition
-from mrbatch.state import BATCH_STATE, SqliteDatabase, SqliteTable, TableChange, open_region_tables
+from mrbatch.state import (
+    BATCH_STATE,
+    FINANCIALS,
+    SqliteDatabase,
+    SqliteTable,
+    TableChange,
+    open_region_tables,
+)
 
 
 class StepClock:
@@ -114,6 +124,44 @@ def test_region_database_has_three_tables_in_wal_mode(tmp_path: Path) -> None:
     indexes = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
     assert "batch_state__status" in indexes
     conn.close()
+
+
+def test_put_many_json_writes_items_with_a_stamp_and_feed_position_each(tmp_path: Path) -> None:
+    clock = StepClock(100.0)
+    region = open_region_tables(tmp_path / "e.db", origin="east")
+    table = SqliteTable(region.db, FINANCIALS, origin="east", clock=clock)
+    table.put({"uuid": "b", "unitsSold": "1"})
+    table.put_many_json(["a", "b"], ['{"uuid":"a","unitsSold":"7"}', '{"uuid":"b","x":"\\u00e9"}'])
+    assert table.get_many([{"uuid": "b"}, {"uuid": "a"}]) == [
+        {"uuid": "b", "x": "é"},
+        {"uuid": "a", "unitsSold": "7"},
+    ]
+    feed = [(c.key, c.updated_at, c.origin, c.seq) for c in table.changes_since(0)]
+    assert feed == [
+        ({"uuid": "a"}, 100_000_001, "east", 2),
+        ({"uuid": "b"}, 100_000_002, "east", 3),
+    ]
+    region.close()
+
+
+def test_put_many_json_refuses_texts_that_are_not_their_keys_items(tmp_path: Path) -> None:
+    region = open_region_tables(tmp_path / "e.db", origin="east")
+    table = region.financials
+    table.put({"uuid": "a", "unitsSold": "1"})
+    for keys, texts in [
+        (["a", "b"], ['{"uuid":"a"}', '{"uuid":"c"}']),  # another key's item
+        (["a", "b"], ['{"uuid":"a"}', '["b"]']),  # not an object
+        (["a", "b"], ['{"uuid":"a"}', "{uuid: b}"]),  # not JSON
+        (["a", 5], ['{"uuid":"a"}', '{"uuid":5}']),  # not a string key
+        (["a"], ['{"uuid":"a"}', '{"uuid":"b"}']),  # not one key per text
+    ]:
+        with pytest.raises(TableError):
+            table.put_many_json(keys, texts)  # type: ignore[arg-type]
+    assert list(table.scan()) == [{"uuid": "a", "unitsSold": "1"}]  # nothing written
+    assert len(table.changes_since(0)) == 1
+    with pytest.raises(TableError):
+        region.errors.put_many_json(["a"], ['{"file_id":"a","row":1}'])
+    region.close()
 
 
 WORKER = textwrap.dedent(
