@@ -13,7 +13,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from mrbatch.asl import Engine, MockConfig
+from mrbatch.asl import Engine, ExecutionWaitTimeoutError, MockConfig
 from mrbatch.asl.callback import (
     InvalidOutputError,
     InvalidTokenError,
@@ -205,3 +205,34 @@ def test_engine_and_task_tokens_refuse_a_malformed_token_alike(
             call("AB" * 32)  # the engine issues lower-case hex only
         with pytest.raises(TaskDoesNotExistError):
             call("ab" * 32)
+
+
+def test_cli_send_task_heartbeat_and_failure_reach_the_waiting_task(
+    engine: Engine, worker: Worker, tmp_path: Path
+) -> None:
+    """`mrbatch executions send-task-heartbeat TOKEN` restarts the task's HeartbeatSeconds
+    clock and `send-task-failure TOKEN --error E --cause C` fails it into its Catch, as AWS's
+    SendTaskHeartbeat ("Used by ... task states using the callback pattern ... to report to
+    Step Functions that the task represented by the specified taskToken is still making
+    progress") and SendTaskFailure do; a malformed token is refused with InvalidToken."""
+    catch = [{"ErrorEquals": ["Rejected"], "ResultPath": "$.why", "Next": "No"}]
+    definition = callback_machine(HeartbeatSeconds=2, TimeoutSeconds=60, Catch=catch)
+    definition["States"]["No"] = {"Type": "Pass", "End": True}
+    execution = engine.start_execution(engine.create_state_machine("cb", definition), {"order": 4})
+    token = worker.token()
+    app = typer.Typer()
+    app.callback()(lambda: None)
+    workflow_commands.register(app)
+    db = ["--db", str(tmp_path / "wf.db")]
+    for _ in range(3):  # 3 beats 1 s apart: 3 s in all, longer than HeartbeatSeconds
+        beat = CliRunner().invoke(app, ["executions", "send-task-heartbeat", token, *db])
+        assert beat.exit_code == 0, beat.output
+        with pytest.raises(ExecutionWaitTimeoutError):  # still waiting a second later
+            engine.wait_for(execution, 1.0)
+    bad = CliRunner().invoke(app, ["executions", "send-task-heartbeat", "garbage", *db])
+    assert isinstance(bad.exception, InvalidTokenError)  # the CLI's main prints it
+    args = ["executions", "send-task-failure", token, "--error", "Rejected", "--cause", "no"]
+    failed = CliRunner().invoke(app, [*args, *db])
+    assert failed.exit_code == 0, failed.output
+    done = engine.wait_for(execution, 10)
+    assert done.output == {"order": 4, "why": {"Error": "Rejected", "Cause": "no"}}

@@ -16,7 +16,7 @@ import pytest
 
 from mrbatch.asl import DefinitionError, Engine, ExecutionRecord, StatesError
 from mrbatch.asl.definition import JsonValue
-from mrbatch.asl.objects import MemoryObjects
+from mrbatch.asl.objects import DirectoryObjects, MemoryObjects
 
 LAMBDA = "arn:aws:lambda:us-east-1:123456789012:function:"
 BUCKET = "data"
@@ -354,3 +354,26 @@ def test_aborting_the_parent_aborts_its_running_children(tmp_path: Path) -> None
         assert {k.status.value for k in children(engine)} == {"ABORTED"}
         [record] = engine.list_map_runs(execution)
         assert record.status == "ABORTED"
+
+
+def test_result_writer_that_cannot_write_fails_with_result_writer_failed(tmp_path: Path) -> None:
+    """AWS error names: "States.ResultWriterFailed: Map state failed because it couldn't
+    write results to the destination specified in the ResultWriter field". A Catch on it
+    catches it. Here the destination is a key outside the folder served as the bucket, which
+    that store refuses (`DirectoryObjects`)."""
+    bucket = tmp_path / "bucket"
+    bucket.mkdir()
+    writer = {"Resource": "arn:aws:states:::s3:putObject",
+              "Parameters": {"Bucket": BUCKET, "Prefix": "../outside"}}  # fmt: skip
+    state = dmap(PASS, ResultWriter=writer)
+    state.pop("End")
+    state.update(Catch=[{"ErrorEquals": ["States.ResultWriterFailed"], "Next": "Caught"}],
+                 Next="Caught")  # fmt: skip
+    definition = {"StartAt": "M", "States": {"M": state, "Caught": {"Type": "Pass", "End": True}}}
+    with Engine(tmp_path / "wf.db", no_wait=True, objects=DirectoryObjects(bucket)) as engine:
+        arn = engine.create_state_machine("sm", definition)
+        done = engine.wait_for(engine.start_execution(arn, ["a", "b"]), timeout=60)
+    assert done.status.value == "SUCCEEDED", done.cause
+    assert done.output["Error"] == "States.ResultWriterFailed"
+    assert "outside" in done.output["Cause"]
+    assert not (tmp_path / "outside").exists()

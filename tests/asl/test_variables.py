@@ -187,3 +187,29 @@ def test_variable_larger_than_256_kib_fails_with_data_limit_exceeded(engine: Eng
     done = run(engine, states, {"t": "x" * 200_000})
     assert (done.status.value, done.error) == ("FAILED", "States.DataLimitExceeded")
     assert "'big'" in (done.cause or "")
+
+
+def test_wait_map_and_parallel_assign_their_input_or_raw_result(engine: Engine) -> None:
+    """AWS: "The following state types support Assign to declare and assign values to
+    variables: Pass, Task, Map, Parallel, Choice, Wait." In Assign, `$` is what the state
+    has at that point: for Wait its (effective) input; for Map and Parallel the raw result,
+    the array of iteration or branch outputs before ResultSelector and ResultPath."""
+    branches = [
+        {"StartAt": name, "States": {name: {"Type": "Pass", "Result": name, "End": True}}}
+        for name in ("B1", "B2")
+    ]
+    item = {"StartAt": "I", "States": {"I": {"Type": "Pass", "End": True}}}
+    states = {
+        "A": {"Type": "Wait", "Seconds": 0, "InputPath": "$.w", "Assign": {"waited.$": "$"},
+              "Next": "M"},
+        "M": {"Type": "Map", "ItemProcessor": item, "ResultPath": None,
+              "ResultSelector": {"n.$": "States.ArrayLength($)"},
+              "Assign": {"mapped.$": "$"}, "Next": "P"},
+        "P": {"Type": "Parallel", "Branches": branches, "ResultPath": None,
+              "Assign": {"branches.$": "$"}, "Next": "Out"},
+        "Out": {"Type": "Pass", "Parameters": {"w.$": "$waited", "m.$": "$mapped",
+                                               "p.$": "$branches"}, "End": True},
+    }  # fmt: skip
+    done = run(engine, states, {"w": [1, 2]})
+    assert done.status.value == "SUCCEEDED", done.cause
+    assert done.output == {"w": [1, 2], "m": [1, 2], "p": ["B1", "B2"]}
