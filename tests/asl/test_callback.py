@@ -236,3 +236,23 @@ def test_cli_send_task_heartbeat_and_failure_reach_the_waiting_task(
     assert failed.exit_code == 0, failed.output
     done = engine.wait_for(execution, 10)
     assert done.output == {"order": 4, "why": {"Error": "Rejected", "Cause": "no"}}
+
+
+def test_task_scheduled_event_records_the_heartbeat_and_the_timeout(
+    engine: Engine, worker: Worker
+) -> None:
+    """Recorded AWS (LocalStack's AWS-validated test_heartbeats snapshots): the
+    TaskScheduled event of a callback task with HeartbeatSeconds 5 and TimeoutSeconds 600
+    carries "heartbeatInSeconds": 5 and "timeoutInSeconds": 600, also when the heartbeat is
+    read through HeartbeatSecondsPath."""
+    definition = callback_machine(HeartbeatSecondsPath="$.beat", TimeoutSeconds=600)
+    arn = engine.create_state_machine("cb", definition)
+    execution = engine.start_execution(arn, {"order": 1, "beat": 5})
+    engine.send_task_success(worker.token(), {})
+    engine.wait_for(execution, 10)
+    [scheduled] = [e for e in engine.get_execution_history(execution) if e.type == "TaskScheduled"]
+    assert scheduled.details is not None
+    assert (scheduled.details["heartbeatInSeconds"], scheduled.details["timeoutInSeconds"]) == (
+        5,
+        600,
+    )

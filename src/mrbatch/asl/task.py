@@ -46,6 +46,9 @@ async def run_task(
         scheduled = {"resource": state.resource, "input": dumps(params)}
     if timeout is not None:
         scheduled["timeoutInSeconds"] = timeout
+    if heartbeat is not None and resource.function is None:
+        # recorded AWS: TaskScheduled carries it (LambdaFunctionScheduled has no such field)
+        scheduled["heartbeatInSeconds"] = heartbeat
     run.emit(call.frame, f"{attempt_key}:scheduled", names["Scheduled"], scheduled)
     run.emit(call.frame, f"{attempt_key}:started", names["Started"], base or None)
     memo_key = f"{attempt_key}:result"
