@@ -134,8 +134,8 @@ def big_file(config: StackConfig, stack_pid: int, data: Path) -> tuple[float, fl
 
 def _service_cpu(pid: int) -> dict[str, float]:
     """CPU seconds of the tree of `pid` by service: each process counts for the nearest
-    of itself and its ancestors started with `--name SERVICE` (a region's workers count for
-    their region), the rest for "supervisor"."""
+    of itself and its ancestors started with `--name SERVICE` (a region's workers for
+    "SERVICE workers"), the rest for "supervisor"."""
     stats: dict[int, list[str]] = {}
     names: dict[int, str] = {}
     for entry in os.listdir("/proc"):
@@ -153,11 +153,12 @@ def _service_cpu(pid: int) -> dict[str, float]:
     todo = [(pid, "supervisor")]
     while todo:
         current, service = todo.pop()
-        service = names.get(current, service)
+        service = names.get(current, service if service == "supervisor" else f"{service} workers")
         if current in stats:
             used = sum(int(v) for v in stats[current][11:15]) / os.sysconf("SC_CLK_TCK")
             found[service] = found.get(service, 0.0) + used
-        todo.extend((child, service) for child, f in stats.items() if int(f[1]) == current)
+        todo.extend((child, service.removesuffix(" workers"))
+                    for child, f in stats.items() if int(f[1]) == current)  # fmt: skip
     return found
 
 
