@@ -16,12 +16,13 @@ from typing import Any
 
 import pytest
 
-from mrbatch.errors import ConfigError
+from mrbatch.errors import ConfigError, ObjectNotFoundError
 from mrbatch.runtime.config import StackConfig
 from mrbatch.runtime.replication.changefeed import ChangeFeed
 from mrbatch.runtime.services.replicator import (
     ReplicatorLoop,
     open_directions,
+    pause_replication,
     read_replication_status,
     serve,
 )
@@ -105,6 +106,24 @@ def test_serve_publishes_before_ready_replicates_and_publishes_again_when_stoppe
     ]
 
 
+def test_serve_started_while_paused_says_so_before_ready_and_moves_nothing(
+    tmp_path: Path,
+) -> None:
+    config = StackConfig(data_dir=tmp_path)
+    pause_replication(config, True, direction=(EAST, WEST))
+    _put(config, EAST, "input/a.csv", b"abc")
+    stop = StopAfter(3)
+    [ready] = _serve(config, [], stop)
+    directions = ready["published"]["directions"]
+    assert (directions[f"{EAST}->{WEST}"]["paused"], directions[f"{WEST}->{EAST}"]["paused"]) == (
+        True,
+        False,
+    )
+    assert stop.timeouts == [0.0, 0.1, 0.1]  # nothing moved: idle from the first round
+    with pytest.raises(ObjectNotFoundError):
+        open_region_store(config, WEST).head("input/a.csv")
+
+
 def test_serve_waits_the_given_interval_between_idle_rounds(tmp_path: Path) -> None:
     stop = StopAfter(3)
     _serve(StackConfig(data_dir=tmp_path), ["--interval", "0.25"], stop)
@@ -170,6 +189,16 @@ def test_a_status_that_cannot_be_written_is_logged(
     [record] = [r for r in caplog.records if r.name == LOGGER]
     assert record.getMessage() == "cannot publish the replication status; retrying next round"
     assert record.levelno == logging.ERROR and record.exc_info is not None
+
+
+def test_each_status_that_cannot_be_written_is_counted(tmp_path: Path) -> None:
+    config = StackConfig(data_dir=tmp_path)
+    with open_directions(config) as directions:
+        (tmp_path / "run").write_text("a file where the run directory should be")
+        loop = ReplicatorLoop(config, directions)
+        loop.publish_safely()
+        loop.publish_safely()
+    assert (loop.errors, loop.unexpected_errors, loop.last_error) == (2, 0, None)
 
 
 def test_unreadable_parts_of_the_status_name_their_error_and_the_rest_is_reported(

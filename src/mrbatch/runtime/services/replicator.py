@@ -294,9 +294,10 @@ class ReplicatorLoop:
             self.errors += 1
 
     def publish(self, paused: dict[str, bool] | None = None) -> None:
-        """Write the status file now."""
+        """Write the status file now, with `paused` as read by this round (default: the
+        flags as they are now)."""
         if paused is None:
-            paused = self._paused
+            paused = self.paused_now()
         now = self.clock()
         record = {
             "pid": os.getpid(),
@@ -305,7 +306,7 @@ class ReplicatorLoop:
             "errors": self.errors,
             "unexpected_errors": self.unexpected_errors,
             "last_error": self.last_error,
-            "directions": {d.key: d.status(paused.get(d.key, False)) for d in self.directions},
+            "directions": {d.key: d.status(paused[d.key]) for d in self.directions},
         }
         atomic_write_json(status_file(self.config), record)
         self._paused = dict(paused)
@@ -332,7 +333,7 @@ def serve(
         raise ConfigError(f"replicator --interval must be positive, got {options.interval}")
     with open_directions(config) as directions:
         loop = ReplicatorLoop(config, directions)
-        loop.publish(loop.paused_now())
+        loop.publish()
         ready({"status_file": str(status_file(config))})
         log.info("replicating %s", ", ".join(d.key for d in directions))
         wait = 0.0
