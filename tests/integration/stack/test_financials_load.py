@@ -8,6 +8,7 @@ import csv
 import threading
 from pathlib import Path
 
+import pytest
 from stacktools import EAST, WEST, Stack
 
 from mrbatch.runtime.operations.financials import (
@@ -16,6 +17,8 @@ from mrbatch.runtime.operations.financials import (
     load_financials_file,
     wait_for_financials,
 )
+from mrbatch.runtime.services.supervisor import wait_until
+from mrbatch.state.db import query_read_only
 
 BATCH = 1000
 PAUSE_AT = 10 * BATCH  # the load stops after ten committed batches until the test resumes it
@@ -132,3 +135,56 @@ def _each_line_from(output: bytes, old: bytes, new: bytes) -> bool:
     return len(lines) == len(before) == len(after) and all(
         line in (a, b) for line, a, b in zip(lines, before, after, strict=True)
     )
+
+
+KILL_ROWS, KILL_BATCH = 120_000, 10_000
+
+
+def _stored(stack: Stack, region: str) -> dict[str, tuple[str, int, str]]:
+    """Every financial row of `region` as stored: uuid -> (JSON text, clock stamp, origin)."""
+    rows = query_read_only(
+        stack.config.tables_db(region),
+        "SELECT pk, item, updated_at, origin FROM financials",
+    )
+    return {pk: (item, stamp, origin) for pk, item, stamp, origin in rows}
+
+
+@pytest.mark.parametrize("killed", ["replicator", EAST])
+def test_a_process_killed_mid_load_loses_no_row_once_restarted(
+    stack: Stack, tmp_path: Path, killed: str
+) -> None:
+    """SIGKILL the replicator (busy applying the load's pages) or the active region's
+    process while a load runs and replicates: once it is restarted both regions hold every
+    row with the same text and stamp (last writer wins decided alike), none lost."""
+    prefix = f"kill-{killed}-"
+    header = _rows(stack.sample_dir / "testfile_financial_data.csv")[0]
+    rows = [
+        [f"{prefix}{n:06d}", "2", "3.00", "4.00", "5.00", "6.00", "7.00"] for n in range(KILL_ROWS)
+    ]
+    path = _write(tmp_path / "big.csv", [header, *rows])
+    reports: list[LoadReport] = []
+
+    def run() -> None:
+        reports.append(load_financials_file(stack.config, path, batch_rows=KILL_BATCH))
+
+    load = threading.Thread(target=run)
+    load.start()
+    try:
+        wait_until(
+            lambda: any(uuid.startswith(prefix) for uuid in _stored(stack, WEST)),
+            timeout=300,
+            what="the load's first rows in us-west-2",
+        )
+        stack.supervisor.kill(killed)
+    finally:
+        load.join(timeout=600)
+    assert reports and reports[0].rows == KILL_ROWS
+    stack.supervisor.restart(killed)
+    wait_until(
+        lambda: _stored(stack, EAST) == _stored(stack, WEST),
+        timeout=300,
+        what="both regions' financial tables equal",
+    )
+    loaded = {k: v for k, v in _stored(stack, WEST).items() if k.startswith(prefix)}
+    assert len(loaded) == KILL_ROWS
+    assert {origin for _, _, origin in loaded.values()} == {reports[0].region}
