@@ -185,6 +185,10 @@ def test_enrichment_api_answers_as_the_definition_expects_when_called() -> None:
         http_api_event("POST", "/financials:batch", '{"uuids": ["123456789", "1"]}'), table
     )
     assert json.loads(batch["body"])["missing"] == ["1"]
+    values = answer(
+        http_api_event("POST", "/financials:values", '{"uuids": ["1", "123456789"]}'), table
+    )
+    assert json.loads(values["body"])["values"] == [None, "5,1.50,1.00,7.50,5.00,2.50"]
     rest = {"httpMethod": "GET", "path": "/financials/123456789"}  # payload format 1.0
     assert answer(rest, table)["statusCode"] == 200
 

@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from mrbatch.enrichment.api import FINANCIAL_COLUMNS, MAX_BATCH
+from mrbatch.enrichment.table import values_text
 from mrbatch.ports import Table
 
 __all__ = ["answer"]
@@ -40,6 +41,8 @@ def answer(event: Mapping[str, Any], financials: Table) -> dict[str, Any]:
         return _one(financials, found.group(1))
     if method == "POST" and path == "/financials:batch":
         return _batch(financials, _body(event))
+    if method == "POST" and path == "/financials:values":
+        return _values(financials, _body(event))
     if method == "GET" and path == "/health":
         return _json(200, {"status": "ok"})
     return _json(404, {"error": "NotFound", "message": f"no route {method} {path}"})
@@ -66,7 +69,8 @@ def _one(financials: Table, uuid: str) -> dict[str, Any]:
     return _json(200, _record(item))
 
 
-def _batch(financials: Table, body: bytes) -> dict[str, Any]:
+def _uuids(body: bytes) -> list[str] | dict[str, Any]:
+    """The uuids of a batch request, or the 400 answer to a malformed or oversized one."""
     try:
         uuids = json.loads(body)["uuids"]
         if not isinstance(uuids, list) or not all(isinstance(u, str) for u in uuids):
@@ -75,10 +79,30 @@ def _batch(financials: Table, body: bytes) -> dict[str, Any]:
         return _json(400, {"error": "BadRequest", "message": 'body must be {"uuids": [...]}'})
     if len(uuids) > MAX_BATCH:
         return _json(400, {"error": "BadRequest", "message": f"at most {MAX_BATCH} uuids"})
+    return uuids
+
+
+def _items(financials: Table, uuids: list[str]) -> list[dict[str, Any]]:
+    keys = [{"uuid": uuid} for uuid in dict.fromkeys(uuids) if _UUID.fullmatch(uuid)]
+    return financials.get_many(keys)
+
+
+def _batch(financials: Table, body: bytes) -> dict[str, Any]:
+    uuids = _uuids(body)
+    if isinstance(uuids, dict):
+        return uuids
     unique = list(dict.fromkeys(uuids))
-    keys = [{"uuid": uuid} for uuid in unique if _UUID.fullmatch(uuid)]
-    found = {str(item["uuid"]): _record(item) for item in financials.get_many(keys)}
+    found = {str(item["uuid"]): _record(item) for item in _items(financials, unique)}
     return _json(200, {"found": found, "missing": [u for u in unique if u not in found]})
+
+
+def _values(financials: Table, body: bytes) -> dict[str, Any]:
+    """The values route, as the local app answers it (`mrbatch.enrichment.api`)."""
+    uuids = _uuids(body)
+    if isinstance(uuids, dict):
+        return uuids
+    found = {str(item["uuid"]): values_text(item) for item in _items(financials, uuids)}
+    return _json(200, {"values": [found.get(uuid) for uuid in uuids]})
 
 
 def _record(item: Mapping[str, Any]) -> dict[str, str]:
