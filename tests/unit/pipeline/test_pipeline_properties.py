@@ -6,11 +6,12 @@ from __future__ import annotations
 import csv
 import io
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from mrbatch.errors import InputFileError
 from mrbatch.pipeline import merge, process_chunk, split
+from mrbatch.pipeline.parse import parse_chunks
 from mrbatch.pipeline.process import process_chunks
 
 from .pipeline_samples import HEADER, OUT_HEADER
@@ -123,3 +124,41 @@ def test_dirty_records_alone_take_the_careful_way_with_the_same_result(
     mixed = _outcome(HEADER + body, rules, financials)
     careful = _outcome(b'"uuid"' + HEADER[len(b"uuid") :] + body, rules, financials)
     assert mixed == careful
+
+
+_field = st.one_of(
+    st.text(st.characters(codec="utf-8", exclude_characters='"\r\n'), max_size=5),
+    st.sampled_from(["\ufeffx", "a\x00b", "#", " ", ""]),  # a BOM, a NUL, a comment sign
+)
+
+
+@st.composite
+def _lines(draw: st.DrawFn) -> tuple[str, bytes]:
+    """Quote-free lines of any width (0: a blank line) around a header of 1-4 columns."""
+    delimiter = draw(st.sampled_from([",", ";", "\t", "|", "é"]))
+    columns = draw(st.integers(1, 4))
+    lines = [delimiter.join(f"c{i}" for i in range(columns))]
+    for _ in range(draw(st.integers(0, 20))):
+        width = draw(st.integers(0, columns + 2))
+        lines.append(delimiter.join(draw(_field) for _ in range(width)))
+    ending = draw(st.sampled_from(["\n", "\r\n"]))
+    text = ending.join(lines) + (ending if draw(st.booleans()) else "")
+    return delimiter, text.encode()
+
+
+@settings(max_examples=300, deadline=None)
+@given(lines=_lines())
+@example(lines=(",", b"c0,c1\n\xef\xbb\xbfx,y\n"))  # a first line that starts with a BOM
+@example(lines=(",", b"c0,c1\na\x00b,y\nc,d"))  # a NUL byte
+@example(lines=(",", b"c0,c1\n\nx\na,b,c\n\n,\n"))  # blank, short, long, empty values
+def test_fast_and_careful_parsing_agree_on_any_delimiter_and_line_shape(
+    lines: tuple[str, bytes],
+) -> None:
+    delimiter, data = lines
+    fast = parse_chunks([(data, 5)], file="f.csv", delimiter=delimiter)
+    # A quoted header sends the whole chunk the careful way.
+    careful = parse_chunks([(b'"c0"' + data[2:], 5)], file="f.csv", delimiter=delimiter)
+    assert fast.columns == careful.columns
+    assert fast.frame.to_dicts() == careful.frame.to_dicts()
+    assert fast.frame.schema == careful.frame.schema
+    assert (fast.errors, fast.records) == (careful.errors, careful.records)
