@@ -103,18 +103,93 @@ def test_send_task_failure_fails_the_task_with_its_error(engine: Engine, worker:
     assert done.output == {"order": 1, "why": {"Error": "Rejected", "Cause": "out of stock"}}
 
 
-def test_no_heartbeat_within_heartbeat_seconds_fails_with_heartbeat_timeout(
+def test_no_heartbeat_within_heartbeat_seconds_fails_with_states_timeout(
     engine: Engine, worker: Worker
 ) -> None:
-    """AWS: "States.HeartbeatTimeout: A Task state failed to send a heartbeat for a period
-    longer than the HeartbeatSeconds value." """
+    """AWS error names: "States.Timeout: A Task state either ran longer than the
+    TimeoutSeconds value, or failed to send a heartbeat for a period longer than the
+    HeartbeatSeconds value." Recorded AWS (LocalStack's AWS-validated test_heartbeats
+    snapshots, a `.waitForTaskToken` task with HeartbeatSeconds 5): TaskTimedOut carries
+    {"error": "States.Timeout", "resource", "resourceType"} and ExecutionFailed
+    {"error": "States.Timeout"}, no cause in either. A later answer is refused."""
     definition = callback_machine(HeartbeatSeconds=1, TimeoutSeconds=30)
     execution = engine.start_execution(engine.create_state_machine("cb", definition), {"order": 1})
     token = worker.token()
     done = engine.wait_for(execution, 10)
-    assert (done.status.value, done.error) == ("FAILED", "States.HeartbeatTimeout")
+    assert (done.status.value, done.error, done.cause) == ("FAILED", "States.Timeout", None)
+    events = {e.type: e.details for e in engine.get_execution_history(execution)}
+    assert events["TaskTimedOut"] == {
+        "error": "States.Timeout",
+        "resource": "invoke.waitForTaskToken",
+        "resourceType": "lambda",
+    }
+    assert events["ExecutionFailed"] == {"error": "States.Timeout"}
     with pytest.raises(TaskTimedOutError):
         engine.send_task_success(token, {})
+
+
+@pytest.mark.parametrize(
+    ("error_equals", "caught"),
+    [
+        ("States.HeartbeatTimeout", True),
+        ("States.Timeout", True),
+        ("States.ALL", True),
+        ("States.TaskFailed", False),
+    ],
+)
+def test_catch_on_a_heartbeat_expiry_matches_heartbeat_timeout_timeout_and_all(
+    engine: Engine, worker: Worker, error_equals: str, caught: bool
+) -> None:
+    """AWS error names: States.HeartbeatTimeout ("A Task state failed to send a heartbeat
+    for a period longer than the HeartbeatSeconds value ... only available inside the Catch
+    and Retry fields"); States.Timeout covers "ran longer than the TimeoutSeconds value, or
+    failed to send a heartbeat"; States.ALL "matches any known error name"; States.TaskFailed
+    "matches any known error name except for States.Timeout". The caught error output is
+    the error AWS reports (States.Timeout, no cause)."""
+    catch = [{"ErrorEquals": [error_equals], "ResultPath": "$.why", "Next": "Caught"}]
+    definition = callback_machine(HeartbeatSeconds=1, TimeoutSeconds=30, Catch=catch)
+    definition["States"]["Caught"] = {"Type": "Pass", "End": True}
+    execution = engine.start_execution(engine.create_state_machine("cb", definition), {"order": 2})
+    done = engine.wait_for(execution, 10)
+    if caught:
+        assert (done.status.value, done.output) == (
+            "SUCCEEDED",
+            {"order": 2, "why": {"Error": "States.Timeout"}},
+        )
+    else:
+        assert (done.status.value, done.error) == ("FAILED", "States.Timeout")
+
+
+def test_catch_on_heartbeat_timeout_leaves_a_timeout_seconds_expiry_to_states_timeout(
+    engine: Engine, worker: Worker
+) -> None:
+    """AWS error names: States.HeartbeatTimeout is a task that "failed to send a heartbeat";
+    a task that "ran longer than the TimeoutSeconds value" is States.Timeout only, so a
+    HeartbeatTimeout catcher lets it pass to the next catcher."""
+    catch = [
+        {"ErrorEquals": ["States.HeartbeatTimeout"], "ResultPath": "$.beat", "Next": "Caught"},
+        {"ErrorEquals": ["States.Timeout"], "ResultPath": "$.slow", "Next": "Caught"},
+    ]
+    definition = callback_machine(TimeoutSeconds=1, Catch=catch)
+    definition["States"]["Caught"] = {"Type": "Pass", "End": True}
+    execution = engine.start_execution(engine.create_state_machine("cb", definition), {"order": 3})
+    done = engine.wait_for(execution, 10)
+    assert done.output is not None and "beat" not in done.output
+    assert done.output["slow"]["Error"] == "States.Timeout"  # type: ignore[index]
+
+
+def test_retry_on_heartbeat_timeout_retries_a_heartbeat_expiry(
+    engine: Engine, worker: Worker
+) -> None:
+    """AWS error names: States.HeartbeatTimeout "is only available inside the Catch and
+    Retry fields": a retrier on it runs the task again after a heartbeat expiry (the worker
+    gets a second token), then the error AWS reports, States.Timeout, fails the execution."""
+    retry = [{"ErrorEquals": ["States.HeartbeatTimeout"], "MaxAttempts": 1, "IntervalSeconds": 1}]
+    definition = callback_machine(HeartbeatSeconds=1, TimeoutSeconds=30, Retry=retry)
+    execution = engine.start_execution(engine.create_state_machine("cb", definition), {"order": 4})
+    done = engine.wait_for(execution, 15)
+    assert (done.status.value, done.error) == ("FAILED", "States.Timeout")
+    assert len(set(worker.tokens)) == 2
 
 
 def test_cli_send_task_success_from_another_connection_resumes_the_task(

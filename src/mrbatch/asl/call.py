@@ -27,7 +27,7 @@ class BodyFailure(StatesError):
     """A body's failure plus the history event that records it (TaskFailed, MapStateFailed...)."""
 
     def __init__(self, err: StatesError, event_type: str, details: dict[str, JsonValue]) -> None:
-        super().__init__(err.error, err.cause)
+        super().__init__(err.error, err.cause, also_matches=err.also_matches)
         self.event_type = event_type
         self.details = details
 

@@ -11,7 +11,8 @@ processes' calls by reading the token again every `poll_seconds`.
 AWS semantics kept: a token resolves once (a second call, or a call after the task timed out,
 fails with TaskTimedOut); a string that is not a token this engine issues fails with
 InvalidToken, a well-formed token no task holds with TaskDoesNotExist; with HeartbeatSeconds,
-a task that hears nothing for that long fails with States.HeartbeatTimeout. This module
+a task that hears nothing for that long fails with States.Timeout, which Retry and Catch
+also match by States.HeartbeatTimeout (`errors.heartbeat_timeout` says why). This module
 decides every refusal, so the engine, the CLI and the control API answer alike.
 """
 
@@ -26,7 +27,7 @@ from collections.abc import Callable
 from typing import ClassVar, Final
 
 from mrbatch.asl.definition import JsonValue
-from mrbatch.asl.errors import HEARTBEAT_TIMEOUT
+from mrbatch.asl.errors import heartbeat_timeout
 from mrbatch.asl.store import Store
 from mrbatch.errors import MrBatchError
 
@@ -151,7 +152,7 @@ class Callbacks:
         self._store.resolve_task_token(token, outcome)
 
     async def wait(self, token: str, heartbeat_seconds: int | None) -> dict[str, JsonValue]:
-        """The token's outcome, once there is one (or States.HeartbeatTimeout)."""
+        """The token's outcome, once there is one (or the heartbeat timeout's)."""
         waker = self._wakers.setdefault(token, asyncio.Event())
         try:
             while True:
@@ -164,7 +165,7 @@ class Callbacks:
                 if heartbeat_seconds is not None:
                     left = beat + heartbeat_seconds - self._clock()
                     if left <= 0:
-                        timed_out = _heartbeat_timeout(heartbeat_seconds)
+                        timed_out = _heartbeat_timeout()
                         self._store.resolve_task_token(token, timed_out)
                         continue  # read back whichever outcome won
                     delay = min(delay, left)
@@ -180,9 +181,7 @@ class Callbacks:
             waker.set()
 
 
-def _heartbeat_timeout(seconds: int) -> dict[str, JsonValue]:
-    return {
-        "error": HEARTBEAT_TIMEOUT,
-        "cause": f"The task sent no heartbeat for {seconds} seconds (HeartbeatSeconds)",
-        "timedOut": True,
-    }
+def _heartbeat_timeout() -> dict[str, JsonValue]:
+    """The outcome stored for a heartbeat expiry: no "cause" key, as AWS records none."""
+    err = heartbeat_timeout()
+    return {"error": err.error, "alsoMatches": list(err.also_matches), "timedOut": True}

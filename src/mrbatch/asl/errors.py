@@ -38,6 +38,7 @@ __all__ = [
     "TIMEOUT",
     "DefinitionError",
     "StatesError",
+    "heartbeat_timeout",
 ]
 
 ALL: Final = "States.ALL"
@@ -88,12 +89,37 @@ class StatesError(MrBatchError):
     ('States.Runtime', "path '$.a' not found in the input")
     """
 
-    def __init__(self, error: str | None, cause: str | None) -> None:
+    def __init__(
+        self, error: str | None, cause: str | None, *, also_matches: tuple[str, ...] = ()
+    ) -> None:
         super().__init__(f"{error}: {cause}")
-        # None only for a Fail state without Error/Cause: AWS then reports no error and no
-        # cause at all (absent fields), not empty strings
+        # None only for a Fail state without Error/Cause, or a timeout: AWS then reports no
+        # error / no cause at all (absent fields), not empty strings
         self.error = error
         self.cause = cause
+        # names Retry and Catch also match this error by, though it is reported as `error`:
+        # a heartbeat expiry is reported as States.Timeout and matched by
+        # States.HeartbeatTimeout too (see `heartbeat_timeout`)
+        self.also_matches = also_matches
+
+
+def heartbeat_timeout() -> StatesError:
+    """The error of a Task whose HeartbeatSeconds passed without a heartbeat.
+
+    AWS's error names: States.Timeout is "A Task state either ran longer than the
+    TimeoutSeconds value, or failed to send a heartbeat for a period longer than the
+    HeartbeatSeconds value"; States.HeartbeatTimeout is the heartbeat case alone and "is only
+    available inside the Catch and Retry fields". Recorded AWS histories (LocalStack's
+    AWS-validated test_heartbeats snapshots, a `.waitForTaskToken` task) report it as
+    {"error": "States.Timeout"} in TaskTimedOut and ExecutionFailed, with no cause. So the
+    error is States.Timeout without a cause, and States.HeartbeatTimeout only a name Retry
+    and Catch match it by.
+
+    >>> err = heartbeat_timeout()
+    >>> (err.error, err.cause, err.also_matches)
+    ('States.Timeout', None, ('States.HeartbeatTimeout',))
+    """
+    return StatesError(TIMEOUT, None, also_matches=(HEARTBEAT_TIMEOUT,))
 
 
 class DefinitionError(MrBatchError):

@@ -100,15 +100,19 @@ async def _handled(call: StateCall, raw_input: JsonValue, body: Body) -> Outcome
             delay = (
                 None
                 if err.error == RUNTIME
-                else retry.next_retry(err.error, call.run.rng(f"{attempt_key}:jitter"))
+                else retry.next_retry(
+                    err.error, call.run.rng(f"{attempt_key}:jitter"), err.also_matches
+                )
             )
             _record_failure(call, err, attempt_key, delay, retry.retry_count)
             if delay is not None:
                 await call.run.durable_sleep(f"{attempt_key}:retry-wake", delay)
                 attempt += 1
                 continue
-            catcher = find_catcher(state.catch, err.error)
+            catcher = find_catcher(state.catch, err.error, err.also_matches)
             if catcher is None:
+                # the names it is also matched by stay with this state's Retry and Catch: AWS
+                # documents States.HeartbeatTimeout for a Task only (errors.heartbeat_timeout)
                 raise StatesError(err.error, err.cause) from None
             error_output = {
                 k: v for k, v in (("Error", err.error), ("Cause", err.cause)) if v is not None

@@ -62,9 +62,12 @@ async def run_task(
             run.callbacks.cancel(token, outcome)  # later SendTask* calls: TaskTimedOut
         run.remember(memo_key, outcome)
     if "error" in outcome:
-        err = StatesError(outcome["error"], outcome["cause"])
+        err = _outcome_error(outcome)
         kind = "TimedOut" if outcome.get("timedOut") else "Failed"
-        raise BodyFailure(err, names[kind], dict(base, error=err.error, cause=err.cause))
+        fields = (("error", err.error), ("cause", err.cause))
+        # a field AWS records no value for is absent (a heartbeat expiry has no cause)
+        details = dict(base, **{k: v for k, v in fields if v is not None})
+        raise BodyFailure(err, names[kind], details)
     result = outcome["ok"]
     text = check_payload_size(result, "result", state.name)
     run.emit(call.frame, f"{attempt_key}:succeeded", names["Succeeded"], dict(base, output=text))
@@ -108,11 +111,18 @@ async def _callback(
     return outcome["ok"]
 
 
+def _outcome_error(outcome: dict[str, JsonValue]) -> StatesError:
+    """The error of a failed outcome as `_bounded` or the callback store recorded it."""
+    also = tuple(outcome.get("alsoMatches", ()))
+    return StatesError(outcome["error"], outcome.get("cause"), also_matches=also)
+
+
 class _CallbackFailure(StatesError):
     """Internal: SendTaskFailure or a heartbeat timeout, with the outcome as recorded."""
 
     def __init__(self, outcome: dict[str, JsonValue]) -> None:
-        super().__init__(outcome["error"], outcome["cause"])
+        err = _outcome_error(outcome)
+        super().__init__(err.error, err.cause, also_matches=err.also_matches)
         self.outcome = outcome
 
 
