@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from mrbatch.errors import FencedError
-from mrbatch.handlers.fencing import check_fence
+from mrbatch.handlers.fencing import check_fence, holds
 from mrbatch.handlers.payloads import ExecutionEnd
 from mrbatch.handlers.region import Region, set_current_region
 from mrbatch.handlers.steps import email_the_file, record_execution_end
@@ -75,6 +75,14 @@ def test_fence_stops_old_work_of_a_region_active_again(region: Region) -> None:
     with pytest.raises(FencedError, match="epoch 1"):
         check_fence(region, 1)
     check_fence(region, 3)
+
+
+def test_holds_only_for_the_active_region_under_exactly_its_epoch(region: Region) -> None:
+    assert holds(region, 1) is True
+    region.routing.set_active(WEST, "failover")  # epoch 2, WEST active
+    assert (holds(region, 1), holds(region, 2)) == (False, False)
+    region.routing.set_active(EAST, "failback")  # epoch 3, EAST active again
+    assert (holds(region, 1), holds(region, 3)) == (False, True)
 
 
 def test_old_epoch_email_is_not_sent_after_failover_and_failback(region: Region) -> None:
