@@ -22,10 +22,12 @@ at a time, each page its own short read), so `query` and `scan` never hold the w
 table nor a lock between pages.
 
 Replication (for the table replicator): `changes_since(cursor)` lists the latest write of
-every item changed after `cursor` (a `seq`), tombstones included; the replicator applies
-each one to the peer region with `apply_replica(change)`, which keeps it only if it is
-newer by `(updated_at, origin)`, and forwards only changes whose `origin` is the source
-region. Both sides converge on the newest write of every item, whatever the order.
+every item changed after `cursor` (a `seq`), tombstones included; `apply_replica(change)`
+keeps one in the peer region only if it is newer by `(updated_at, origin)`. The replicator
+forwards only changes whose `origin` is the source region, a page at a time, with
+`apply_page_from`: the same rule, done inside SQLite over the source's attached file. Both
+sides converge on the newest write of every item, whatever the order. A write to an
+existing key updates its row in place (the key index is left as it is).
 
 Example:
     >>> import tempfile
