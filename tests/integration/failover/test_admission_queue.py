@@ -32,7 +32,8 @@ def _queue_behind_a_held_file(stack: Stack) -> tuple[bytes, list[str]]:
         ids.append(stack.file_id(key))
     stack.wait(lambda: drill.held(stack.config.run_dir, "split_input_file") is not None, "hold")
     stack.wait(lambda: all(stack.item(EAST, f) is not None for f in ids), "every file accepted")
-    assert [stack.item(EAST, f)["status"] for f in ids] == ["INITIALIZED"] * 3  # type: ignore[index]
+    items = [stack.item(EAST, f) for f in ids]
+    assert [item and item["status"] for item in items] == ["INITIALIZED"] * 3
     assert [e["input"]["fileId"] for e in stack.executions(EAST)] == ids[:1]  # one in flight
     return data, ids
 
