@@ -64,6 +64,29 @@ def block(
     _show(chaos.block(config, region, target, parse_duration(duration), mode=mode), as_json)
 
 
+@chaos_app.command("heal")
+def heal(
+    experiment: Annotated[
+        int | None,
+        typer.Option("--id", help="End only this experiment's blocks (see `chaos list`)."),
+    ] = None,
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+    as_json: JsonFlag = False,
+) -> None:
+    """End blocks now instead of at their end time (all of them, or one experiment's), as
+    stopping an FIS experiment does."""
+    from mrbatch.runtime.operations import chaos
+
+    ended = chaos.heal(_config(data_dir), experiment)
+    if as_json:
+        typer.echo(json.dumps([e.as_dict() for e in ended], indent=2))
+        return
+    if not ended:
+        typer.echo("no block is in force")
+    for e in ended:
+        typer.echo(f"experiment {e.id} ended: {e.kind} {e.target} {e.detail}")
+
+
 @chaos_app.command("kill")
 def kill(
     service: Annotated[

@@ -37,15 +37,20 @@ def _chaos(data_dir: Path, *args: str) -> dict[str, object]:
 
 def test_a_blocked_object_store_fails_the_regions_handlers_then_heals(stack: Stack) -> None:
     data = (stack.sample_dir / "testfile.csv").read_bytes()
+    # long enough to outlast the region's work on any machine; healed as soon as it failed
     blocked = _chaos(stack.config.data_dir, "block", "--region", EAST, "--target", "objects",
-                     "--duration", "4s")  # fmt: skip
+                     "--duration", "10m")  # fmt: skip
     stack.upload("input/blocked.csv", data)  # the access point writes; the region cannot read
     file_id = stack.file_id("input/blocked.csv")
     stack.wait_status(EAST, file_id, "FAILED")
     item = stack.item(EAST, file_id)
     assert item is not None
     assert f"chaos experiment {blocked['id']}" in str(item.get("cause"))
-    stack.wait(lambda: _healed(stack.config), "the block to end")
+    assert not _healed(stack.config)
+    healed_now = mrbatch("chaos", "heal", "--id", str(blocked["id"]),
+                         "--data-dir", str(stack.config.data_dir), "--json")  # fmt: skip
+    assert [e["id"] for e in json.loads(healed_now.stdout)] == [blocked["id"]]
+    assert _healed(stack.config)
     stack.upload("input/healed.csv", data)
     healed = stack.file_id("input/healed.csv")
     for region in (EAST, WEST):

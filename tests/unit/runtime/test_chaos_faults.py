@@ -170,6 +170,35 @@ def test_a_second_block_keeps_the_first_and_drops_expired_ones(config: StackConf
     assert [(b.region, b.target) for b in blocks] == [(EAST, "objects"), (WEST, "tables")]
 
 
+def test_heal_ends_one_experiments_blocks_now_and_records_the_end(config: StackConfig) -> None:
+    first = chaos.block(config, EAST, "all", 300)
+    second = chaos.block(config, WEST, "tables", 300)
+    [ended] = chaos.heal(config, first.id)
+    assert ended.id == first.id
+    assert [(b.region, b.target) for b in read_faults(config.faults_file).blocks] == [
+        (WEST, "tables")
+    ]
+    log = ChaosLog(config)
+    by_id = {e.id: e for e in log.experiments()}
+    log.close()
+    assert by_id[first.id].ended_at is not None
+    assert not by_id[first.id].in_force(by_id[first.id].ended_at + 0.001)
+    assert by_id[second.id].ended_at is None
+
+
+def test_heal_without_an_id_ends_every_block_and_refuses_an_unknown_one(
+    config: StackConfig,
+) -> None:
+    chaos.block(config, EAST, "objects", 300)
+    chaos.block(config, WEST, "smtp", 300)
+    with pytest.raises(ConfigError, match="no block of experiment 99"):
+        chaos.heal(config, 99)
+    assert len(read_faults(config.faults_file).blocks) == 2
+    assert len(chaos.heal(config)) == 2
+    assert read_faults(config.faults_file).blocks == ()
+    assert chaos.heal(config) == []
+
+
 @pytest.mark.parametrize(
     ("region", "target", "duration", "mode"),
     [

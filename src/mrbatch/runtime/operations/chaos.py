@@ -3,7 +3,8 @@
 What an experiment does, and how the stack comes back from it:
 
 - `block`: a region cannot reach its object store, tables, enrichment API or mail server
-  for a while (`mrbatch.runtime.faults`); the block ends by itself at its end time.
+  for a while (`mrbatch.runtime.faults`); the block ends by itself at its end time, or
+  at once with `heal` (as stopping an FIS experiment does).
 - `kill`: SIGKILL of a service's process group (or of its main process only); the
   supervisor of `mrbatch up` restarts it (with `--auto-failover`, a dead active region is
   failed over instead).
@@ -39,6 +40,7 @@ from mrbatch.runtime.wiring import open_region_store
 __all__ = [
     "block",
     "duplicate_events",
+    "heal",
     "kill",
     "pause",
     "replication_delay",
@@ -96,6 +98,23 @@ def block(
         added = tuple(Block(region, t, mode, experiment.ends_at, experiment.id) for t in targets)
         write_faults(config.faults_file, replace(faults, blocks=kept + added))
     return experiment
+
+
+def heal(config: StackConfig, experiment_id: int | None = None) -> list[Experiment]:
+    """End the blocks in force now, before their end time: every one, or only those of
+    experiment `experiment_id` (a ConfigError when it has none in force). Returns the
+    experiments ended. The regions see it at their next port call (the faults file's
+    mtime changes); a caller already hanging in `timeout` mode still waits its turn."""
+    with _faults_locked(config) as faults:
+        now = time.time()
+        live = [b for b in faults.blocks if b.until > now]
+        ending = {b.experiment for b in live if experiment_id in (None, b.experiment)}
+        if experiment_id is not None and not ending:
+            raise ConfigError(f"no block of experiment {experiment_id} is in force")
+        kept = tuple(b for b in live if b.experiment not in ending)
+        write_faults(config.faults_file, replace(faults, blocks=kept))
+    with _log(config) as log:
+        return log.end_ids(ending) if ending else []
 
 
 def replication_delay(config: StackConfig, delay: float) -> Experiment:

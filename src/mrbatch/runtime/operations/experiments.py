@@ -7,7 +7,7 @@ the dashboard reads it without importing the services.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -84,6 +84,19 @@ class ChaosLog:
         with self._db.transaction() as db:
             db.execute("UPDATE experiments SET ended_at = ? WHERE id = ?", (now, experiment.id))
         return replace(experiment, ended_at=now)
+
+    def end_ids(self, ids: Iterable[int]) -> list[Experiment]:
+        """Record that the experiments `ids` ended now; returns them, ended."""
+        now, wanted = self._clock(), sorted(set(ids))
+        with self._db.transaction() as db:
+            db.executemany("UPDATE experiments SET ended_at = ? WHERE id = ?",
+                           [(now, i) for i in wanted])  # fmt: skip
+            rows = db.execute(
+                "SELECT id, kind, target, detail, started_at, ends_at, ended_at FROM experiments"
+                f" WHERE id IN ({','.join('?' * len(wanted))})",
+                wanted,
+            ).fetchall()
+        return [Experiment(*row) for row in rows]
 
     def end_open(self, kind: str) -> None:
         """End every experiment of `kind` that has no end (a replication delay set again)."""
