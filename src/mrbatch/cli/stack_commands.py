@@ -198,6 +198,12 @@ def _warn_without_financials(config: StackConfig) -> None:
     active = open_routing(config).state().active_region
     if has_financials(config, active):
         return
+    if config.extra.get("financials"):  # `up --detach --financials F`: loading after start-up
+        typer.echo(
+            f"  financial data from {config.extra['financials']} is loading into {active} in"
+            " the background; rows processed before it is done are written 'not enriched'"
+        )
+        return
     typer.secho(
         f"WARNING: no financial data is loaded in {active}: every row will be written"
         " 'not enriched'.\n"

@@ -93,3 +93,21 @@ def test_a_bad_file_loads_nothing_and_says_why(tmp_path: Path, content: str, mes
     with pytest.raises(InputFileError, match=message):
         load_financials_file(config, path, batch_rows=1)
     assert _items(config) == {}
+
+
+def test_start_up_load_whose_replica_lags_is_logged_and_keeps_the_stack(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """`up --financials`: no replicator runs here, so the standby never catches up; start-up
+    must warn and go on (it used to raise, and the supervisor tore the stack down)."""
+    from dataclasses import replace
+
+    from mrbatch.runtime.services.stack import _load_configured_financials
+
+    path = tmp_path / "fin.csv"
+    path.write_text(f"{HEADER}\n1,1,1,1,1,1,1\n2,2,2,2,2,2,2\n", encoding="utf-8")
+    config = replace(StackConfig(data_dir=tmp_path / "stack"), extra={"financials": str(path)})
+    with caplog.at_level("WARNING", logger="mrbatch.runtime.services.stack"):
+        _load_configured_financials(config, replica_wait=0.3)
+    assert set(_items(config)) == {"1", "2"}
+    assert "not all in the standby" in caplog.text
