@@ -185,7 +185,8 @@ def test_a_status_that_cannot_be_written_is_logged(
     caplog.set_level(logging.INFO, logger=LOGGER)
     with open_directions(config) as directions:
         (tmp_path / "run").write_text("a file where the run directory should be")
-        ReplicatorLoop(config, directions).publish_safely()
+        loop = ReplicatorLoop(config, directions)
+        loop.publish_safely(loop.paused_now())
     [record] = [r for r in caplog.records if r.name == LOGGER]
     assert record.getMessage() == "cannot publish the replication status; retrying next round"
     assert record.levelno == logging.ERROR and record.exc_info is not None
@@ -196,8 +197,8 @@ def test_each_status_that_cannot_be_written_is_counted(tmp_path: Path) -> None:
     with open_directions(config) as directions:
         (tmp_path / "run").write_text("a file where the run directory should be")
         loop = ReplicatorLoop(config, directions)
-        loop.publish_safely()
-        loop.publish_safely()
+        loop.publish_safely(loop.paused_now())
+        loop.publish_safely(loop.paused_now())
     assert (loop.errors, loop.unexpected_errors, loop.last_error) == (2, 0, None)
 
 
@@ -214,7 +215,7 @@ def test_unreadable_parts_of_the_status_name_their_error_and_the_rest_is_reporte
         finally:
             feed.close()
         _drop_errors_table(config, WEST)
-        loop.publish()
+        loop.publish(loop.paused_now())
     status = read_replication_status(config)["directions"]
     east_west = status[f"{EAST}->{WEST}"]
     assert east_west["objects"]["latency_error"] == (

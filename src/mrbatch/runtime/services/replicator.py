@@ -284,7 +284,7 @@ class ReplicatorLoop:
         if changed or self.clock() - self._published_at >= STATUS_EVERY_SECONDS:
             self.publish_safely(paused)
 
-    def publish_safely(self, paused: dict[str, bool] | None = None) -> None:
+    def publish_safely(self, paused: dict[str, bool]) -> None:
         """`publish`, logging and counting a failure instead of raising it: the status
         file is a report, replication must not stop because it cannot be written."""
         try:
@@ -293,11 +293,9 @@ class ReplicatorLoop:
             log.exception("cannot publish the replication status; retrying next round")
             self.errors += 1
 
-    def publish(self, paused: dict[str, bool] | None = None) -> None:
-        """Write the status file now, with `paused` as read by this round (default: the
-        flags as they are now)."""
-        if paused is None:
-            paused = self.paused_now()
+    def publish(self, paused: dict[str, bool]) -> None:
+        """Write the status file now, each direction `paused` as given (as `paused_now`
+        read the flags)."""
         now = self.clock()
         record = {
             "pid": os.getpid(),
@@ -333,11 +331,11 @@ def serve(
         raise ConfigError(f"replicator --interval must be positive, got {options.interval}")
     with open_directions(config) as directions:
         loop = ReplicatorLoop(config, directions)
-        loop.publish()
+        loop.publish(loop.paused_now())
         ready({"status_file": str(status_file(config))})
         log.info("replicating %s", ", ".join(d.key for d in directions))
         wait = 0.0
         while not stop.wait(wait):
             moved = loop.round()
             wait = 0.0 if moved else loop.backoff(options.interval)
-        loop.publish_safely()
+        loop.publish_safely(loop.paused_now())
