@@ -111,7 +111,15 @@ class ModuleResult:
 # a timeout; the report still prints each timeout's diff, to be checked by eye.
 TIMEOUT = "timeout"
 TYPE_ERROR = "caught by type check"
+NOT_CHECKED = "not checked"
 DECIDED = {"killed", TIMEOUT, TYPE_ERROR, EQUIVALENT}
+
+
+def nothing_checked(statuses: dict[str, str]) -> bool:
+    """Whether mutmut judged no mutant at all: its clean run or its set-up failed (a test
+    that fails without any mutant, say), and every mutant is listed as "not checked". That
+    is a failed run to report with mutmut's output, not hundreds of survivors."""
+    return all(status == NOT_CHECKED for status in statuses.values())
 
 
 def is_sql_case_change(diff: str) -> bool:
@@ -289,8 +297,9 @@ def run_module(module: str, tests: list[str], max_children: int) -> ModuleResult
         for line in listing.stdout.splitlines():
             if match := RESULT_LINE.match(line):
                 result.statuses[match.group(1)] = match.group(2).strip()
-        if not result.statuses:
+        if nothing_checked(result.statuses):
             result.error = (run.stdout + run.stderr)[-3000:]
+            return result
         for name in [*result.survivors, *result.timeouts]:
             result.diffs[name] = mutmut(workdir, "show", name).stdout
         source = (ROOT / module).read_text()
@@ -321,7 +330,8 @@ def report(results: list[ModuleResult]) -> str:
     parts = []
     for r in results:
         if r.error:
-            parts.append(f"## {r.module}: mutmut produced no results\n{r.error}")
+            parts.append(f"## {r.module}: mutmut checked no mutant\n{r.error}")
+            continue
         parts += [f"## timeout (caught)\n{r.diffs[n].strip()}" for n in r.timeouts]
         parts += [f"## {r.statuses[n]}\n{r.diffs[n].strip()}" for n in r.survivors]
     return "\n\n".join([*parts, table(results)])

@@ -154,3 +154,26 @@ def test_quote_safe_given_by_a_conditional_is_compared_branch_by_branch(
 def test_codec_name_case_change_is_equivalent(tool: ModuleType, after: str, expected: bool) -> None:
     diff = f'-    text = name.decode("utf-8", "replace")\n+{after}\n'
     assert tool.is_codec_name_case_change(diff) is expected
+
+
+@pytest.mark.parametrize(
+    ("statuses", "expected"),
+    [
+        ({}, True),
+        ({"m_1": "not checked", "m_2": "not checked"}, True),
+        ({"m_1": "not checked", "m_2": "killed"}, False),
+        ({"m_1": "survived"}, False),
+    ],
+)
+def test_a_run_that_checked_no_mutant_is_a_failed_run(
+    tool: ModuleType, statuses: dict[str, str], expected: bool
+) -> None:
+    # mutmut lists every mutant as "not checked" when its clean run or its set-up failed
+    assert tool.nothing_checked(statuses) is expected
+
+
+def test_report_of_a_failed_run_shows_mutmuts_output_and_no_diffs(tool: ModuleType) -> None:
+    failed = tool.ModuleResult("src/m.py", {"m_1": "not checked"}, error="clean run failed")
+    assert tool.report([failed]).startswith(
+        "## src/m.py: mutmut checked no mutant\nclean run failed"
+    )
