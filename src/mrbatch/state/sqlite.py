@@ -62,6 +62,7 @@ from mrbatch.state.schema import (
     key_of,
     normalise_item,
 )
+from mrbatch.state.sqlite_sql import apply_newer_sql, create_table, upsert_sql
 
 __all__ = ["RegionTables", "ReplicaPage", "SqliteTable", "TableChange", "open_region_tables"]
 
@@ -125,7 +126,7 @@ class SqliteTable:
         self._page_size = page_size
         self._links: dict[Path, sqlite3.Connection] = {}
         with db.transaction() as conn:
-            _create(conn, spec)
+            create_table(conn, spec)
 
     @property
     def path(self) -> Path:
@@ -174,7 +175,7 @@ class SqliteTable:
         with self._db.transaction() as conn:
             ticks = self._tick(conn, count=len(encoded))
             conn.executemany(
-                _upsert(self.name),
+                upsert_sql(self.name),
                 [
                     (pk, sk, text, stamp, self.origin, seq)
                     for (pk, sk, text), (stamp, seq) in zip(encoded, ticks, strict=True)
@@ -198,7 +199,7 @@ class SqliteTable:
         with self._db.transaction() as conn:
             stamp, seq = self._reserve(conn, count=count)
             conn.executemany(
-                _upsert(self.name),
+                upsert_sql(self.name),
                 zip(keys, repeat(_NO_SORT_KEY), texts, range(stamp, stamp + count),
                     repeat(self.origin), range(seq, seq + count)),
             )  # fmt: skip
@@ -287,7 +288,7 @@ class SqliteTable:
             if rows:
                 ticks = self._tick(conn, seen=max(row[3] for row in rows), count=len(rows))
                 conn.executemany(
-                    _upsert(self.name),
+                    upsert_sql(self.name),
                     [(*row, seq) for row, (_, seq) in zip(rows, ticks, strict=True)],
                 )
         return applied
@@ -359,7 +360,7 @@ class SqliteTable:
         (offered,) = conn.execute(
             f'SELECT count(*) FROM peer."{name}" WHERE origin = ? AND seq > ? AND seq <= ?', span
         ).fetchone()
-        applied = conn.execute(_apply_newer(name), (seq, *span)).rowcount
+        applied = conn.execute(apply_newer_sql(name), (seq, *span)).rowcount
         if not applied:
             return ReplicaPage(upper, read, offered, 0)
         oldest, newest = conn.execute(
@@ -481,7 +482,7 @@ class SqliteTable:
         seq: int,
     ) -> None:
         conn.execute(
-            _upsert(self.name),
+            upsert_sql(self.name),
             (pk, sk, None if item is None else json.dumps(item), stamp, origin, seq),
         )
 
@@ -561,64 +562,6 @@ def open_region_tables(path: Path | str, *, origin: str) -> RegionTables:
     db = SqliteDatabase(path, error=TableError)
     tables = [SqliteTable(db, spec, origin=origin) for spec in REGION_TABLES]
     return RegionTables(db, *tables)
-
-
-def _create(conn: sqlite3.Connection, spec: TableSpec) -> None:
-    conn.execute(
-        f'CREATE TABLE IF NOT EXISTS "{spec.name}" (pk NOT NULL, sk NOT NULL, item TEXT, '
-        "updated_at INTEGER NOT NULL, origin TEXT NOT NULL, seq INTEGER NOT NULL, "
-        "PRIMARY KEY (pk, sk))"
-    )  # a rowid table: a batch of random keys appends its rows and updates only the small
-    # key index, where WITHOUT ROWID rewrote a random leaf of whole rows per key (1M
-    # financial rows: 6 s of CPU against 15 s). Files made before keep their layout.
-    conn.execute(f'CREATE INDEX IF NOT EXISTS "{spec.name}__seq" ON "{spec.name}" (seq)')
-    # `pending_changes`: a region's own writes after a cursor, counted from the index alone
-    conn.execute(
-        f'CREATE INDEX IF NOT EXISTS "{spec.name}__origin_seq" '
-        f'ON "{spec.name}" (origin, seq, updated_at)'
-    )
-    for attr in spec.indexes:
-        conn.execute(
-            f'CREATE INDEX IF NOT EXISTS "{spec.name}__{attr}" '
-            f"ON \"{spec.name}\" (json_extract(item, '$.{attr}'), pk, sk)"
-        )
-    conn.execute(
-        "CREATE TABLE IF NOT EXISTS _clock (name TEXT PRIMARY KEY, hlc INTEGER NOT NULL, "
-        "seq INTEGER NOT NULL)"
-    )
-    conn.execute("INSERT OR IGNORE INTO _clock (name, hlc, seq) VALUES (?, 0, 0)", (spec.name,))
-
-
-def _upsert(table: str) -> str:
-    """Write one row by key. An existing row is updated in place (`ON CONFLICT … DO
-    UPDATE`), not deleted and inserted again (`INSERT OR REPLACE`): its key index entry
-    stays as it is, which makes a load that replaces 1M rows 25 % cheaper in CPU."""
-    return (
-        f'INSERT INTO "{table}" (pk, sk, item, updated_at, origin, seq) '
-        f"VALUES (?, ?, ?, ?, ?, ?) {_ON_KEY}"
-    )
-
-
-_ON_KEY = (
-    "ON CONFLICT (pk, sk) DO UPDATE SET item = excluded.item, "
-    "updated_at = excluded.updated_at, origin = excluded.origin, seq = excluded.seq"
-)
-
-
-def _apply_newer(table: str) -> str:
-    """Copy the changes of one origin in a span of the peer's feed that are newer by
-    `(updated_at, origin)` than this table's row for the same key (or have none), in feed
-    order, numbered after this table's feed position (parameters: position, origin, span).
-    SQLite reads the whole SELECT before writing, since it reads the table it writes."""
-    return (
-        f'INSERT INTO main."{table}" (pk, sk, item, updated_at, origin, seq) '
-        "SELECT s.pk, s.sk, s.item, s.updated_at, s.origin, "
-        "? + row_number() OVER (ORDER BY s.seq) "
-        f'FROM peer."{table}" AS s LEFT JOIN main."{table}" AS d ON d.pk = s.pk AND d.sk = s.sk '
-        "WHERE s.origin = ? AND s.seq > ? AND s.seq <= ? AND (d.pk IS NULL "
-        "OR s.updated_at > d.updated_at OR (s.updated_at = d.updated_at AND s.origin > d.origin)) "
-        f"ORDER BY s.seq {_ON_KEY}"
-    )
 
 
 def _scalar(table: str, value: Any) -> Any:
