@@ -48,7 +48,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from mrbatch.errors import ConditionFailedError, TableError
 from mrbatch.ports import Condition, Item
@@ -62,11 +62,12 @@ from mrbatch.state.schema import (
     key_of,
     normalise_item,
 )
-from mrbatch.state.sqlite_sql import apply_newer_sql, create_table, upsert_sql
+from mrbatch.state.sqlite_sql import apply_newer_sql, attrs_sql, create_table, upsert_sql
 
 __all__ = ["RegionTables", "ReplicaPage", "SqliteTable", "TableChange", "open_region_tables"]
 
 _NO_SORT_KEY = ""
+_K = TypeVar("_K", str, tuple[KeyValue, KeyValue])
 # Keys per `get_many` query: two parameters each, under SQLite's oldest variable limit (999).
 _KEYS_PER_QUERY = 400
 _LINK_PRAGMAS = [
@@ -156,14 +157,38 @@ class SqliteTable:
 
     def get_many(self, keys: Sequence[Mapping[str, Any]]) -> list[Item]:
         """See `mrbatch.ports.Table.get_many`: every key read from one snapshot, by a few
-        primary-key lookups of at most `_KEYS_PER_QUERY` keys each."""
+        primary-key lookups of at most `_KEYS_PER_QUERY` keys each, in key order."""
         wanted = [self._key(key) for key in keys]
-        distinct = list(dict.fromkeys(wanted))
+        distinct = _in_key_order(wanted)
         found: dict[tuple[KeyValue, KeyValue], str] = {}
         with self._db.reading() as conn:
             for start in range(0, len(distinct), _KEYS_PER_QUERY):
                 found.update(self._lookup(conn, distinct[start : start + _KEYS_PER_QUERY]))
         return [dict(json.loads(found[key])) for key in wanted if key in found]
+
+    def get_many_attrs(self, pks: Sequence[str], attrs: Sequence[str]) -> list[tuple[str, str]]:
+        """`(key, values)` for those of `pks` (string partition keys of a table without a
+        sort key) that hold an item, `values` being the item's `attrs` as SQLite renders
+        them, a JSON array (`["934","152.58",null]`, strings exactly as stored, escapes
+        kept, null for a missing attribute). Every key read from one snapshot.
+
+        A narrow read for the enrichment API's values route: the item is neither parsed
+        into a dict nor its key checked in Python (about 8 µs per key through `get_many`,
+        most of it that), so the caller can turn a plain array into output text with a few
+        string operations and parse only the odd item."""
+        if len(self.key_names) > 1:
+            raise TableError(f"table {self.name}: get_many_attrs needs a table without sort key")
+        if len(attrs) < 2 or not all(attr.isidentifier() for attr in attrs):
+            # one path would make SQLite answer the bare value, not an array
+            raise TableError(f"table {self.name}: get_many_attrs needs 2+ names, got {attrs!r}")
+        paths = ", ".join(f"'$.{attr}'" for attr in attrs)
+        distinct = _in_key_order(pks)
+        found: list[tuple[str, str]] = []
+        with self._db.reading() as conn:  # read whole: the caller may read the table again
+            for start in range(0, len(distinct), _KEYS_PER_QUERY):
+                batch = distinct[start : start + _KEYS_PER_QUERY]
+                found.extend(conn.execute(attrs_sql(self.name, paths, len(batch)), batch))
+        return found
 
     def put_many(self, items: Sequence[Item]) -> None:
         """See `mrbatch.ports.Table.put_many`: one transaction; every item gets its own
@@ -562,6 +587,14 @@ def open_region_tables(path: Path | str, *, origin: str) -> RegionTables:
     db = SqliteDatabase(path, error=TableError)
     tables = [SqliteTable(db, spec, origin=origin) for spec in REGION_TABLES]
     return RegionTables(db, *tables)
+
+
+def _in_key_order(keys: Sequence[_K]) -> list[_K]:
+    """The distinct `keys` sorted, the order a batch of lookups reads them in: each search
+    then starts near the previous one's pages, still in SQLite's cache (25,000 random
+    uuids of 1M financial rows: 4.0 µs per key instead of 6.7). Keys of one column are all
+    strings or all numbers (`key_of` checks their type), so they compare."""
+    return sorted(set(keys))
 
 
 def _scalar(table: str, value: Any) -> Any:

@@ -8,7 +8,7 @@ import sqlite3
 
 from mrbatch.state.schema import TableSpec
 
-__all__ = ["ON_KEY", "apply_newer_sql", "create_table", "upsert_sql"]
+__all__ = ["ON_KEY", "apply_newer_sql", "attrs_sql", "create_table", "upsert_sql"]
 
 
 def create_table(conn: sqlite3.Connection, spec: TableSpec) -> None:
@@ -66,4 +66,16 @@ def apply_newer_sql(table: str) -> str:
         "WHERE s.origin = ? AND s.seq > ? AND s.seq <= ? AND (d.pk IS NULL "
         "OR s.updated_at > d.updated_at OR (s.updated_at = d.updated_at AND s.origin > d.origin)) "
         f"ORDER BY s.seq {ON_KEY}"
+    )
+
+
+def attrs_sql(table: str, paths: str, keys: int) -> str:
+    """Some attributes (`paths`: `'$.a', '$.b'`) of the items of `keys` partition keys
+    (parameters), as one JSON array per found item; sort key ''. The keys are joined as a
+    VALUES list, which searches the key index (a row-value `IN` would scan the table)."""
+    rows = ", ".join("(?)" for _ in range(keys))
+    return (
+        f"WITH wanted (pk) AS (VALUES {rows}) SELECT t.pk, json_extract(t.item, {paths}) "
+        f"FROM wanted CROSS JOIN \"{table}\" AS t ON t.pk = wanted.pk AND t.sk = '' "
+        "WHERE t.item IS NOT NULL"
     )

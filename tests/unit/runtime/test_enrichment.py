@@ -31,7 +31,7 @@ from mrbatch.enrichment.table import TableFinancialSource, values_text
 from mrbatch.errors import InputFileError
 from mrbatch.pipeline import FINANCIAL_COLUMNS
 from mrbatch.pipeline.enrich import csv_value
-from mrbatch.state import FINANCIALS, MemoryTable
+from mrbatch.state import FINANCIALS, MemoryTable, open_region_tables
 
 ROW = {
     "uuid": "535113847",
@@ -294,3 +294,37 @@ def test_table_values_match_the_api_values() -> None:
     table.put(dict(ROW))
     values = TableFinancialSource(table).lookup_values(pl.Series(["1", "535113847"]))
     assert values.to_list() == [None, "934,152.58,97.44,142509.72,91008.96,51500.76"]
+
+
+ODD_ITEMS = [
+    {**ROW, "uuid": "100000001", "unitsSold": "1,000", "unitPrice": 'say "5"', "totalCost": ""},
+    {**ROW, "uuid": "100000002", "unitCost": "a\nb", "totalRevenue": "c\rd"},
+    {**ROW, "uuid": "100000003", "unitsSold": "café", "unitPrice": "a\\b", "unitCost": "]"},
+    {**ROW, "uuid": "100000004", "unitsSold": 934, "unitPrice": 1.5, "unitCost": True},
+    {**ROW, "uuid": "100000005", "unitsSold": '","', "totalProfit": "[1]"},
+    {**ROW, "uuid": "100000006", "unitsSold": None},
+    {**ROW, "uuid": "100000007", "totalProfit": "1,000"},
+    {**ROW, "uuid": "100000008", "totalProfit": 5},
+]
+
+
+def test_values_route_over_sqlite_answers_what_values_text_gives_for_any_item(
+    tmp_path: Path,
+) -> None:
+    sqlite = open_region_tables(tmp_path / "tables.db", origin="us-east-1")
+    plain = [{**ROW, "uuid": f"2{n:08d}", "unitsSold": str(n)} for n in range(450)]
+    items = [dict(ROW), *ODD_ITEMS, *plain]
+    sqlite.financials.put_many(items)
+    sqlite.financials.put({**ROW, "uuid": "100000009"})
+    sqlite.financials.delete({"uuid": "100000009"})
+    uuids = ["999999999", "100000009", "bad", *(str(item["uuid"]) for item in reversed(items))]
+    expected = [None, None, None, *(values_text(item) for item in reversed(items))]
+    app = build_app(sqlite.financials, region="us-east-1", credentials=[CREDENTIALS])
+    try:
+        with GatewayServer(app) as server:
+            body = json.dumps({"uuids": [*uuids, ROW["uuid"]]}).encode()
+            response = post(f"{server.url}/financials:values", body)
+    finally:
+        sqlite.close()
+    assert response.status_code == 200
+    assert response.json()["values"] == [*expected, values_text(ROW)]

@@ -195,3 +195,39 @@ def test_processes_compare_and_set_without_losing_updates(tmp_path: Path) -> Non
         assert proc.wait(timeout=60) == 0
     assert tables.batch_state.get({"file_id": "counter"}) == {"file_id": "counter", "n": 75}
     tables.close()
+
+
+def test_get_many_attrs_answers_found_items_attributes_as_stored(tmp_path: Path) -> None:
+    tables = open_region_tables(tmp_path / "r.db", origin="r")
+    table = tables.financials
+    table.put({"uuid": "1", "a": "x\u00e9", "b": 2})
+    table.put({"uuid": "2", "a": 'q"', "c": "z"})
+    table.put({"uuid": "3", "a": "gone", "b": "gone"})
+    table.delete({"uuid": "3"})
+    many = [str(n) for n in range(1000, 1900)] + ["2", "1", "3", "4", "1"]
+    try:
+        found = sorted(table.get_many_attrs(many, ["a", "b"]))
+    finally:
+        tables.close()
+    assert found == [("1", '["x\\u00e9",2]'), ("2", '["q\\"",null]')]
+
+
+@pytest.mark.parametrize("attrs", [["a"], ["a", "b') --"], []])
+def test_get_many_attrs_refuses_fewer_than_two_plain_names(
+    tmp_path: Path, attrs: list[str]
+) -> None:
+    tables = open_region_tables(tmp_path / "r.db", origin="r")
+    try:
+        with pytest.raises(TableError, match="2\\+ names"):
+            list(tables.financials.get_many_attrs(["1"], attrs))
+    finally:
+        tables.close()
+
+
+def test_get_many_attrs_refuses_a_table_with_a_sort_key(tmp_path: Path) -> None:
+    tables = open_region_tables(tmp_path / "r.db", origin="r")
+    try:
+        with pytest.raises(TableError, match="without sort key"):
+            list(tables.errors.get_many_attrs(["1"], ["a", "b"]))
+    finally:
+        tables.close()
