@@ -43,7 +43,10 @@ MODULES: dict[str, list[str]] = {
         "tests/unit/handlers/test_batch_state.py",
         "tests/unit/handlers/test_trigger.py",
     ],
-    "src/mrbatch/handlers/trigger.py": ["tests/unit/handlers/test_trigger.py"],
+    "src/mrbatch/handlers/trigger.py": [
+        "tests/unit/handlers/test_trigger.py",
+        "tests/unit/runtime/test_admission.py",
+    ],
     "src/mrbatch/runtime/replication/objects.py": ["tests/unit/runtime/test_replication.py"],
     "src/mrbatch/runtime/services/replicator.py": [
         "tests/unit/runtime/test_table_replication.py",

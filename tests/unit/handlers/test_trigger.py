@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from mrbatch.handlers.naming import execution_name, file_id
-from mrbatch.handlers.trigger import DriveOutcome, drive_file
+from mrbatch.handlers.trigger import DriveOutcome, accept_file, drive_file
 from mrbatch.routing.local import MemoryRoutingControl
 from mrbatch.state import BATCH_STATE, MemoryTable
 
@@ -214,3 +214,53 @@ def test_the_announcing_event_is_kept_in_the_record(routing: MemoryRoutingContro
         "source": "mrbatch.changefeed",
         "detail": {"seq": 7},
     }
+
+
+# --- accept_file: the admission queue's first pass (record, do not start) ------------------
+
+
+def test_accept_records_initialized_with_its_event_and_starts_nothing(
+    routing: MemoryRoutingControl,
+) -> None:
+    table = MemoryTable(BATCH_STATE)
+    event = {"source": "mrbatch.changefeed", "detail": {"seq": 3}}
+    outcome = accept_file(
+        region=EAST, key="input/a.csv", version_id="v1", batch_state=table, routing=routing,
+        event=event,
+    )  # fmt: skip
+    assert outcome == DriveOutcome("accepted", "input/a.csv#v1", None)
+    item = table.get({"file_id": "input/a.csv#v1"})
+    assert item is not None
+    assert (item["status"], item["region"], item["epoch"], item["key"], item["version_id"]) == (
+        "INITIALIZED", EAST, 1, "input/a.csv", "v1",
+    )  # fmt: skip
+    assert item["event"] == event
+
+
+def test_accept_is_idempotent_and_leaves_a_running_file_running(
+    routing: MemoryRoutingControl,
+) -> None:
+    table = MemoryTable(BATCH_STATE)
+    accept = dict(region=EAST, key="input/a.csv", version_id="v1", batch_state=table,
+                  routing=routing)  # fmt: skip
+    accept_file(**accept)  # type: ignore[arg-type]
+    table.update({"file_id": "input/a.csv#v1"}, {"status": "RUNNING"})
+    assert accept_file(**accept) == DriveOutcome("accepted", "input/a.csv#v1")  # type: ignore[arg-type]
+    item = table.get({"file_id": "input/a.csv#v1"})
+    assert item is not None and item["status"] == "RUNNING"
+
+
+def test_accept_skips_in_the_standby_and_ignores_what_is_not_an_input(
+    routing: MemoryRoutingControl,
+) -> None:
+    table = MemoryTable(BATCH_STATE)
+    standby = accept_file(region=WEST, key="input/a.csv", version_id="v1", batch_state=table,
+                          routing=routing)  # fmt: skip
+    assert standby.action == "skipped (standby)"
+    ignored = accept_file(region=EAST, key="input/notes.txt", version_id="v1",
+                          batch_state=table, routing=routing)  # fmt: skip
+    assert ignored.action == "ignored"
+    assert list(table.scan()) == []
+    configured = accept_file(region=EAST, key="input/notes.txt", version_id="v1",
+                             batch_state=table, routing=routing, suffixes=(".txt",))  # fmt: skip
+    assert configured.action == "accepted"
