@@ -22,7 +22,8 @@ per million rows; see docs/performance.md.
 A/B against other code: `--baseline-src DIR` adds "mrbatch process (baseline)", the same
 command run with DIR (a `src` directory, e.g. from `git archive OLD src | tar -x -C /tmp/old`)
 first on PYTHONPATH, interleaved with the others. `--data-dir DIR` keeps the generated files
-there and reuses them in later runs.
+there and reuses them in later runs. The baseline's bytecode is compiled first, as the
+installed package's is.
 """
 
 from __future__ import annotations
@@ -155,7 +156,12 @@ def _approaches(
                "--workers", str(args.workers), "--json"]  # fmt: skip
     found: dict[str, tuple[list[str], dict[str, str] | None]] = {"mrbatch process": (process, None)}
     if args.baseline_src:
-        env = dict(os.environ, PYTHONPATH=str(Path(args.baseline_src).resolve()))
+        baseline = Path(args.baseline_src).resolve()
+        # the job's workers run `python -B`: without bytecode beside a fresh `git archive`
+        # they would compile every module from source on each run, which the installed
+        # package (compiled once) never does, and the A/B would favour the new code
+        subprocess.run([sys.executable, "-m", "compileall", "-q", str(baseline)], check=True)
+        env = dict(os.environ, PYTHONPATH=str(baseline))
         base_out = [*process[:6], str(out / "baseline"), *process[7:]]
         found["mrbatch process (baseline)"] = (base_out, env)
     found["polars single pass"] = (
