@@ -9,7 +9,7 @@ from pathlib import Path
 
 from mrbatch.handlers.batch_state import unfinished_files
 from mrbatch.metrics.local import MemoryMetrics
-from mrbatch.runtime.operations.reconcile import ReconcileResult, reconcile
+from mrbatch.runtime.operations.reconcile import ReconcileResult, reconcile, redrive_stale
 from mrbatch.runtime.replication.changefeed import ChangeFeed
 from mrbatch.runtime.replication.recorded_store import RecordedObjectStore
 from mrbatch.state import BATCH_STATE, MemoryTable
@@ -97,3 +97,25 @@ def test_reconcile_announces_the_configured_suffixes_only(tmp_path: Path) -> Non
         metrics=MemoryMetrics(), suffixes=(".txt",),
     )  # fmt: skip
     assert (result.region, result.unrecorded) == ("us-west-2", [f"input/a.txt#{txt.version_id}"])
+
+
+def test_stale_claims_that_arrive_after_the_takeover_are_redriven(tmp_path: Path) -> None:
+    """Torture seed 346705521: a claim made by the old region on its stale copy replicates
+    in after the new epoch was reconciled; only records of an older epoch are re-announced,
+    and only when their version is in the bucket."""
+    table = MemoryTable(BATCH_STATE)
+    store = _west(tmp_path)
+    stale = store.put("input/stale.csv", b"x")
+    current = store.put("input/current.csv", b"y")
+    done = store.put("input/done.csv", b"z")
+    table.put({**_item("input/stale.csv", stale.version_id, "INITIALIZED"), "epoch": 2})
+    table.put({**_item("input/current.csv", current.version_id, "RUNNING"), "epoch": 3})
+    table.put({**_item("input/done.csv", done.version_id, "COMPLETED"), "epoch": 1})
+    table.put({**_item("input/gone.csv", "v9", "RUNNING"), "epoch": 1})
+    store.feed.ack("trigger", store.feed.read("trigger")[-1].seq)
+
+    redriven = redrive_stale(epoch=3, store=store, table=table)
+
+    assert redriven == [f"input/stale.csv#{stale.version_id}"]
+    events = [(e.key, e.version_id) for e in store.feed.read("trigger")]
+    assert events == [("input/stale.csv", stale.version_id)]

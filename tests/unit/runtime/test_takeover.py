@@ -254,6 +254,38 @@ def test_watch_reconciles_a_new_epoch_once_when_nothing_is_replicating(
         watch.close()
 
 
+def test_watch_redrives_a_stale_claim_that_arrives_after_the_takeover(
+    config: StackConfig,
+) -> None:
+    """Torture seed 346705521: the epoch is reconciled with nothing to do, then an older
+    epoch's unfinished record replicates in; the sweep re-announces it once the sweep
+    interval has passed, and never a record of the current epoch."""
+    version = _upload(config, WEST, "input/a.csv")
+    current = _upload(config, WEST, "input/b.csv")
+    changed_at = _failover(config, WEST)  # epoch 2
+    clock = Clock(changed_at + 1.0)
+    watch = TakeoverWatch(config, WEST, clock=clock, check_every=0.5, sweep_every=5.0)
+    feed = open_region_store(config, WEST).feed
+    try:
+        assert watch.tick() is not None  # the takeover of epoch 2 (both inputs unrecorded)
+        seen = len(feed.read("probe"))
+        _record(config, WEST, "input/a.csv", version, epoch=1)  # replicated in, stale
+        _record(config, WEST, "input/b.csv", current, epoch=2)  # this epoch's own run
+        clock.now += 1.0
+        watch.tick()  # the first sweep, right after the takeover: both records are new here
+        announced = [(e.key, e.version_id) for e in feed.read("probe")[seen:]]
+        assert announced == [("input/a.csv", version)]
+        clock.now += 1.0
+        watch.tick()  # within the sweep interval: nothing more
+        assert len(feed.read("probe")) == seen + 1
+        clock.now += 5.0
+        watch.tick()
+        assert len(feed.read("probe")) == seen + 2  # still unfinished: announced again
+    finally:
+        feed.close()
+        watch.close()
+
+
 def test_watch_checks_at_most_every_check_interval(config: StackConfig) -> None:
     changed_at = _failover(config, WEST)
     clock = Clock(changed_at + 1.0)

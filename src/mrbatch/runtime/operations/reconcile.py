@@ -18,7 +18,11 @@ trigger takes the file over under the new epoch — but better:
   once per reconciliation: cheap locally; on AWS, an S3 Inventory would bound it;
 - re-driving is idempotent: the execution name is derived from the file version and the
   epoch, so reconciling twice, or the original event arriving again, starts nothing new;
-- the new run reuses every chunk output that already replicated (see the handlers).
+- the new run reuses every chunk output that already replicated (see the handlers);
+- a claim the old region made on its stale copy can replicate in after the new epoch was
+  reconciled, and win by last-writer-wins over a COMPLETED record: `redrive_stale`, run
+  by the active region from time to time, re-announces every record left unfinished under
+  an older epoch, so no record waits for a region that will never run it.
 """
 
 from __future__ import annotations
@@ -28,10 +32,11 @@ from dataclasses import dataclass, field
 from mrbatch.errors import ObjectNotFoundError
 from mrbatch.handlers import naming
 from mrbatch.handlers.batch_state import unfinished_files
+from mrbatch.model import BatchFile, FileStatus
 from mrbatch.ports import Metrics, Table
 from mrbatch.runtime.replication.recorded_store import RecordedObjectStore
 
-__all__ = ["ReconcileResult", "reconcile", "unfinished_files"]
+__all__ = ["ReconcileResult", "reconcile", "redrive_stale", "unfinished_files"]
 
 
 @dataclass(frozen=True)
@@ -89,3 +94,26 @@ def _redrive_unrecorded(
             store.feed.commit(store.feed.begin(info.key), info)
             result.unrecorded.append(file_id)
             result.redriven.append(file_id)
+
+
+def redrive_stale(*, epoch: int, store: RecordedObjectStore, table: Table) -> list[str]:
+    """Re-announce each record of `table` (the active region's own) left unfinished under
+    an epoch older than `epoch` whose input version is in `store`; returns their file ids.
+    The trigger's claim takes each over under `epoch` (re-announcing twice is harmless),
+    and the mail ledger keeps a file that had already been emailed to one email."""
+    redriven: list[str] = []
+    for status in FileStatus:
+        if status.finished:
+            continue
+        for item in table.query("status", status.value):
+            record = BatchFile.from_item(item)
+            if record.epoch >= epoch:
+                continue
+            try:
+                info = store.head(record.key)
+            except ObjectNotFoundError:
+                continue
+            if info.version_id == record.version_id:
+                store.feed.commit(store.feed.begin(record.key), info)
+                redriven.append(record.file_id)
+    return sorted(redriven)

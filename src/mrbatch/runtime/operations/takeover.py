@@ -33,7 +33,7 @@ from dataclasses import asdict
 
 from mrbatch.metrics.local import SqliteMetrics
 from mrbatch.runtime.config import StackConfig
-from mrbatch.runtime.operations.reconcile import ReconcileResult, reconcile
+from mrbatch.runtime.operations.reconcile import ReconcileResult, reconcile, redrive_stale
 from mrbatch.runtime.replication.backlog import pending_replication
 from mrbatch.runtime.wiring import open_region_store, open_routing, open_tables
 from mrbatch.state.db import SqliteDatabase
@@ -149,6 +149,7 @@ class TakeoverWatch:
         *,
         clock: Callable[[], float] = time.time,
         check_every: float = 0.5,
+        sweep_every: float = 5.0,
     ) -> None:
         self.config = config
         self.region = config.check_region(region)
@@ -157,6 +158,8 @@ class TakeoverWatch:
         self._clock = clock
         self._check_every = check_every
         self._next_check = 0.0
+        self._sweep_every = sweep_every
+        self._next_sweep = 0.0
 
     def tick(self) -> ReconcileResult | None:
         """Reconcile if this region is active under an epoch not reconciled yet and the
@@ -168,7 +171,10 @@ class TakeoverWatch:
         state = self._routing.state()
         # The log is the one record of an epoch's takeover (a result, once written, stays):
         # read at every look, it answers for this watch's takeovers and everyone else's.
-        if state.active_region != self.region or self._log.result(state.epoch) is not None:
+        if state.active_region != self.region:
+            return None
+        if self._log.result(state.epoch) is not None:
+            self._sweep(state.epoch, now)
             return None
         peer = self.config.peer_of(self.region)
         waited = now - state.changed_at
@@ -186,6 +192,23 @@ class TakeoverWatch:
             len(result.missing),
         )
         return result
+
+    def _sweep(self, epoch: int, now: float) -> None:
+        """After the epoch's takeover, every `sweep_every` seconds: re-drive records an
+        older epoch left unfinished that replicated in since (`redrive_stale`)."""
+        if now < self._next_sweep:
+            return
+        self._next_sweep = now + self._sweep_every
+        tables = open_tables(self.config, self.region)
+        store = open_region_store(self.config, self.region)
+        try:
+            redriven = redrive_stale(epoch=epoch, store=store, table=tables.batch_state)
+        finally:
+            store.feed.close()
+            tables.close()
+        if redriven:
+            log.info("re-drove %d file(s) left unfinished by an older epoch: %s",
+                     len(redriven), ", ".join(redriven))  # fmt: skip
 
     def close(self) -> None:
         self._log.close()
