@@ -24,7 +24,6 @@ import json
 import os
 import random
 import resource
-import socket
 import subprocess
 import sys
 import tempfile
@@ -34,22 +33,11 @@ from pathlib import Path
 
 from mrbatch.runtime.config import StackConfig
 from mrbatch.runtime.operations.financials import LoadReport, wait_for_financials
+from mrbatch.runtime.services.stack import free_port
 from mrbatch.runtime.wiring import open_tables
+from stack import _run  # bench/stack.py: one way to run the CLI for both benches
 
 MRBATCH = Path(sys.executable).with_name("mrbatch")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _run(*args: str) -> str:
-    done = subprocess.run([str(MRBATCH), *args], capture_output=True, text=True)
-    if done.returncode != 0:
-        raise SystemExit(f"mrbatch {args[0]} failed ({done.returncode}):\n{done.stderr}")
-    return done.stdout
 
 
 def _cpu_of(pid: int) -> float:
@@ -138,8 +126,8 @@ def _bench(args: argparse.Namespace, root: Path) -> None:
         _run("sample", "--out", str(root / "sample"), "--rows", str(args.rows), "--seed", "3")
         fin = root / "sample" / "testfile_financial_data.csv"
     data_dir = root / "stack"
-    _run("up", "--data-dir", str(data_dir), "--detach", "--gateway-port", str(_free_port()),
-         "--smtp-port", str(_free_port()))  # fmt: skip
+    _run("up", "--data-dir", str(data_dir), "--detach", "--gateway-port", str(free_port()),
+         "--smtp-port", str(free_port()))  # fmt: skip
     try:
         config = StackConfig.load(data_dir)
         pid = int(json.loads((config.run_dir / "replicator.json").read_text())["pid"])

@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import os
 import resource
-import socket
 import statistics
 import subprocess
 import sys
@@ -41,15 +40,10 @@ from pathlib import Path
 from mrbatch.runtime.config import StackConfig
 from mrbatch.runtime.operations.financials import load_financials_file, wait_for_financials
 from mrbatch.runtime.operations.stackinfo import access_point_client, mail_messages
+from mrbatch.runtime.services.stack import free_port
 from pipeline import _tree_rss
 
 MRBATCH = Path(sys.executable).with_name("mrbatch")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _run(*args: str) -> str:
@@ -240,7 +234,7 @@ def _bench(args: argparse.Namespace, root: Path) -> None:
     files = [] if args.skip_many else _small_files(data, root / "small", args)
     data_dir = root / "stack"
     _run("up", "--data-dir", str(data_dir), "--detach",
-         "--gateway-port", str(_free_port()), "--smtp-port", str(_free_port()),
+         "--gateway-port", str(free_port()), "--smtp-port", str(free_port()),
          *(["--chunk-size", str(args.chunk_size)] if args.chunk_size else []),
          *(["--max-files-in-flight", str(args.max_files_in_flight)]
            if args.max_files_in_flight else []))  # fmt: skip
