@@ -1,8 +1,9 @@
 """The ports: the small typed interfaces every region is built from.
 
 Each port has a local implementation (the default, one machine) and one contract test
-suite in `tests/contract/` that every implementation passes; ObjectStore and Table also
-have their AWS implementations (S3, DynamoDB, tested under moto), the others do not yet.
+suite in `tests/contract/` that every implementation passes; ObjectStore, Table,
+RoutingControl, Notifier and Metrics also have AWS implementations (S3, DynamoDB, SES,
+CloudWatch EMF lines), which pass the same suites (under moto for the AWS services).
 Handlers and the workflow engine only ever see these interfaces, never boto3 or sqlite3.
 
 Contracts are written on each method: what it returns, what it raises, whether it is

@@ -9,7 +9,8 @@ The region process (and `mrbatch run-local`) does three things with an `Engine`:
 
 `register_region_resources` registers the Lambda-style handlers under the function names
 in `FUNCTION_NAMES` (they find their `Region` through `current_region()`, so worker
-processes build it from the environment, see `handlers.region`) and the `dynamodb:*` and
+processes build it from the `LocalRegionSpec` their initializer installs, see
+`handlers.region`) and the `dynamodb:*` and
 `apigateway:invoke` integrations over `region`'s tables. `definition_substitutions` gives
 the `${...}` values the three definitions use, as SAM's DefinitionSubstitutions would.
 """

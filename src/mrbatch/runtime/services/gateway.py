@@ -28,9 +28,6 @@ __all__ = ["region_alive", "serve"]
 # how often the replication backlog and latency are sampled for the dashboard's graphs
 GAUGE_SAMPLE_SECONDS = 10.0
 
-# how often the replication backlog and latency are sampled for the dashboard's graphs
-GAUGE_SAMPLE_SECONDS = 10.0
-
 
 def region_alive(config: StackConfig, region: str) -> bool:
     """Whether `region`'s process is running (its ready file names a live pid)."""

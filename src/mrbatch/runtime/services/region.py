@@ -56,8 +56,8 @@ MAIN_ORCHESTRATOR = "main_orchestrator"
 
 
 class RegionLoop:
-    """The trigger (with its admission queue) and the fence of one region, one `tick()` at
-    a time."""
+    """The trigger (with its admission queue), the fence and the takeover watch of one
+    region, one `tick()` at a time."""
 
     def __init__(
         self,
