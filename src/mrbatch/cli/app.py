@@ -22,6 +22,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Plain click help (inherited by every sub-command): flags without a "<bool>" value,
+    # option names never cut to "--max-files-in-f…", paragraphs wrapped to the terminal.
+    rich_markup_mode=None,
 )
 
 

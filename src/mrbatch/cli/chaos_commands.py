@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from mrbatch.cli.runbook_commands import parse_duration
-from mrbatch.cli.stack_commands import DEFAULT_DATA_DIR, DataDir, JsonFlag
+from mrbatch.cli.stack_commands import DEFAULT_DATA_DIR, DataDir, JsonFlag, running_config
 
 chaos_app = typer.Typer(
     help="Chaos experiments on a running stack; each is recorded and shown on the dashboard.",
@@ -32,6 +32,16 @@ def _config(data_dir: Any) -> Any:
     from mrbatch.runtime.config import StackConfig
 
     return StackConfig.load(data_dir.resolve())
+
+
+def _running_region(data_dir: Any, region: str, why: str) -> Any:
+    """The running stack's settings, for an experiment on one of its regions."""
+    from mrbatch.errors import ConfigError
+
+    regions = _config(data_dir).regions
+    if region not in regions:
+        raise ConfigError(f"unknown region {region!r}; this stack has {', '.join(regions)}")
+    return running_config(data_dir, f"region {region}", why)
 
 
 def _show(experiment: Any, as_json: bool) -> None:
@@ -60,7 +70,7 @@ def block(
     """Cut the region off a dependency for the duration; it recovers by itself after."""
     from mrbatch.runtime.operations import chaos
 
-    config = _config(data_dir)
+    config = _running_region(data_dir, region, "there is nothing to cut off")
     _show(chaos.block(config, region, target, parse_duration(duration), mode=mode), as_json)
 
 
@@ -141,7 +151,7 @@ def replication(
 
     if (delay is None) == (stop is None):
         raise ConfigError("give exactly one of --delay and --stop")
-    config = _config(data_dir)
+    config = running_config(data_dir, "replicator", "there is no replication to slow or stop")
     if delay is not None:
         _show(chaos.replication_delay(config, parse_duration(delay)), as_json)
     else:
@@ -158,7 +168,8 @@ def duplicate_events(
     """Announce the region's input objects again on its change feed (duplicate events)."""
     from mrbatch.runtime.operations import chaos
 
-    _show(chaos.duplicate_events(_config(data_dir), region), as_json)
+    config = _running_region(data_dir, region, "no change feed would deliver the events")
+    _show(chaos.duplicate_events(config, region), as_json)
 
 
 @chaos_app.command("list")
@@ -206,10 +217,11 @@ def loadtest(
 
     from mrbatch.runtime.operations.loadtest import run_loadtest
 
+    config = running_config(data_dir, "access point", "nothing can be uploaded")
     say = (lambda _: None) if as_json else typer.echo
     with tempfile.TemporaryDirectory(prefix="mrbatch-loadtest-") as scratch:
         report = run_loadtest(
-            _config(data_dir), Path(scratch), files=files, wait=wait, rows=rows,
+            config, Path(scratch), files=files, wait=wait, rows=rows,
             concurrency=concurrency, chaos=chaos, timeout=timeout, say=say,
         )  # fmt: skip
     if as_json:

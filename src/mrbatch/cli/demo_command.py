@@ -30,8 +30,10 @@ def demo(
     active region to process it, reads the email, downloads the output through its
     presigned link, checks it against a direct pipeline run, and stops everything.
     """
+    from mrbatch.cli.stack_commands import refuse_running_stack
     from mrbatch.runtime.operations.demo import run_demo  # the whole runtime: only when run
 
+    refuse_running_stack(data_dir, "demo")
     say = (lambda _: None) if as_json else typer.echo
     report = run_demo(data_dir, rows=rows, say=say)
     if as_json:

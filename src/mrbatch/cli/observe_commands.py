@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from mrbatch.cli.stack_commands import DEFAULT_DATA_DIR, DataDir, JsonFlag
+from mrbatch.cli.stack_commands import DEFAULT_DATA_DIR, DataDir, JsonFlag, running_config
 
 __all__ = ["register"]
 
@@ -33,10 +33,10 @@ def dashboard(
     """Print the running stack's dashboard URL (127.0.0.1 only) and open it."""
     import webbrowser
 
-    from mrbatch.runtime.config import StackConfig
     from mrbatch.runtime.wiring import read_endpoints
 
-    url = f"{read_endpoints(StackConfig.load(data_dir.resolve()))['gateway']}/dashboard/"
+    config = running_config(data_dir, "access point", "there is no dashboard to open")
+    url = f"{read_endpoints(config)['gateway']}/dashboard/"
     typer.echo(url)
     if open_browser:
         webbrowser.open(url)
@@ -57,12 +57,22 @@ def logs(
     as_json: JsonFlag = False,
 ) -> None:
     """Every process's log lines, oldest first: readable by default, `--json` raw."""
+    from mrbatch.errors import ConfigError
+    from mrbatch.runtime.config import StackConfig
     from mrbatch.runtime.jsonlog import format_line, parse_since, read_logs
 
+    config = StackConfig.load(data_dir.resolve())  # a directory without a stack: its own line
+    if region is not None and region not in config.regions:
+        known = ", ".join(config.regions)
+        raise ConfigError(f"unknown region {region!r}; this stack has {known}")
     start = parse_since(since, time.time()) if since is not None else None
-    entries = read_logs(data_dir.resolve(), region=region, file_id=file, since=start, follow=follow)
+    entries = read_logs(config.data_dir, region=region, file_id=file, since=start, follow=follow)
+    printed = 0
     try:
         for entry in entries:
             typer.echo(json.dumps(entry) if as_json else format_line(entry))
+            printed += 1
     except KeyboardInterrupt:  # --follow ends with Ctrl-C
         raise typer.Exit() from None
+    if not printed and not as_json:  # silence would look like a broken command
+        typer.echo(f"no log line in {config.data_dir} matches", err=True)

@@ -53,7 +53,9 @@ def process(
     input: Annotated[Path, typer.Argument(help="The input CSV file.")],
     financials: Annotated[Path, typer.Option("--financials", help="The financial-data CSV.")],
     out: Annotated[Path, typer.Option("--out", help="Directory for the output and errors CSV.")],
-    chunk_size: Annotated[int, typer.Option("--chunk-size", min=1)] = DEFAULT_CHUNK_SIZE,
+    chunk_size: Annotated[
+        int, typer.Option("--chunk-size", min=1, help="Records per chunk.")
+    ] = DEFAULT_CHUNK_SIZE,
     workers: Annotated[
         int, typer.Option("--workers", min=0, help="Worker processes; 0: one per CPU.")
     ] = 0,

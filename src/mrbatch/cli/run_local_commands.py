@@ -42,7 +42,9 @@ def run_local(
     per_record: Annotated[
         bool, typer.Option("--per-record", help="Use the per-record chunk processor.")
     ] = False,
-    chunk_size: Annotated[int, typer.Option("--chunk-size", min=1)] = DEFAULT_CHUNK_SIZE,
+    chunk_size: Annotated[
+        int, typer.Option("--chunk-size", min=1, help="Records per chunk.")
+    ] = DEFAULT_CHUNK_SIZE,
     data_dir: Annotated[
         Path, typer.Option("--data-dir", help="Where the local region keeps its state.")
     ] = DEFAULT_DATA_DIR,

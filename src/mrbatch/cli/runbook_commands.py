@@ -14,7 +14,12 @@ from mrbatch.runtime.config import StackConfig
 
 DataDir = Annotated[
     Path,
-    typer.Option("--data-dir", envvar="MRBATCH_DATA_DIR", help="The stack's data directory."),
+    typer.Option(
+        "--data-dir",
+        envvar="MRBATCH_DATA_DIR",
+        file_okay=False,  # a file given by mistake is a usage error, not a traceback
+        help="The stack's data directory.",
+    ),
 ]
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)?$")
 
@@ -119,8 +124,10 @@ def drill(
     Prints RTO (failover to first completion in the new region, and to the last re-driven
     file) and RPO (files lost), and exits non-zero if an invariant is violated.
     """
+    from mrbatch.cli.stack_commands import refuse_running_stack
     from mrbatch.runtime.operations.drill import run_drill
 
+    refuse_running_stack(data_dir, "drill")
     report = run_drill(
         data_dir, files=files, rows=rows, say=(lambda _: None) if as_json else typer.echo
     )

@@ -32,6 +32,7 @@ DataDir = Annotated[
     typer.Option(
         "--data-dir",
         envvar="MRBATCH_DATA_DIR",
+        file_okay=False,  # a file given by mistake is a usage error, not a traceback
         help="The stack's data directory (state, buckets, mail, logs).",
     ),
 ]
@@ -50,6 +51,42 @@ def register(app: typer.Typer) -> None:
         ("url", url),
     ):
         app.command(name)(command)
+
+
+def running_config(data_dir: Path, service: str, why: str) -> StackConfig:
+    """The settings of the stack in `data_dir`, which must be running: a command that needs
+    one of its services fails with one line naming that service (`service`, what it would
+    have done: `why`) and how to start the stack, instead of acting on a stopped stack's
+    files or hanging on a connection nobody answers."""
+    from mrbatch.runtime.services.supervision import running_stack_record
+
+    config = StackConfig.load(data_dir.resolve())  # a directory without a stack: its own line
+    if running_stack_record(config.data_dir) is None:
+        raise MrBatchError(
+            f"the {service} is down: no stack is running in {config.data_dir}, so {why};"
+            f" start it with `mrbatch up --detach --data-dir {config.data_dir}`"
+        )
+    return config
+
+
+def refuse_running_stack(data_dir: Path, command: str) -> None:
+    """`command` wipes `data_dir` for a fresh stack: never the directory of a running one."""
+    from mrbatch.runtime.services.supervision import running_stack_record
+
+    directory = data_dir.resolve()
+    if running_stack_record(directory) is not None:
+        raise ConfigError(
+            f"a stack is running in {directory}, and `mrbatch {command}` wipes its --data-dir;"
+            f" give {command} another --data-dir, or stop that stack first"
+            f" (`mrbatch down --data-dir {directory}`)"
+        )
+
+
+def _stop_hint(config: StackConfig) -> str:
+    """`mrbatch down`, with the --data-dir it needs unless that is the default."""
+    if config.data_dir == DEFAULT_DATA_DIR.resolve():
+        return "`mrbatch down`"
+    return f"`mrbatch down --data-dir {config.data_dir}`"
 
 
 def _config_for_up(data_dir: Path, overrides: dict[str, Any]) -> StackConfig:
@@ -75,11 +112,15 @@ def up(
     financials: Annotated[
         Path | None,
         typer.Option(
+            exists=True,
+            dir_okay=False,
             help="Financial-data CSV, loaded into the active region (and replicated) when "
-            "its table is empty; later, `mrbatch financials load FILE`."
+            "its table is empty; later, `mrbatch financials load FILE`.",
         ),
     ] = None,
-    schema: Annotated[Path | None, typer.Option(help="JSON Schema for the rows.")] = None,
+    schema: Annotated[
+        Path | None, typer.Option(exists=True, dir_okay=False, help="JSON Schema for the rows.")
+    ] = None,
     chunk_size: Annotated[int | None, typer.Option(min=1, help="Records per chunk.")] = None,
     max_files_in_flight: Annotated[
         int | None, typer.Option(min=1, help="Files a region runs at once (the rest queue).")
@@ -90,8 +131,12 @@ def up(
     replication_sla: Annotated[
         float | None, typer.Option(min=1, help="Replication SLA in seconds (default 900).")
     ] = None,
-    gateway_port: Annotated[int | None, typer.Option(help="Access point port.")] = None,
-    smtp_port: Annotated[int | None, typer.Option(help="Mail sink port.")] = None,
+    gateway_port: Annotated[
+        int | None, typer.Option(min=0, max=65535, help="Access point port (0: a free one).")
+    ] = None,
+    smtp_port: Annotated[
+        int | None, typer.Option(min=0, max=65535, help="Mail sink port (0: a free one).")
+    ] = None,
     auto_failover: Annotated[
         bool,
         typer.Option(help="Fail over by itself when the active region fails its health checks."),
@@ -108,7 +153,10 @@ def up(
     from mrbatch.runtime.services.supervision import running_stack_record
 
     if running_stack_record(data_dir.resolve()):
-        raise ConfigError(f"a stack is already running in {data_dir} (`mrbatch down` first)")
+        raise ConfigError(
+            f"a stack is already running in {data_dir.resolve()}"
+            f" (`mrbatch down --data-dir {data_dir.resolve()}` first)"
+        )
     overrides: dict[str, Any] = {
         "regions": tuple(regions.split(",")) if regions else None,
         "financials": financials,
@@ -139,7 +187,7 @@ def _up_foreground(config: StackConfig, failure_threshold: int | None) -> None:
 
     def on_up(record: dict[str, Any]) -> None:
         _print_endpoints(record, config)
-        typer.echo("stack is up; Ctrl-C or `mrbatch down` stops it")
+        typer.echo(f"stack is up; Ctrl-C or {_stop_hint(config)} stops it")
 
     serve_stack(config, stop, failure_threshold=failure_threshold, say=typer.echo, on_up=on_up)
     typer.echo("stopped")
@@ -165,7 +213,7 @@ def _up_detached(config: StackConfig, extra_args: list[str]) -> None:
 
     wait_until(started, timeout=120, what="the stack to start")
     _print_endpoints(read_stack_file(config.data_dir), config)
-    typer.echo(f"stack is up in the background (pid {process.pid}); `mrbatch down` stops it")
+    typer.echo(f"stack is up in the background (pid {process.pid}); {_stop_hint(config)} stops it")
 
 
 def _print_endpoints(record: dict[str, Any], config: StackConfig) -> None:
@@ -234,6 +282,12 @@ def status(data_dir: DataDir = DEFAULT_DATA_DIR, as_json: JsonFlag = False) -> N
         typer.echo(dumps(report))
         return
     routing = report["routing"]
+    if report.get("stack") is None:
+        directory = data_dir.resolve()
+        typer.echo(
+            f"stack: NOT RUNNING in {directory}; below is its stored state"
+            f" (`mrbatch up --detach --data-dir {directory}` starts it)"
+        )
     typer.echo(f"active region: {routing['active_region']} (epoch {routing['epoch']})")
     if not report["replication"]:
         typer.echo("replication: no status yet (is the stack running?)")
@@ -287,6 +341,9 @@ def submit(
             lines[path] = ByteProgress(sys.stdout, total=path.stat().st_size, label=path.name)
         lines[path].add(sent)
 
+    for path in paths:
+        if path.is_dir():
+            raise ConfigError(f"{path}: is a directory; give the files in it, e.g. {path}/*.csv")
     live = not as_json and sys.stdout.isatty()
     uploaded = []
     for path, key, etag in submit_files(
@@ -342,9 +399,12 @@ def mail(
 def url(
     name: Annotated[str, typer.Argument(help="Output name, e.g. testfile.csv, or a full key.")],
     data_dir: DataDir = DEFAULT_DATA_DIR,
-    expires_in: Annotated[int, typer.Option(min=1, max=604800)] = 3600,
+    expires_in: Annotated[
+        int, typer.Option(min=1, max=604800, help="Seconds the link stays valid (at most 7 days).")
+    ] = 3600,
 ) -> None:
     """Print a fresh presigned link to an output, through the access point."""
     from mrbatch.runtime.operations.stackinfo import presigned_url
 
-    typer.echo(presigned_url(data_dir.resolve(), name, expires_in=expires_in))
+    config = running_config(data_dir, "access point", "a link through it would not answer")
+    typer.echo(presigned_url(config.data_dir, name, expires_in=expires_in))

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from mrbatch.cli.stack_commands import DEFAULT_DATA_DIR, DataDir, JsonFlag
+from mrbatch.cli.stack_commands import DEFAULT_DATA_DIR, DataDir, JsonFlag, running_config
 
 
 def register(app: typer.Typer) -> None:
@@ -30,12 +30,15 @@ def verify(
     serve their own version, work done only by the region active under its epoch, no
     execution left running, every service up. Exits 1 on any violation.
 
-    Run it when the stack is quiet (no file in flight): an unfinished file counts as lost.
+    Run it on the running stack when it is quiet (no file in flight): an unfinished file
+    counts as lost.
     """
-    from mrbatch.runtime.config import StackConfig
     from mrbatch.runtime.operations.audit import verify_stack
 
-    violations = verify_stack(StackConfig.load(data_dir.resolve()), deep=not shallow)
+    config = running_config(
+        data_dir, "access point", "the emailed links and the services cannot be checked"
+    )
+    violations = verify_stack(config, deep=not shallow)
     if as_json:
         typer.echo(json.dumps({"violations": [v.as_dict() for v in violations]}, indent=2))
     elif not violations:
