@@ -8,6 +8,7 @@ Every command finds the stack through its data directory (`--data-dir`, default
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -168,13 +169,68 @@ def up(
         "gateway_port": gateway_port,
         "smtp_port": smtp_port,
     }
+    if schema is not None:  # checked here, not in a region's start-up ("see its log")
+        from mrbatch.pipeline.rules import load_rules
+
+        load_rules(schema)
     config = _config_for_up(data_dir, overrides)
+    _check_ports(config)
     private_data_dir(config.data_dir)  # before the first file is written into it
     if detach:
         extra = ["--auto-failover", "--failure-threshold", str(failure_threshold)]
         _up_detached(config, extra if auto_failover else [])
         return
     _up_foreground(config, failure_threshold if auto_failover else None)
+
+
+def _check_ports(config: StackConfig) -> None:
+    """A fixed port already taken fails here, before config.json keeps it for every later
+    `up` of the directory, and not as a service's start-up failure behind two log files."""
+    import socket
+
+    for label, option, port in (
+        ("access point", "--gateway-port", config.gateway_port),
+        ("mail sink", "--smtp-port", config.smtp_port),
+    ):
+        if not port:
+            continue
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError as exc:
+                raise ConfigError(
+                    f"the {label}'s port 127.0.0.1:{port} is not free ({exc.strerror});"
+                    f" give another {option}, or {option} 0 for a free one"
+                ) from exc
+
+
+_EXCEPTION_CLASS = re.compile(r"^[\w.]+(?:Error|Exception): ")
+
+
+def _start_failure(log: Path, offset: int) -> str:
+    """Why a detached stack did not start: the supervisor's error line of this start (it
+    names the service and its log) and that log's last line, instead of only "see the log"."""
+    try:
+        with log.open("rb") as handle:
+            handle.seek(offset)
+            lines = handle.read().decode(errors="replace").splitlines()
+    except OSError:
+        lines = []
+    errors = [line.removeprefix("error: ") for line in lines if line.startswith("error: ")]
+    if not errors:
+        return f"the stack failed to start; see {log}"
+    reason = errors[-1]
+    named = re.search(r"see (\S+\.log)$", reason)
+    if named:
+        try:
+            tail = Path(named.group(1)).read_text(errors="replace").strip().splitlines()
+        except OSError:
+            tail = []
+        if tail:  # "mrbatch.errors.ConfigError: schema ...": the message, not the class
+            last = _EXCEPTION_CLASS.sub("", tail[-1].strip())
+            reason = f"{reason}: {last}"
+    return f"the stack failed to start: {reason}"
 
 
 def _up_foreground(config: StackConfig, failure_threshold: int | None) -> None:
@@ -198,6 +254,7 @@ def _up_detached(config: StackConfig, extra_args: list[str]) -> None:
     config.stack_file.unlink(missing_ok=True)
     command = [sys.executable, "-m", "mrbatch.cli.app", "up", "--data-dir", str(config.data_dir)]
     with config.supervisor_log.open("ab") as log:  # the child keeps its copy
+        offset = log.tell()
         process = subprocess.Popen(
             [*command, *extra_args],
             stdout=log,
@@ -208,7 +265,7 @@ def _up_detached(config: StackConfig, extra_args: list[str]) -> None:
 
     def started() -> bool:
         if process.poll() is not None:
-            raise MrBatchError(f"the stack failed to start; see {config.supervisor_log}")
+            raise MrBatchError(_start_failure(config.supervisor_log, offset))
         return config.stack_file.exists()
 
     wait_until(started, timeout=120, what="the stack to start")

@@ -4,6 +4,7 @@ service does not answer and what to do, instead of a client library's traceback.
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -161,4 +162,30 @@ def test_up_refuses_a_bad_option_before_it_writes_or_starts_anything(
     result = mrbatch("up", "--detach", "--data-dir", str(data_dir), option, value, check=False)
     assert result.returncode == 2, result
     assert f"Invalid value for '{option}'" in result.stderr
+    assert not data_dir.exists()
+
+
+def test_up_checks_the_schema_before_it_writes_or_starts_anything(tmp_path: Path) -> None:
+    # Before: the first region failed to start, `up` said "see supervisor.log", that log
+    # said "see run/us-east-1.log", and config.json kept the bad schema for every later up.
+    data_dir = tmp_path / "stack"
+    schema = tmp_path / "schema.json"
+    schema.write_text("not json")
+    line = _one_error_line(
+        mrbatch("up", "--detach", "--data-dir", str(data_dir), "--schema", str(schema), check=False)
+    )
+    assert line.startswith(f"error: schema {schema}: not JSON")
+    assert not data_dir.exists()
+
+
+def test_up_on_a_port_in_use_says_so_before_it_writes_or_starts_anything(tmp_path: Path) -> None:
+    data_dir = tmp_path / "stack"
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        args = ["up", "--detach", "--data-dir", str(data_dir), "--gateway-port", port]
+        line = _one_error_line(mrbatch(*args, check=False))
+    assert line.startswith(f"error: the access point's port 127.0.0.1:{port} is not free")
+    assert "--gateway-port 0 for a free one" in line
     assert not data_dir.exists()
