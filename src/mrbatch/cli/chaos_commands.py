@@ -211,7 +211,11 @@ def loadtest(
     as_json: JsonFlag = False,
 ) -> None:
     """Upload N files through the access point, wait for all, run the checker; print files/s,
-    rows/s, upload->email latency (p50/p90/p99) and the verdict. Exits 1 on a violation."""
+    rows/s, upload->email latency (p50/p90/p99) and the verdict. Exits 1 on a violation.
+
+    It works on the running stack of --data-dir, not a fresh one: it first loads a generated
+    sample's financial data into it (merged by uuid), and its files, outputs and emails stay
+    there. Use a stack of its own to keep yours clean."""
     import tempfile
     from pathlib import Path
 

@@ -54,3 +54,10 @@ def test_a_flag_shows_no_value(command: list[str]) -> None:
 def test_chunk_size_is_explained(command: list[str]) -> None:
     lines = [line for line in _help(*command).splitlines() if "--chunk-size" in line]
     assert lines and "Records per chunk." in lines[0]
+
+
+def test_loadtest_says_what_it_leaves_in_the_stack() -> None:
+    # It merges a sample's financial data into the user's own stack: say so before it runs.
+    text = " ".join(_help("loadtest").split())
+    assert "loads a generated sample's financial data into it" in text
+    assert "Use a stack of its own" in text
