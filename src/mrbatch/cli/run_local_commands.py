@@ -65,6 +65,8 @@ def run_local(
         typer.echo(json.dumps(outcome.as_dict()))
     else:
         typer.echo(_describe(outcome))
+        # its own workflow database, not the `workflow run`/`executions` default one
+        typer.echo(f"executions: mrbatch executions list --db {data_dir / 'workflows.db'}")
     if outcome.status != "SUCCEEDED":
         raise typer.Exit(1)
 

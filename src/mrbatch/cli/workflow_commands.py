@@ -96,8 +96,20 @@ def run(
 
 def _store(db: Path) -> Store:
     if not db.exists():
-        raise ConfigError(f"no workflow database at {db}")
+        raise ConfigError(_no_database(db))
     return Store(db)
+
+
+def _no_database(db: Path) -> str:
+    """`no workflow database at DB`, and where the other commands keep theirs: `run-local`
+    has its own, so `executions list` right after it found nothing and said only this."""
+    from mrbatch.cli.run_local_commands import DEFAULT_DATA_DIR as RUN_LOCAL_DIR
+
+    message = f"no workflow database at {db}"
+    run_local_db = RUN_LOCAL_DIR / "workflows.db"
+    if db.resolve() != run_local_db.resolve() and run_local_db.exists():
+        message += f"; `mrbatch run-local`'s executions are in --db {run_local_db}"
+    return message
 
 
 def list_executions(
@@ -201,7 +213,7 @@ def _send(
     the stack running in `data_dir`. Refusals are `callback.TaskTokenError`s either way."""
     if data_dir is None:
         if not db.exists():
-            raise ConfigError(f"no workflow database at {db}")
+            raise ConfigError(_no_database(db))
         call(TaskTokens([db]))
     else:
         call(_StackTaskTokens(data_dir))
