@@ -381,7 +381,10 @@ def _print_services(stack: dict[str, Any]) -> None:
 def submit(
     paths: Annotated[list[Path], typer.Argument(help="CSV files to upload.")],
     data_dir: DataDir = DEFAULT_DATA_DIR,
-    prefix: Annotated[str, typer.Option(help="Key prefix.")] = "input/",
+    prefix: Annotated[
+        str,
+        typer.Option(help="Key prefix; only keys under input/ are processed, others only stored."),
+    ] = "input/",
     as_json: JsonFlag = False,
 ) -> None:
     """Upload files through the access point (SigV4), as `aws s3 cp` would.
@@ -389,6 +392,7 @@ def submit(
     On a terminal each upload shows a progress line; with --json, or when the output is
     not a terminal, only the final line (one JSON list with --json)."""
     from mrbatch.cli.progress import ByteProgress
+    from mrbatch.handlers.naming import INPUT_PREFIX
     from mrbatch.runtime.operations.stackinfo import submit_files
 
     lines: dict[Path, ByteProgress] = {}
@@ -413,6 +417,12 @@ def submit(
             typer.echo(f"uploaded {path} -> {key} (etag {etag})")
     if as_json:
         typer.echo(json.dumps(uploaded))
+    if uploaded and not prefix.startswith(INPUT_PREFIX):  # allowed, but rarely what one means
+        typer.echo(
+            f"note: keys under {prefix!r} are stored and replicated but never processed;"
+            f" only keys under {INPUT_PREFIX!r} are (the default --prefix)",
+            err=True,
+        )
 
 
 def files(data_dir: DataDir = DEFAULT_DATA_DIR, as_json: JsonFlag = False) -> None:

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from mrbatch.pipeline.sample import write_sample_files
+
 
 def mrbatch(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
@@ -72,3 +74,21 @@ def test_demo_and_drill_refuse_the_directory_of_a_running_stack(
     assert f"mrbatch down --data-dir {data_dir}" in lines[0]
     assert (data_dir / "config.json").exists()
     assert _supervisor_alive(data_dir)
+
+
+def test_submit_outside_input_notes_that_the_file_will_not_be_processed(
+    running: tuple[Path, str], tmp_path: Path
+) -> None:
+    # Before: "uploaded ... -> other/orders.csv" and nothing else; the file then waited for a
+    # processing that never comes.
+    data_dir, _ = running
+    data, _ = write_sample_files(tmp_path, "orders", 5, 1, 0.0)
+    args = ["submit", str(data), "--prefix", "other/", "--data-dir", str(data_dir)]
+    result = mrbatch(*args)
+    assert result.stdout.startswith(f"uploaded {data} -> other/orders.csv")
+    assert result.stderr.splitlines() == [
+        "note: keys under 'other/' are stored and replicated but never processed;"
+        " only keys under 'input/' are (the default --prefix)"
+    ]
+    processed = mrbatch("submit", str(data), "--data-dir", str(data_dir))
+    assert processed.stderr == ""
