@@ -38,7 +38,8 @@ mutation: $(STAMP)
 
 ## soak: CI's share of the randomized search (docs/operations.md, "Chaos"): ten fixed
 ## torture schedules, each on a fresh stack, then a 100-file load test; both judged by the
-## outside checker, both fail on any violation. Not part of `test` (about ten minutes).
+## outside checker, both fail on any violation. Not part of `test`; `.ci/run` runs it after
+## `test` (3-5 minutes on a quiet machine, ~10 under load).
 SOAK_SEED ?= 2026
 soak: $(STAMP)
 	$(BIN)/mrbatch torture --seed $(SOAK_SEED) --schedules 10
