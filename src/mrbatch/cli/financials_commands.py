@@ -17,6 +17,7 @@ import typer
 
 from mrbatch.cli.stack_commands import DEFAULT_DATA_DIR, DataDir, JsonFlag
 from mrbatch.errors import ConfigError
+from mrbatch.runtime.config import StackConfig
 
 financials_app = typer.Typer(
     help="The financial data rows are enriched with (a global table on AWS).",
@@ -40,7 +41,6 @@ def load(
     Rows merge by uuid: a uuid already loaded takes the file's values, other uuids stay.
     Safe to re-run. Table replication copies the rows to the other region.
     """
-    from mrbatch.runtime.config import StackConfig
     from mrbatch.runtime.operations.financials import BATCH_ROWS, load_financials_file
 
     if not file.is_file():
@@ -56,7 +56,19 @@ def load(
     typer.echo(
         f"loaded {report.rows:,} financial rows from {file} into {report.region}"
         f" in {report.seconds:.1f} s (merged by uuid, committed {BATCH_ROWS:,} rows at a"
-        " time); replication copies them to the other region"
+        f" time); {_replication_note(config)}"
+    )
+
+
+def _replication_note(config: StackConfig) -> str:
+    """When the rows reach the other region: now, or once the stack (its replicator) runs."""
+    from mrbatch.runtime.services.supervision import running_stack_record
+
+    if running_stack_record(config.data_dir) is not None:
+        return "replication copies them to the other region"
+    return (
+        "the stack is not running, so the other region gets them once"
+        f" `mrbatch up --detach --data-dir {config.data_dir}` starts it"
     )
 
 

@@ -189,3 +189,15 @@ def test_up_on_a_port_in_use_says_so_before_it_writes_or_starts_anything(tmp_pat
     assert line.startswith(f"error: the access point's port 127.0.0.1:{port} is not free")
     assert "--gateway-port 0 for a free one" in line
     assert not data_dir.exists()
+
+
+def test_financials_load_on_a_stopped_stack_says_when_the_other_region_gets_them(
+    stopped_stack: tuple[Path, Path], tmp_path: Path
+) -> None:
+    data_dir, _ = stopped_stack
+    _, financials = write_sample_files(tmp_path / "fin", "f", 30, 1, 0.0)
+    result = mrbatch("financials", "load", str(financials), "--data-dir", str(data_dir))
+    assert "loaded 30 financial rows" in result.stdout
+    assert "replication copies them" not in result.stdout
+    assert "the stack is not running" in result.stdout
+    assert f"mrbatch up --detach --data-dir {data_dir.resolve()}" in result.stdout
