@@ -34,8 +34,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from mrbatch.enrichment.api import _values_by_sql
-from mrbatch.enrichment.table import values_text
+from mrbatch.enrichment.table import values_by_sql, values_text
 from mrbatch.errors import TableError
 from mrbatch.state.db import SqliteDatabase
 from mrbatch.state.schema import FINANCIALS, KeyValue
@@ -72,7 +71,7 @@ def _get_many(table: SqliteTable) -> _Way:
 
 
 def _attrs(table: SqliteTable) -> _Way:
-    return lambda uuids: _values_by_sql(table, uuids)
+    return lambda uuids: values_by_sql(table, list(dict.fromkeys(uuids)))
 
 
 def _table(path: Path, pragmas: Sequence[str]) -> SqliteTable:

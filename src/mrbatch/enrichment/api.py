@@ -25,7 +25,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from starlette.applications import Starlette
@@ -38,9 +38,11 @@ from mrbatch.accesspoint.iam import EXECUTE_API, IamAuth, read_body, verify_sign
 from mrbatch.accesspoint.s3errors import S3Error
 from mrbatch.accesspoint.sigv4 import SigV4Verifier
 from mrbatch.enrichment.table import (
+    AttributeReads,
     aligned_values,
     distinct_uuids,
     record_from_item,
+    values_by_sql,
     values_text,
 )
 from mrbatch.errors import InputFileError, MrBatchError
@@ -101,45 +103,6 @@ def _items(table: Table, uuids: Sequence[str]) -> list[dict[str, Any]]:
     """The table's items for the well-formed ones of `uuids` (no other can be stored)."""
     keys = [{"uuid": uuid} for uuid in dict.fromkeys(uuids) if _UUID.fullmatch(uuid)]
     return table.get_many(keys)
-
-
-@runtime_checkable
-class _AttributeReads(Protocol):
-    """A table that reads some attributes of many items as JSON arrays (`SqliteTable`)."""
-
-    def get(self, key: Mapping[str, Any]) -> dict[str, Any] | None: ...
-
-    def get_many_attrs(self, pks: Sequence[str], attrs: Sequence[str]) -> list[tuple[str, str]]: ...
-
-
-# An item whose six values are plain strings comes back as `["934","152.58",...]`: twelve
-# quotes, five commas, no escape (without one, a quote only opens or closes a string, so
-# twelve of them are six strings, and five commas are only the separators). Its CSV text
-# is then the array without its brackets and with `","` made `,`: no value holds a comma,
-# a quote or a line break (escaped in JSON) that the CSV would have to quote.
-_PLAIN_QUOTES = 2 * (len(FINANCIAL_COLUMNS) - 1)
-_PLAIN_COMMAS = len(FINANCIAL_COLUMNS) - 2
-
-
-def _values_by_sql(table: _AttributeReads, uuids: Sequence[str]) -> dict[str, str]:
-    """The values text of the found ones of `uuids`, from SQL's arrays of their six values
-    without a dict or a parse per item (the values route's cost at 10M rows). Any other
-    item (a number, an escape, a quote, a missing value) is read whole and goes through
-    `values_text`, so the answer is exactly the one `values_text` gives for every item."""
-    wanted = [uuid for uuid in dict.fromkeys(uuids) if _UUID.fullmatch(uuid)]
-    found: dict[str, str] = {}
-    for uuid, array in table.get_many_attrs(wanted, FINANCIAL_COLUMNS[1:]):
-        if (
-            array.count('"') == _PLAIN_QUOTES
-            and array.count(",") == _PLAIN_COMMAS
-            and "\\" not in array
-        ):
-            found[uuid] = array[2:-2].replace('","', ",")
-        else:
-            item = table.get({"uuid": uuid})
-            if item is not None:  # deleted since the array was read
-                found[uuid] = values_text(item)
-    return found
 
 
 def _error(status: int, code: str, message: str) -> JSONResponse:
@@ -205,8 +168,8 @@ def build_app(
         uuids = _uuids(body)
         if isinstance(uuids, JSONResponse):
             return uuids
-        if isinstance(table, _AttributeReads):
-            found = _values_by_sql(table, uuids)
+        if isinstance(table, AttributeReads):
+            found = values_by_sql(table, [u for u in dict.fromkeys(uuids) if _UUID.fullmatch(u)])
         else:  # DynamoDB (the AWS Lambda keeps this path) and the in-memory table
             found = {str(item["uuid"]): values_text(item) for item in _items(table, uuids)}
         return JSONResponse({"values": [found.get(uuid) for uuid in uuids]})

@@ -328,3 +328,24 @@ def test_values_route_over_sqlite_answers_what_values_text_gives_for_any_item(
         sqlite.close()
     assert response.status_code == 200
     assert response.json()["values"] == [*expected, values_text(ROW)]
+
+
+def test_table_source_over_sqlite_gives_what_values_text_gives_for_any_item(
+    tmp_path: Path,
+) -> None:
+    """The workers' lookup (the table read in SQL): every odd item as `values_text` has it,
+    repeated and unknown uuids aligned with the rows, a deleted item unknown."""
+    sqlite = open_region_tables(tmp_path / "tables.db", origin="us-east-1")
+    plain = [{**ROW, "uuid": f"3{n:08d}", "unitsSold": str(n)} for n in range(450)]
+    items = [dict(ROW), *ODD_ITEMS, *plain]
+    sqlite.financials.put_many(items)
+    sqlite.financials.put({**ROW, "uuid": "100000009"})
+    sqlite.financials.delete({"uuid": "100000009"})
+    known = [str(item["uuid"]) for item in reversed(items)]
+    uuids = ["999999999", "100000009", "", *known, known[0], known[-1]]
+    expected = [None, None, None, *(values_text(item) for item in reversed(items))]
+    try:
+        values = TableFinancialSource(sqlite.financials).lookup_values(pl.Series(uuids))
+    finally:
+        sqlite.close()
+    assert values.to_list() == [*expected, expected[3], expected[-1]]

@@ -126,7 +126,7 @@ def serve(
     api = GatewayServer(
         build_app(tables.financials, region=region, credentials=[credentials])
     ).start()
-    spec = LocalRegionSpec(config.data_dir, region, api.url)
+    spec = LocalRegionSpec(config.data_dir, region)
     ports = spec.build()
     # resources first: the engine resumes unfinished executions as it opens
     registry = ResourceRegistry()
