@@ -6,27 +6,16 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from detached import mrbatch
 
 from mrbatch.pipeline.sample import write_sample_files
 from mrbatch.runtime.services.supervisor import wait_until
-
-
-def mrbatch(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "mrbatch.cli.app", *args],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=check,
-    )
 
 
 def _alive(pid: int) -> bool:

@@ -6,28 +6,17 @@ stack would never process is refused by `submit` before anything is uploaded."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from detached import mrbatch
 
 from mrbatch.pipeline.sample import write_sample_files
 from mrbatch.runtime.config import StackConfig
 from mrbatch.runtime.operations.financials import has_financials
 from mrbatch.runtime.services.supervisor import wait_until
 from mrbatch.runtime.wiring import open_tables
-
-
-def mrbatch(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "mrbatch.cli.app", *args],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=check,
-    )
 
 
 @pytest.fixture(scope="module")

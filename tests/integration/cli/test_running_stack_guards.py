@@ -6,24 +6,13 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from detached import mrbatch
 
 from mrbatch.pipeline.sample import write_sample_files
-
-
-def mrbatch(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "mrbatch.cli.app", *args],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=check,
-    )
 
 
 @pytest.fixture(scope="module")

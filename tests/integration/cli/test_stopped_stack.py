@@ -6,23 +6,13 @@ from __future__ import annotations
 import json
 import socket
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from detached import mrbatch
 
 from mrbatch.pipeline.sample import write_sample_files
-
-
-def mrbatch(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "mrbatch.cli.app", *args],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=check,
-    )
 
 
 def test_submit_names_the_unreachable_access_point_when_the_stack_is_down(

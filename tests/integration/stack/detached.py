@@ -19,15 +19,17 @@ from mrbatch.pipeline.sample import write_sample_files
 
 
 def mrbatch(
-    *args: str, check: bool = True, timeout: float = 180
+    *args: str, check: bool = True, timeout: float = 180, cwd: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """Run `mrbatch ARGS` as a user would; raises on a non-zero exit when `check`."""
+    """Run `mrbatch ARGS` as a user would (in `cwd`, default this process's directory);
+    raises on a non-zero exit when `check`."""
     return subprocess.run(
         [sys.executable, "-m", "mrbatch.cli.app", *args],
         capture_output=True,
         text=True,
         timeout=timeout,
         check=check,
+        cwd=cwd,
     )
 
 
