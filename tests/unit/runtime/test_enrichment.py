@@ -10,6 +10,7 @@ import json
 import socket
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import polars as pl
@@ -32,6 +33,7 @@ from mrbatch.errors import InputFileError
 from mrbatch.pipeline import FINANCIAL_COLUMNS
 from mrbatch.pipeline.enrich import csv_value
 from mrbatch.state import FINANCIALS, MemoryTable, open_region_tables
+from mrbatch.state.sqlite import RegionTables
 
 ROW = {
     "uuid": "535113847",
@@ -308,15 +310,22 @@ ODD_ITEMS = [
 ]
 
 
-def test_values_route_over_sqlite_answers_what_values_text_gives_for_any_item(
-    tmp_path: Path,
-) -> None:
-    sqlite = open_region_tables(tmp_path / "tables.db", origin="us-east-1")
+def _odd_items_in_sqlite(path: Path) -> tuple[RegionTables, list[dict[str, Any]]]:
+    """Region tables at `path` whose financial table holds ROW, every odd item and 450
+    plain ones (more than one SQL batch), and once held 100000009 (deleted); the items."""
+    sqlite = open_region_tables(path, origin="us-east-1")
     plain = [{**ROW, "uuid": f"2{n:08d}", "unitsSold": str(n)} for n in range(450)]
     items = [dict(ROW), *ODD_ITEMS, *plain]
     sqlite.financials.put_many(items)
     sqlite.financials.put({**ROW, "uuid": "100000009"})
     sqlite.financials.delete({"uuid": "100000009"})
+    return sqlite, items
+
+
+def test_values_route_over_sqlite_answers_what_values_text_gives_for_any_item(
+    tmp_path: Path,
+) -> None:
+    sqlite, items = _odd_items_in_sqlite(tmp_path / "tables.db")
     uuids = ["999999999", "100000009", "bad", *(str(item["uuid"]) for item in reversed(items))]
     expected = [None, None, None, *(values_text(item) for item in reversed(items))]
     app = build_app(sqlite.financials, region="us-east-1", credentials=[CREDENTIALS])
@@ -335,12 +344,7 @@ def test_table_source_over_sqlite_gives_what_values_text_gives_for_any_item(
 ) -> None:
     """The workers' lookup (the table read in SQL): every odd item as `values_text` has it,
     repeated and unknown uuids aligned with the rows, a deleted item unknown."""
-    sqlite = open_region_tables(tmp_path / "tables.db", origin="us-east-1")
-    plain = [{**ROW, "uuid": f"3{n:08d}", "unitsSold": str(n)} for n in range(450)]
-    items = [dict(ROW), *ODD_ITEMS, *plain]
-    sqlite.financials.put_many(items)
-    sqlite.financials.put({**ROW, "uuid": "100000009"})
-    sqlite.financials.delete({"uuid": "100000009"})
+    sqlite, items = _odd_items_in_sqlite(tmp_path / "tables.db")
     known = [str(item["uuid"]) for item in reversed(items)]
     uuids = ["999999999", "100000009", "", *known, known[0], known[-1]]
     expected = [None, None, None, *(values_text(item) for item in reversed(items))]
