@@ -36,11 +36,7 @@ def _config(data_dir: Any) -> Any:
 
 def _running_region(data_dir: Any, region: str, why: str) -> Any:
     """The running stack's settings, for an experiment on one of its regions."""
-    from mrbatch.errors import ConfigError
-
-    regions = _config(data_dir).regions
-    if region not in regions:
-        raise ConfigError(f"unknown region {region!r}; this stack has {', '.join(regions)}")
+    _config(data_dir).check_region(region)
     return running_config(data_dir, f"region {region}", why)
 
 

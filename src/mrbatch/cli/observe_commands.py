@@ -57,14 +57,12 @@ def logs(
     as_json: JsonFlag = False,
 ) -> None:
     """Every process's log lines, oldest first: readable by default, `--json` raw."""
-    from mrbatch.errors import ConfigError
     from mrbatch.runtime.config import StackConfig
     from mrbatch.runtime.jsonlog import format_line, parse_since, read_logs
 
     config = StackConfig.load(data_dir.resolve())  # a directory without a stack: its own line
-    if region is not None and region not in config.regions:
-        known = ", ".join(config.regions)
-        raise ConfigError(f"unknown region {region!r}; this stack has {known}")
+    if region is not None:
+        config.check_region(region)
     start = parse_since(since, time.time()) if since is not None else None
     entries = read_logs(config.data_dir, region=region, file_id=file, since=start, follow=follow)
     printed = 0
