@@ -9,18 +9,10 @@ from typing import Annotated
 
 import typer
 
+from mrbatch.cli.stack_commands import DEFAULT_DATA_DIR, DataDir
 from mrbatch.errors import ConfigError
 from mrbatch.runtime.config import StackConfig
 
-DataDir = Annotated[
-    Path,
-    typer.Option(
-        "--data-dir",
-        envvar="MRBATCH_DATA_DIR",
-        file_okay=False,  # a file given by mistake is a usage error, not a traceback
-        help="The stack's data directory.",
-    ),
-]
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)?$")
 
 
@@ -68,7 +60,7 @@ AsJson = Annotated[bool, typer.Option("--json", help="Print the result as JSON."
 
 
 def failover(
-    data_dir: DataDir = Path(".mrbatch"),
+    data_dir: DataDir = DEFAULT_DATA_DIR,
     to: Target = None,
     reason: Reason = "failover",
     max_wait: MaxWait = None,
@@ -79,7 +71,7 @@ def failover(
 
 
 def failback(
-    data_dir: DataDir = Path(".mrbatch"),
+    data_dir: DataDir = DEFAULT_DATA_DIR,
     to: Target = None,
     reason: Reason = "failback",
     max_wait: MaxWait = None,
@@ -90,7 +82,7 @@ def failback(
 
 
 def runbooks(
-    data_dir: DataDir = Path(".mrbatch"),
+    data_dir: DataDir = DEFAULT_DATA_DIR,
     as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
 ) -> None:
     """Runbook executions (newest first) and their steps, with status and timings."""
@@ -114,7 +106,7 @@ def runbooks(
 def drill(
     data_dir: Annotated[
         Path, typer.Option("--data-dir", help="Fresh directory for the drill's stack (wiped).")
-    ] = Path(".mrbatch") / "drill",
+    ] = DEFAULT_DATA_DIR / "drill",
     files: Annotated[int, typer.Option("--files", min=1, help="Files to upload.")] = 20,
     rows: Annotated[int, typer.Option("--rows", min=1, help="Rows per file.")] = 2000,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
